@@ -1,0 +1,204 @@
+"""InteractiveApp: the Jupyter Server extension that adds resume, heartbeat and idle shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Float, TraitError, Unicode, validate
+
+from . import __version__
+from .activity import KERNEL_ACTIONS, KernelActivity, request_hook, terminal_source
+from .handlers import HeartbeatHandler, ResumeHandler, StatusHandler
+from .idle import IdleWatcher, wall
+from .session import Session
+
+LIFECYCLE = "https://events.jupyter.org/interactive_ext/lifecycle/v1"
+SCHEMA_PATH = Path(__file__).parent / "event_schemas" / "lifecycle" / "v1.yaml"
+
+
+class InteractiveApp(ExtensionApp):
+    """Resume gate, heartbeat and precise idle shutdown for a Jupyter server."""
+
+    name = "interactive"
+    app_name = "Interactive task"
+    description = __doc__
+    version = __version__
+    load_other_extensions = True
+
+    max_idle_seconds = Float(
+        3600.0,
+        config=True,
+        help="""Shut the server down after this many seconds with no activity (default 3600).
+        0 disables the idle shutdown. Activity is a busy kernel (held for as long as it runs),
+        kernel output from a request, a successful POST/PUT/PATCH/DELETE, terminal input or a
+        heartbeat POST; GET polling by frontends is not activity. The shutdown starts within
+        1 s after the deadline, never before it.""",
+    )
+    max_lifetime_seconds = Float(
+        0.0,
+        config=True,
+        help="""Stop the server this many seconds after it started, active or not
+        (outcome reason "lifetime"). 0 (the default) means no cap.""",
+    )
+    idle_warning_seconds = Float(
+        60.0,
+        config=True,
+        help="""Emit the idle_warning event this many seconds before the idle deadline
+        (default 60; capped at max_idle_seconds). 0 disables the warning.""",
+    )
+    session_dir = Unicode(
+        "",
+        config=True,
+        help="""Session directory where the outcome (resumed, idle, lifetime) is recorded and
+        the task context is read from. Empty (the default) in standalone use: the outcome is
+        then only logged and emitted as an event.""",
+    )
+    resume_grace_seconds = Float(
+        0.2,
+        config=True,
+        help="""After answering a resume, seconds to let requests in flight finish before the
+        server stops listening (default 0.2), so a concurrent caller gets 409, not a reset.""",
+    )
+
+    @validate("max_idle_seconds", "max_lifetime_seconds", "idle_warning_seconds")
+    def _non_negative(self, proposal: Any) -> float:
+        value = proposal["value"]
+        if value < 0:
+            name = proposal["trait"].name
+            raise TraitError(f"{name} must be >= 0 (0 disables it), got {value}")
+        return value
+
+    @validate("session_dir")
+    def _existing_dir(self, proposal: Any) -> str:
+        value = proposal["value"]
+        if value and not Path(value).is_dir():
+            raise TraitError(f"session_dir {value!r} is not a directory; create it or leave it empty")
+        return value
+
+    # -- set-up -------------------------------------------------------------------
+
+    def initialize_settings(self) -> None:
+        """Create the watcher and hook the activity sources into the server."""
+        self.state = "waiting"
+        self.started = time.time()
+        self.session = Session.open(self.session_dir) if self.session_dir else None
+        self.watcher = IdleWatcher(
+            self.max_idle_seconds,
+            on_idle=lambda: self.request_stop("idle"),
+            on_warning=self._warn,
+            warning_before=self.idle_warning_seconds,
+            logger=self.log,
+        )
+        self.kernels = KernelActivity(self.serverapp.kernel_manager, self.watcher, self.log)
+        self.watcher.set_stale_holds(self.kernels.stale)
+        settings = self.serverapp.web_app.settings
+        settings["log_function"] = request_hook(self.watcher, settings["log_function"])
+        self.watcher.add_pull_source("terminal", terminal_source(settings))
+        logger = self.serverapp.event_logger
+        if LIFECYCLE not in logger.schemas:
+            logger.register_event_schema(SCHEMA_PATH)
+        logger.add_listener(schema_id=KERNEL_ACTIONS, listener=self.kernels.on_kernel_action)
+        self.settings["interactive_app"] = self
+
+    def initialize_handlers(self) -> None:
+        """Register the REST endpoints."""
+        self.handlers.extend(
+            [
+                (r"/interactive/resume", ResumeHandler),
+                (r"/interactive/heartbeat", HeartbeatHandler),
+                (r"/interactive/status", StatusHandler),
+            ]
+        )
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        """Start the idle clock and the lifetime cap once the server is running."""
+        if self.max_idle_seconds > 0:
+            self.watcher.start()
+            self.log.info(
+                "idle shutdown after %s s without activity (warning %s s before)",
+                self.max_idle_seconds,
+                self.watcher.warning_before,
+            )
+        if self.max_lifetime_seconds > 0:
+            loop = asyncio.get_running_loop()
+            self._lifetime = loop.call_later(
+                self.max_lifetime_seconds, lambda: self.request_stop("lifetime")
+            )
+            self.log.info("lifetime cap: %s s", self.max_lifetime_seconds)
+
+    async def stop_extension(self) -> None:
+        """Stop the timers and the kernel subscriptions."""
+        self.watcher.stop()
+        lifetime = getattr(self, "_lifetime", None)
+        if lifetime is not None:
+            lifetime.cancel()
+        self.kernels.close()
+
+    def current_activity(self) -> bool:
+        """Tell jupyter_server that a kernel is busy (its own culler then waits too)."""
+        return bool(self.watcher.holds)
+
+    # -- the outcome --------------------------------------------------------------
+
+    def request_stop(self, reason: str, inputs: dict[str, Any] | None = None) -> bool:
+        """Record the outcome, emit it and stop the server; False if already stopping."""
+        if self.state != "waiting":
+            return False
+        if self.session is not None:
+            self.session.record_outcome(reason, inputs)
+        self.state = "resuming" if reason == "resumed" else "stopping"
+        self.watcher.stop()
+        if reason == "resumed":
+            self.emit("resume", f"resume requested ({len(inputs or {})} input overrides)",
+                      reason=reason, inputs=sorted(inputs or {}))
+        self.emit("shutdown", f"server stopping: {reason}", reason=reason)
+        self.log.info("stopping the server: %s", reason)
+        grace = self.resume_grace_seconds if reason == "resumed" else 0.0
+        asyncio.get_running_loop().call_later(grace, self.serverapp.stop)
+        return True
+
+    def _warn(self, seconds_remaining: float) -> None:
+        """Emit the idle warning event."""
+        self.log.warning("idle: shutting down in %.1f s unless there is activity", seconds_remaining)
+        self.emit(
+            "idle_warning",
+            f"idle shutdown in {seconds_remaining:.1f} s",
+            seconds_remaining=round(seconds_remaining, 3),
+        )
+
+    def emit(self, action: str, msg: str, **data: Any) -> None:
+        """Emit one lifecycle event."""
+        self.serverapp.event_logger.emit(
+            schema_id=LIFECYCLE, data={"action": action, "msg": msg, **data}
+        )
+
+    # -- reporting ----------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """The task context (if any), the state and the idle state."""
+        context = self.session.context() if self.session else None
+        lifetime = (
+            wall(time.monotonic() + self.max_lifetime_seconds - (time.time() - self.started))
+            if self.max_lifetime_seconds > 0
+            else None
+        )
+        return {
+            "state": self.state,
+            "started": wall(time.monotonic() - (time.time() - self.started)),
+            "session_dir": self.session_dir or None,
+            "notebook": (context or {}).get("notebook"),
+            "task": context,
+            "lifetime_deadline": lifetime,
+            "idle": self.heartbeat(),
+        }
+
+    def heartbeat(self) -> dict[str, Any]:
+        """The idle state (the heartbeat body)."""
+        return self.watcher.state()
+
+
+main = launch_new_instance = InteractiveApp.launch_instance

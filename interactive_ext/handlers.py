@@ -1,0 +1,76 @@
+"""Thin REST handlers: parse, authorize, call the app, answer JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from tornado import web
+
+from .session import InputsError, parse_resume_body
+
+
+class InteractiveHandler(ExtensionHandlerMixin, APIHandler):
+    """Base of the extension's handlers: JSON answers, auth resource "interactive"."""
+
+    auth_resource = "interactive"
+
+    @property
+    def app(self) -> Any:
+        """The InteractiveApp serving this request."""
+        return self.settings["interactive_app"]
+
+    def reply(self, model: dict[str, Any], status: int = 200) -> None:
+        """Answer with a JSON body."""
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(model))
+
+
+class ResumeHandler(InteractiveHandler):
+    """POST /interactive/resume: record the outcome and stop the server."""
+
+    @web.authenticated
+    @authorized
+    def post(self) -> None:
+        """Resume the task, optionally with input overrides {"inputs": {...}}."""
+        if self.app.state != "waiting":
+            raise web.HTTPError(409, f"the server is already {self.app.state}")
+        session = self.app.session
+        try:
+            inputs = parse_resume_body(self.request.body, session.context() if session else None)
+        except InputsError as e:
+            raise web.HTTPError(400, str(e)) from None
+        if not self.app.request_stop("resumed", inputs):
+            raise web.HTTPError(409, f"the server is already {self.app.state}")
+        self.reply({"status": "resuming", "inputs": sorted(inputs)}, status=202)
+
+
+class HeartbeatHandler(InteractiveHandler):
+    """GET: the idle state (not activity). POST: a person is here (activity)."""
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        """Report the idle state without counting as activity."""
+        self.reply(self.app.heartbeat())
+
+    @web.authenticated
+    @authorized
+    def post(self) -> None:
+        """Count as activity (a keep-alive) and report the idle state."""
+        self.app.watcher.touch("heartbeat")
+        self.reply(self.app.heartbeat())
+
+
+class StatusHandler(InteractiveHandler):
+    """GET /interactive/status: the task context, the state and the idle state."""
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        """Report the status."""
+        self.reply(self.app.status())
