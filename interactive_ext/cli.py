@@ -492,6 +492,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run a task with the interactive wrapper and write its result."""
     from . import task
 
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())  # MODULE:FUNCTION from here, as `python -m` does
     kwargs = load_kwargs(args)
     func = _load(task, args.function, "FUNCTION")
     plain = inspect.unwrap(func)

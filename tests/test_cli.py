@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import textwrap
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -116,7 +115,7 @@ class Server:
 
 
 @pytest.fixture
-def start_server(tmp_path: Path, env: dict[str, str]) -> Iterator[Callable[..., Server]]:
+def cli_server(tmp_path: Path, env: dict[str, str]) -> Iterator[Callable[..., Server]]:
     """Start `jupyter server` subprocesses; all are stopped at the end, even on failure."""
     procs: list[subprocess.Popen[str]] = []
 
@@ -172,9 +171,9 @@ def start_server(tmp_path: Path, env: dict[str, str]) -> Iterator[Callable[..., 
 # -- resume / status / list against a plain server with the extension ----------------
 
 
-def test_status_and_list_find_the_running_session(env, start_server):
+def test_status_and_list_find_the_running_session(env, cli_server):
     """status with no --url finds the one session; list prints url with token and state."""
-    server = start_server()
+    server = cli_server()
     (server.session_dir / "server.json").write_text(
         json.dumps({"url": f"{server.url}?token={TOKEN}", "token": TOKEN})
     )
@@ -204,9 +203,9 @@ def test_status_and_list_find_the_running_session(env, start_server):
     assert_clear_error(bad_token, 2, "refused the token")
 
 
-def test_resume_by_url_then_refused_then_gone(env, start_server):
+def test_resume_by_url_then_refused_then_gone(env, cli_server):
     """resume → 202 (exit 0), again while stopping → 409 (exit 1), after exit → exit 2."""
-    server = start_server("--InteractiveApp.resume_grace_seconds=3")
+    server = cli_server("--InteractiveApp.resume_grace_seconds=3")
     (server.session_dir / "context.json").write_text(
         json.dumps({"module": "m", "qualname": "train", "parameters": ["epochs"]})
     )
@@ -232,13 +231,13 @@ def test_resume_by_url_then_refused_then_gone(env, start_server):
     assert_clear_error(gone, 2, "no server answers at", "list")
 
 
-def test_resume_finds_the_session_or_says_why_not(env, start_server):
+def test_resume_finds_the_session_or_says_why_not(env, cli_server):
     """With no --url: none running, exactly one (resumed), several (listed) are all clear."""
     none = cli(env, "resume")
     assert_clear_error(none, 2, "no running interactive session found", "--url")
 
-    first = start_server(name="a")
-    second = start_server(name="b")
+    first = cli_server(name="a")
+    second = cli_server(name="b")
     several = cli(env, "resume")
     assert_clear_error(several, 2, "2 interactive sessions", first.url, second.url)
 
@@ -247,3 +246,289 @@ def test_resume_finds_the_session_or_says_why_not(env, start_server):
     assert one.returncode == 0, one.stderr
     first.proc.wait(20)
     assert json.loads((first.session_dir / "outcome.json").read_text())["reason"] == "resumed"
+
+
+# -- run: the task wrapper driven from the command line -------------------------------
+
+TASKS = '''
+import os
+
+
+def add(a, b=1):
+    """Adds; prints, to check that stdout carries only the result."""
+    print("hello from the task")
+    return {"sum": a + b, "pid": os.getpid()}
+
+
+def boom(x=1):
+    raise ValueError("boom in the task")
+
+
+def opaque():
+    return object()
+'''
+
+
+@pytest.fixture
+def tasks(tmp_path: Path) -> Path:
+    """A task module in a folder of its own."""
+    folder = tmp_path / "tasks"
+    folder.mkdir()
+    path = folder / "mytasks.py"
+    path.write_text(TASKS)
+    return path
+
+
+@pytest.fixture
+def start_run(
+    tmp_path: Path, env: dict[str, str]
+) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Start `jupyter interactive-task run ...` in the background; killed at the end."""
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(*args: str, cwd: Path | None = None) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            [str(BIN / "jupyter-interactive-task"), "run", *args],
+            env=env,
+            cwd=cwd or tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        procs.append(proc)
+        return proc
+
+    try:
+        yield start
+    finally:
+        for proc in procs:
+            tree = _tree(proc.pid)
+            stop(proc)
+            for p in tree:
+                with contextlib.suppress(psutil.Error):
+                    p.kill()
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    """pid's descendants (kernels may run in sessions of their own: not killpg)."""
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def read_ready(path: Path, proc: subprocess.Popen[str], timeout: float = 60) -> dict[str, Any]:
+    """Wait for the ready file of a run; fail with its stderr if it exits first."""
+
+    def ready() -> dict[str, Any] | None:
+        if proc.poll() is not None:
+            raise AssertionError(f"run exited with {proc.returncode}: {proc.stderr.read()}")
+        try:
+            return json.loads(path.read_text())  # type: ignore[no-any-return]
+        except (OSError, ValueError):
+            return None
+
+    return wait_for(ready, timeout, "the ready file")  # type: ignore[no-any-return]
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str, str]:
+    """Wait for a run to end: (exit code, stdout, stderr)."""
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+def test_run_waits_then_resume_over_rest_returns_the_result(tmp_path, env, tasks, start_run):
+    """run → list/status see it → `resume --url` with overrides → exit 0, result on stdout."""
+    ready_file = tmp_path / "ready.json"
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    run = start_run(
+        "mytasks:add",
+        "--kwargs",
+        '{"a": 2}',
+        "--port=0",
+        f"--ready-file={ready_file}",
+        f"--notebook-dir={notebooks}",
+        "--max-idle-seconds=60",
+        cwd=tasks.parent,
+    )
+    ready = read_ready(ready_file, run)
+
+    listed = cli(env, "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "waiting" in listed.stdout and "add" in listed.stdout, listed.stdout
+    assert f"token={ready['token']}" in listed.stdout
+    status = cli(env, "status")
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["task"]["qualname"] == "add"
+
+    resumed = cli(env, "resume", "--url", ready["url"], "--inputs", '{"b": 10}')
+    assert resumed.returncode == 0, resumed.stderr
+
+    code, out, err = finish(run)
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["sum"] == 12
+    assert result["pid"] == run.pid  # the task ran in the CLI's own process
+    assert "hello from the task" in err and "hello" not in out
+
+
+def test_run_writes_json_and_pickle_outputs(tmp_path, env, tasks):
+    """--output .json is JSON, .pkl is a pickle; --kwargs overrides --kwargs-file."""
+    kwargs_file = tmp_path / "kwargs.json"
+    kwargs_file.write_text('{"a": 1, "b": 2}')
+    as_json = tmp_path / "result.json"
+    as_pkl = tmp_path / "result.pkl"
+    task = f"{tasks}:add"
+
+    r = cli(env, "run", task, "--no-enable", f"--kwargs-file={kwargs_file}", f"--output={as_json}")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ""
+    assert json.loads(as_json.read_text())["sum"] == 3
+
+    r = cli(
+        env,
+        "run",
+        task,
+        "--no-enable",
+        f"--kwargs-file={kwargs_file}",
+        "--kwargs",
+        '{"b": 5}',
+        f"--output={as_pkl}",
+    )
+    assert r.returncode == 0, r.stderr
+    assert pickle.loads(as_pkl.read_bytes())["sum"] == 6
+
+    opaque = cli(env, "run", f"{tasks}:opaque", "--no-enable")
+    assert_clear_error(opaque, 1, "not JSON-serializable", ".pkl")
+    r = cli(env, "run", f"{tasks}:opaque", "--no-enable", f"--output={as_pkl}")
+    assert r.returncode == 0, r.stderr
+
+
+def test_a_task_that_raises_exits_1_with_its_traceback(env, tasks):
+    """The task's exception: exit 1, its traceback on stderr."""
+    r = cli(env, "run", f"{tasks}:boom", "--no-enable")
+    assert r.returncode == 1, r.stderr
+    assert "Traceback" in r.stderr and "ValueError: boom in the task" in r.stderr
+    assert r.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["{t}:add", "--kwargs", '{"a": 1'], ["--kwargs is not valid JSON", "object like"]),
+        (["{t}:add", "--kwargs", "[1, 2]"], ["--kwargs must be a JSON object", "list"]),
+        (["no_such_module_xyz:add"], ["no_such_module_xyz"]),
+        (["{t}:no_such_function"], ["no_such_function"]),
+        (["/no/such/dir/task.py:add"], ["/no/such/dir/task.py"]),
+        (["{t}"], ["MODULE:FUNCTION"]),
+        (["{t}:add", "--kwargs", '{"c": 1}'], ["do not fit add(a, b=1)", "'c'"]),
+        (["{t}:add"], ["do not fit add(a, b=1)", "'a'"]),
+        (["{t}:add", "--kwargs-file", "/no/such/kwargs.json"], ["/no/such/kwargs.json"]),
+        (["{t}:add", "--kwargs", '{"a": 1}', "--max-idle-seconds=-1"], ["max_idle_seconds"]),
+        (["{t}:add", "--kwargs", '{"a": 1}', "--on-idle=never"], ["--on-idle", "never"]),
+    ],
+    ids=[
+        "bad-json",
+        "not-an-object",
+        "unknown-module",
+        "unknown-function",
+        "missing-file",
+        "no-colon",
+        "unknown-kwarg",
+        "missing-kwarg",
+        "missing-kwargs-file",
+        "bad-option",
+        "bad-choice",
+    ],
+)
+def test_bad_arguments_exit_2_with_one_clear_line(env, tasks, args, words):
+    """Bad input is exit 2 with a message saying what is wrong, never a traceback."""
+    r = cli(env, "run", *(a.replace("{t}", str(tasks)) for a in args))
+    assert_clear_error(r, 2, *words)
+    assert r.stdout == ""
+
+
+def test_idle_timeout_with_on_idle_fail_exits_3(tmp_path, env, tasks, start_run):
+    """Nobody attaches: the server stops after the idle timeout and run exits 3."""
+    run = start_run(
+        f"{tasks}:add",
+        "--kwargs",
+        '{"a": 1}',
+        "--port=0",
+        "--max-idle-seconds=2",
+        "--on-idle=fail",
+        f"--notebook-dir={tmp_path}",
+    )
+    code, out, err = finish(run)
+    assert code == 3, err
+    assert "idle" in err.lower()
+    assert out == ""
+
+
+def test_a_taken_port_exits_4_naming_the_port(tmp_path, env, tasks, start_run):
+    """The port is taken: exit 4 (ServerError), the message names the port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        run = start_run(
+            f"{tasks}:add", "--kwargs", '{"a": 1}', f"--port={port}", f"--notebook-dir={tmp_path}"
+        )
+        code, _, err = finish(run)
+    assert code == 4, err
+    assert str(port) in err
+
+
+def test_sigterm_exits_143_and_leaves_no_process(tmp_path, env, tasks, start_run):
+    """SIGTERM to run while a kernel is open: exit 143, the server and kernel are gone."""
+    ready_file = tmp_path / "ready.json"
+    run = start_run(
+        f"{tasks}:add",
+        "--kwargs",
+        '{"a": 1}',
+        "--port=0",
+        f"--ready-file={ready_file}",
+        f"--notebook-dir={tmp_path}",
+    )
+    ready = read_ready(ready_file, run)
+    base = ready["url"].split("?")[0].rstrip("/")
+    for suffix in ("/lab", "/tree"):
+        base = base.removesuffix(suffix)
+    req = urllib.request.Request(
+        f"{base}/api/kernels",
+        data=b'{"name": "python3"}',
+        method="POST",
+        headers={"Authorization": f"token {ready['token']}"},
+    )
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        assert resp.status == 201
+    children = _tree(run.pid)
+    assert len(children) >= 2, children  # the server and its kernel
+
+    run.send_signal(signal.SIGTERM)
+    code, out, err = finish(run, timeout=30)
+    assert code == 143, err
+    assert out == ""
+    wait_for(
+        lambda: not [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE],
+        10,
+        "no child left",
+    )
+
+
+def test_help_shows_the_decorator_defaults(env):
+    """run --help names every decorator parameter as a flag, with the defaults."""
+    from dataclasses import MISSING, fields
+
+    from interactive_ext.cli import OPTION_DEFAULTS
+    from interactive_ext.task import Options
+
+    defaults = {f.name: f.default for f in fields(Options) if f.default is not MISSING}
+    assert defaults == OPTION_DEFAULTS
+    r = cli(env, "run", "--help")
+    assert r.returncode == 0
+    for name in OPTION_DEFAULTS:
+        assert "--" + name.replace("_", "-") in r.stdout
+    assert "(default: 3600" in r.stdout and "exit codes" in r.stdout
