@@ -2,9 +2,48 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# Public names, imported on first use so that `import interactive_ext` stays light.
+_LAZY = {
+    "interactive": "task",
+    "IdleTimeout": "task",
+    "ServerError": "task",
+    "load_inputs": "kernel",
+    "load_error": "kernel",
+    "save_inputs": "kernel",
+    "resume": "kernel",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+if TYPE_CHECKING:
+    from .kernel import load_error as load_error
+    from .kernel import load_inputs as load_inputs
+    from .kernel import resume as resume
+    from .kernel import save_inputs as save_inputs
+    from .task import IdleTimeout as IdleTimeout
+    from .task import ServerError as ServerError
+    from .task import interactive as interactive
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its module on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'interactive_ext' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """The public names (for completion)."""
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
