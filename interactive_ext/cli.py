@@ -51,8 +51,9 @@ OPTION_DEFAULTS: dict[str, Any] = {
 RUN_EPILOG = """\
 exit codes:
   0    the task returned (its result is on stdout, or in --output)
-  1    the task raised (its traceback is on stderr), or its result could not be
-       written: a result that is not JSON-serializable needs --output FILE.pkl
+  1    the task raised (its traceback is on stderr), its module raised while
+       being imported, or its result could not be written: a result that is
+       not JSON-serializable needs --output FILE.pkl
   2    bad arguments: bad --kwargs JSON, unknown module, file or function,
        kwargs that do not fit the function's signature, a bad option value
   3    the server stopped on the idle timeout or the lifetime cap (--on-idle fail)
@@ -409,21 +410,21 @@ def build_options(args: argparse.Namespace, task: Any, func: Any) -> Any:
         if hook in given:
             given[hook] = _load(task, given[hook], f"--{hook.replace('_', '-')}")
     if base is not None:
-        from dataclasses import asdict
-
-        given = {**asdict(base), **given}
+        given = {name: getattr(base, name) for name in OPTION_DEFAULTS} | given
     try:
-        return task.Options(**given)
+        options = task.Options(**given)
+        task.enabled(options)  # a bad INTERACTIVE_EXT_ENABLE is a usage error too
     except (TypeError, ValueError) as e:
         raise UsageError(str(e)) from None
+    if options.notebook_dir and not Path(options.notebook_dir).is_dir():
+        raise UsageError(f"--notebook-dir {options.notebook_dir} is not a directory; create it")
+    return options
 
 
 def _decorator_options(task: Any, func: Any) -> Any:
     """The Options an @interactive(...) decorator attached to func, if any."""
-    for value in vars(func).values() if hasattr(func, "__dict__") else ():
-        if isinstance(value, task.Options):
-            return value
-    return None
+    options = getattr(func, "__interactive__", None)
+    return options if isinstance(options, task.Options) else None
 
 
 def _load(task: Any, ref: str, what: str) -> Callable[..., Any]:
@@ -435,7 +436,7 @@ def _load(task: Any, ref: str, what: str) -> Callable[..., Any]:
         )
     try:
         return task.load_function(ref)  # type: ignore[no-any-return]
-    except (ValueError, ImportError, AttributeError) as e:
+    except ValueError as e:
         raise UsageError(f"{what}: {e}") from None
 
 
@@ -495,8 +496,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())  # MODULE:FUNCTION from here, as `python -m` does
     kwargs = load_kwargs(args)
-    func = _load(task, args.function, "FUNCTION")
-    plain = inspect.unwrap(func)
+    try:
+        func = _load(task, args.function, "FUNCTION")
+    except UsageError:
+        raise
+    except Exception:  # the task's module exists but raised while importing
+        traceback.print_exc()
+        print(f"{PROG} run: importing {args.function} failed (above)", file=sys.stderr)
+        return EXIT_TASK_FAILED
+    plain = task.unwrap(func)
     check_signature(plain, kwargs)
     options = build_options(args, task, func)
     if args.output and not Path(args.output).resolve().parent.is_dir():

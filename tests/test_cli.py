@@ -423,7 +423,7 @@ def test_a_task_that_raises_exits_1_with_its_traceback(env, tasks):
         (["{t}:no_such_function"], ["no_such_function"]),
         (["/no/such/dir/task.py:add"], ["/no/such/dir/task.py"]),
         (["{t}"], ["MODULE:FUNCTION"]),
-        (["{t}:add", "--kwargs", '{"c": 1}'], ["do not fit add(a, b=1)", "'c'"]),
+        (["{t}:add", "--kwargs", '{"a": 1, "c": 1}'], ["do not fit add(a, b=1)", "'c'"]),
         (["{t}:add"], ["do not fit add(a, b=1)", "'a'"]),
         (["{t}:add", "--kwargs-file", "/no/such/kwargs.json"], ["/no/such/kwargs.json"]),
         (["{t}:add", "--kwargs", '{"a": 1}', "--max-idle-seconds=-1"], ["max_idle_seconds"]),
