@@ -95,14 +95,13 @@ class InteractiveApp(ExtensionApp):
         )
         self.kernels = KernelActivity(self.serverapp.kernel_manager, self.watcher, self.log)
         self.watcher.set_stale_holds(self.kernels.stale)
-        settings = self.serverapp.web_app.settings
-        settings["log_function"] = request_hook(self.watcher, settings["log_function"])
-        self.watcher.add_pull_source("terminal", terminal_source(settings))
+        # self.settings is copied over the web app's settings after this method returns.
+        self.settings["log_function"] = request_hook(self.watcher, self.settings["log_function"])
+        self.watcher.add_pull_source("terminal", terminal_source(self.serverapp.web_app.settings))
         logger = self.serverapp.event_logger
         if LIFECYCLE not in logger.schemas:
             logger.register_event_schema(SCHEMA_PATH)
         logger.add_listener(schema_id=KERNEL_ACTIONS, listener=self.kernels.on_kernel_action)
-        self.settings["interactive_app"] = self
 
     def initialize_handlers(self) -> None:
         """Register the REST endpoints."""

@@ -21,7 +21,7 @@ class InteractiveHandler(ExtensionHandlerMixin, APIHandler):
     @property
     def app(self) -> Any:
         """The InteractiveApp serving this request."""
-        return self.settings["interactive_app"]
+        return self.extensionapp
 
     def reply(self, model: dict[str, Any], status: int = 200) -> None:
         """Answer with a JSON body."""

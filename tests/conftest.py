@@ -1,0 +1,263 @@
+"""Shared fixtures: pytest-jupyter's in-process server, and real server subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+BIN = Path(sys.executable).parent
+TOKEN = "test-token-0123456789"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def descendants(pid: int) -> set[int]:
+    """All live descendants of pid (kernels run in sessions of their own, so not killpg)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    """True if pid exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, step: float = 0.05) -> Any:
+    """Poll predicate until it returns a truthy value; fail with what after timeout s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(step)
+
+
+def kill_tree(proc: subprocess.Popen[Any], grace: float = 5.0) -> None:
+    """Stop proc and everything it started: SIGTERM, then SIGKILL after grace seconds."""
+    pids = descendants(proc.pid)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for pid in pids | descendants(proc.pid):
+        if alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+@dataclass
+class Response:
+    """An HTTP answer: status code and the JSON body (or text)."""
+
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def http(
+    method: str, url: str, token: str | None = None, body: Any = None, raw: bytes | None = None
+) -> Response:
+    """One real HTTP request; never raises for an HTTP error status."""
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    if data is None and method in ("POST", "PUT", "PATCH"):
+        data = b""
+    req = urllib.request.Request(url, data=data, method=method)
+    if token:
+        req.add_header("Authorization", f"token {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            status, text, headers = r.status, r.read().decode(), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        status, text, headers = e.code, e.read().decode(), dict(e.headers)
+    try:
+        return Response(status, json.loads(text) if text else None, headers)
+    except ValueError:
+        return Response(status, text, headers)
+
+
+@dataclass
+class ServerProcess:
+    """A `jupyter server` subprocess with the extension, as a user starts it."""
+
+    proc: subprocess.Popen[Any]
+    port: int
+    token: str
+    session_dir: Path
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        """The base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def request(self, method: str, path: str, token: bool = True, **kw: Any) -> Response:
+        """HTTP to this server, with the token unless token=False."""
+        return http(method, self.url + path, self.token if token else None, **kw)
+
+    def log(self) -> str:
+        """What the server wrote so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def wait_exit(self, timeout: float) -> int:
+        """Wait for the server to exit by itself; its exit code."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"server still running after {timeout} s:\n{self.log()}") from None
+
+
+def _ready(server: ServerProcess) -> bool:
+    if server.proc.poll() is not None:
+        raise AssertionError(f"server exited with {server.proc.returncode}:\n{server.log()}")
+    try:
+        return server.request("GET", "/interactive/status").status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Factory: start `jupyter server` with the extension and the given extra flags."""
+    started: list[ServerProcess] = []
+
+    def start(*flags: str, ready: bool = True) -> ServerProcess:
+        n = len(started)
+        session_dir = tmp_path / f"session{n}"
+        session_dir.mkdir(mode=0o700)
+        root = tmp_path / f"root{n}"
+        root.mkdir()
+        port = free_port()
+        log_path = tmp_path / f"server{n}.log"
+        cmd = [
+            str(BIN / "jupyter"),
+            "server",
+            "--no-browser",
+            "--allow-root",
+            f"--port={port}",
+            "--port-retries=0",
+            f"--IdentityProvider.token={TOKEN}",
+            f"--ServerApp.root_dir={root}",
+            f"--InteractiveApp.session_dir={session_dir}",
+            *flags,
+        ]
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+        server = ServerProcess(proc, port, TOKEN, session_dir, log_path)
+        started.append(server)
+        if ready:
+            wait_for(lambda: _ready(server), 60, "the server to answer")
+        return server
+
+    yield start
+    for server in started:
+        kill_tree(server.proc)
+
+
+def start_kernel(server: ServerProcess) -> str:
+    """Start a real ipykernel through the REST API (answered once the kernel runs); its id."""
+    r = server.request("POST", "/api/kernels", body={"name": "python3"})
+    assert r.status == 201, r
+    return str(r.body["id"])
+
+
+def execute(server: ServerProcess, kernel_id: str, code: str, wait: bool = True) -> list[dict]:
+    """Run code in a kernel over its websocket, as a frontend does.
+
+    wait=True returns the IOPub messages once the kernel is idle again; wait=False returns as
+    soon as the kernel reports busy for this request (the cell keeps running).
+    """
+    import asyncio
+    import uuid
+
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    async def run() -> list[dict]:
+        url = f"ws://127.0.0.1:{server.port}/api/kernels/{kernel_id}/channels"
+        req = HTTPRequest(url, headers={"Authorization": f"token {server.token}"})
+        ws = await websocket_connect(req)
+        msg_id = uuid.uuid4().hex
+        msg = {
+            "header": {
+                "msg_id": msg_id,
+                "msg_type": "execute_request",
+                "username": "test",
+                "session": uuid.uuid4().hex,
+                "version": "5.3",
+                "date": "",
+            },
+            "parent_header": {},
+            "metadata": {},
+            "content": {"code": code, "silent": False, "store_history": False,
+                        "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
+            "channel": "shell",
+            "buffers": [],
+        }
+        await ws.write_message(json.dumps(msg))
+        seen: list[dict] = []
+        try:
+            while True:
+                raw = await asyncio.wait_for(ws.read_message(), 60)
+                assert raw is not None, "websocket closed"
+                reply = json.loads(raw)
+                if reply.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                seen.append(reply)
+                if reply["msg_type"] == "status":
+                    state = reply["content"]["execution_state"]
+                    if state == "busy" and not wait or state == "idle":
+                        return seen
+        finally:
+            ws.close()
+
+    return asyncio.run(run())

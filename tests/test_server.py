@@ -1,0 +1,224 @@
+"""The extension in a real `jupyter server` subprocess: resume, idle shutdown, security."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import threading
+import time
+from datetime import datetime
+
+from conftest import BIN, alive, descendants, execute, start_kernel, wait_for
+
+
+def deadline_of(server) -> float:
+    """The shutdown deadline the server reports, as an epoch time."""
+    body = server.request("GET", "/interactive/heartbeat").body
+    return datetime.fromisoformat(body["shutdown_deadline"]).timestamp()
+
+
+def test_resume_records_outcome_and_stops(start_server):
+    server = start_server()
+    (server.session_dir / "context.json").write_text(
+        json.dumps({"qualname": "train", "parameters": ["epochs", "lr"], "var_keyword": False})
+    )
+    kernel_id = start_kernel(server)
+    kernel_pids = descendants(server.proc.pid)
+    assert kernel_pids, "the kernel should be a child of the server"
+
+    r = server.request("POST", "/interactive/resume", body={"inputs": {"epochs": 5}})
+    assert r.status == 202, r
+    assert r.body == {"status": "resuming", "inputs": ["epochs"]}
+    assert server.wait_exit(30) == 0
+
+    outcome_path = server.session_dir / "outcome.json"
+    outcome = json.loads(outcome_path.read_text())
+    assert outcome["reason"] == "resumed"
+    assert outcome["inputs"] == {"epochs": 5}
+    assert stat.S_IMODE(outcome_path.stat().st_mode) == 0o600
+    assert not [p.name for p in server.session_dir.iterdir() if p.name.endswith(".tmp")]
+    wait_for(lambda: not any(alive(p) for p in kernel_pids), 10, f"kernel {kernel_id} to stop")
+
+
+def test_concurrent_resume_gets_409_not_a_reset(start_server):
+    server = start_server()
+    answers: list[int] = []
+
+    def resume() -> None:
+        answers.append(server.request("POST", "/interactive/resume").status)
+
+    threads = [threading.Thread(target=resume) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(answers) == [202, 409, 409, 409]
+    assert server.wait_exit(30) == 0
+
+
+def test_resume_while_stopping_answers_409(start_server):
+    server = start_server("--InteractiveApp.resume_grace_seconds=2")
+    assert server.request("POST", "/interactive/resume").status == 202
+    r = server.request("POST", "/interactive/resume")
+    assert r.status == 409
+    assert "already resuming" in r.body["message"]
+    assert server.request("GET", "/interactive/status").body["state"] == "resuming"
+    assert server.wait_exit(30) == 0
+
+
+def test_token_is_required(start_server):
+    server = start_server()
+    for method, path in [
+        ("POST", "/interactive/resume"),
+        ("POST", "/interactive/heartbeat"),
+        ("GET", "/interactive/heartbeat"),
+        ("GET", "/interactive/status"),
+    ]:
+        assert server.request(method, path, token=False).status == 403, (method, path)
+    assert server.proc.poll() is None
+    assert not (server.session_dir / "outcome.json").exists()
+
+
+def test_cookie_post_without_xsrf_is_refused(start_server):
+    server = start_server()
+    # A browser session: log in with the token, then POST with the cookie alone.
+    import http.cookiejar
+    import urllib.request
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.open(f"{server.url}/?token={server.token}", timeout=10).read()
+    assert any(c.name.startswith("username-") for c in jar), list(jar)
+    req = urllib.request.Request(f"{server.url}/interactive/resume", data=b"", method="POST")
+    try:
+        opener.open(req, timeout=10)
+        status = 200
+    except urllib.error.HTTPError as e:
+        status = e.code
+    assert status == 403
+    assert server.proc.poll() is None
+
+
+def test_idle_shutdown_without_kernels(start_server):
+    server = start_server("--InteractiveApp.max_idle_seconds=2")
+    deadline = deadline_of(server)
+    assert server.wait_exit(30) == 0
+    stopped = time.time()
+    assert stopped >= deadline, f"stopped {deadline - stopped:.3f} s before the deadline"
+    assert json.loads((server.session_dir / "outcome.json").read_text())["reason"] == "idle"
+    assert "shutting down" in server.log()
+
+
+def test_idle_shutdown_with_an_idle_kernel(start_server):
+    server = start_server("--InteractiveApp.max_idle_seconds=2")
+    start_kernel(server)
+    kernel_pids = descendants(server.proc.pid)
+    deadline = deadline_of(server)
+    assert server.wait_exit(30) == 0
+    assert time.time() >= deadline
+    assert json.loads((server.session_dir / "outcome.json").read_text())["reason"] == "idle"
+    wait_for(lambda: not any(alive(p) for p in kernel_pids), 10, "the kernel to stop")
+
+
+def test_silent_busy_kernel_holds_the_server(start_server):
+    server = start_server("--InteractiveApp.max_idle_seconds=2")
+    kernel_id = start_kernel(server)
+    started = time.monotonic()
+    execute(server, kernel_id, "import time; time.sleep(5)", wait=False)
+    held = server.request("GET", "/interactive/heartbeat").body
+    assert held["holds"] == [f"kernel:{kernel_id}"]
+    assert held["shutdown_deadline"] is None
+    # Well past the 2 s timeout and the cell prints nothing: the server must still be up.
+    wait_for(lambda: time.monotonic() - started > 4, 10, "4 s to pass")
+    assert server.proc.poll() is None
+    assert server.request("GET", "/interactive/heartbeat").body["holds"]
+    # Once the cell ends (busy -> idle counts), the 2 s idle period starts again.
+    released = wait_for(
+        lambda: not server.request("GET", "/interactive/heartbeat").body["holds"],
+        15,
+        "the cell to finish",
+    )
+    assert released
+    finished = time.time()
+    assert server.wait_exit(30) == 0
+    assert time.time() - finished >= 1.5
+    assert json.loads((server.session_dir / "outcome.json").read_text())["reason"] == "idle"
+
+
+def test_get_polling_does_not_extend_the_deadline(start_server):
+    server = start_server("--InteractiveApp.max_idle_seconds=2")
+    start_kernel(server)
+    deadline = deadline_of(server)
+    # Poll like JupyterLab does until the server goes away.
+    paths = ["/api/kernels", "/api/sessions", "/api/status", "/api/contents",
+             "/interactive/heartbeat", "/interactive/status"]
+    while server.proc.poll() is None and time.time() < deadline + 20:
+        for path in paths:
+            try:
+                server.request("GET", path)
+            except OSError:
+                break
+        time.sleep(0.1)
+    assert server.wait_exit(5) == 0
+    assert time.time() < deadline + 10, "GET polling kept the server alive"
+
+
+def test_heartbeat_post_extends_the_deadline(start_server):
+    server = start_server("--InteractiveApp.max_idle_seconds=2")
+    first = deadline_of(server)
+    wait_for(lambda: time.time() > first - 1, 5, "the deadline to come near")
+    r = server.request("POST", "/interactive/heartbeat")
+    assert r.status == 200
+    assert r.body["last_activity_source"] == "heartbeat"
+    second = datetime.fromisoformat(r.body["shutdown_deadline"]).timestamp()
+    assert second > first + 0.5
+    wait_for(lambda: time.time() > first + 0.3, 5, "the first deadline to pass")
+    assert server.proc.poll() is None, "stopped at the old deadline despite the heartbeat"
+    assert server.wait_exit(30) == 0
+    assert time.time() >= second
+
+
+def test_mutating_request_counts_as_activity(start_server):
+    server = start_server("--InteractiveApp.max_idle_seconds=3")
+    first = deadline_of(server)
+    r = server.request("POST", "/api/contents", body={"type": "notebook"})
+    assert r.status == 201
+    body = server.request("GET", "/interactive/heartbeat").body
+    assert body["last_activity_source"] == "POST /api/contents"
+    assert datetime.fromisoformat(body["shutdown_deadline"]).timestamp() > first
+
+
+def test_lifetime_cap(start_server):
+    server = start_server(
+        "--InteractiveApp.max_idle_seconds=60", "--InteractiveApp.max_lifetime_seconds=2"
+    )
+    assert server.request("POST", "/interactive/heartbeat").status == 200
+    assert server.wait_exit(30) == 0
+    assert json.loads((server.session_dir / "outcome.json").read_text())["reason"] == "lifetime"
+
+
+def test_idle_zero_disables_and_bad_values_fail_clearly(start_server, tmp_path):
+    server = start_server("--InteractiveApp.max_idle_seconds=0")
+    body = server.request("GET", "/interactive/heartbeat").body
+    assert body["shutdown_deadline"] is None
+    assert body["max_idle_seconds"] == 0
+    out = subprocess.run(
+        [str(BIN / "jupyter"), "server", "--allow-root", "--InteractiveApp.max_idle_seconds=-1",
+         "--ServerApp.reraise_server_extension_failures=True", f"--ServerApp.root_dir={tmp_path}"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode != 0
+    assert "max_idle_seconds must be >= 0" in out.stderr + out.stdout
+
+
+def test_extension_is_enabled_on_install():
+    out = subprocess.run(
+        [str(BIN / "jupyter"), "server", "extension", "list"],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "NO_COLOR": "1"},
+    )
+    text = out.stdout + out.stderr
+    assert "interactive_ext" in text
+    assert "interactive_ext enabled" in text.replace("\x1b[32m", "").replace("\x1b[0m", "")
+    assert "interactive_ext 0.1.0 OK" in text.replace("\x1b[32m", "").replace("\x1b[0m", "")
