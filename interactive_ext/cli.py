@@ -431,13 +431,13 @@ def _load(task: Any, ref: str, what: str) -> Callable[..., Any]:
     """Load MODULE:FUNCTION or FILE.py:FUNCTION, with exit 2 on failure."""
     if ":" not in ref:
         raise UsageError(
-            f"{what} {ref!r} is not MODULE:FUNCTION or path/to/file.py:FUNCTION "
+            f"{what or 'the task'} {ref!r} is not MODULE:FUNCTION or path/to/file.py:FUNCTION "
             "(e.g. examples/train.py:train)"
         )
     try:
         return task.load_function(ref)  # type: ignore[no-any-return]
     except ValueError as e:
-        raise UsageError(f"{what}: {e}") from None
+        raise UsageError(f"{what}: {e}" if what else str(e)) from None
 
 
 def write_result(result: Any, output: str | None) -> None:
@@ -497,7 +497,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         sys.path.insert(0, os.getcwd())  # MODULE:FUNCTION from here, as `python -m` does
     kwargs = load_kwargs(args)
     try:
-        func = _load(task, args.function, "FUNCTION")
+        func = _load(task, args.function, "")
     except UsageError:
         raise
     except Exception:  # the task's module exists but raised while importing

@@ -481,8 +481,9 @@ def test_a_taken_port_exits_4_naming_the_port(tmp_path, env, tasks, start_run):
     assert str(port) in err
 
 
-def test_sigterm_exits_143_and_leaves_no_process(tmp_path, env, tasks, start_run):
-    """SIGTERM to run while a kernel is open: exit 143, the server and kernel are gone."""
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_stops_everything(tmp_path, env, tasks, start_run, signum, code):
+    """SIGTERM/SIGINT to run with a kernel open: exit 143/130, server and kernel are gone."""
     ready_file = tmp_path / "ready.json"
     run = start_run(
         f"{tasks}:add",
@@ -507,9 +508,9 @@ def test_sigterm_exits_143_and_leaves_no_process(tmp_path, env, tasks, start_run
     children = _tree(run.pid)
     assert len(children) >= 2, children  # the server and its kernel
 
-    run.send_signal(signal.SIGTERM)
-    code, out, err = finish(run, timeout=30)
-    assert code == 143, err
+    run.send_signal(signum)
+    exit_code, out, err = finish(run, timeout=30)
+    assert exit_code == code, err
     assert out == ""
     wait_for(
         lambda: not [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE],
@@ -527,8 +528,15 @@ def test_help_shows_the_decorator_defaults(env):
 
     defaults = {f.name: f.default for f in fields(Options) if f.default is not MISSING}
     assert defaults == OPTION_DEFAULTS
-    r = cli(env, "run", "--help")
-    assert r.returncode == 0
+    r = subprocess.run(
+        [str(BIN / "jupyter"), "interactive-task", "run", "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("usage: jupyter interactive-task run")
     for name in OPTION_DEFAULTS:
         assert "--" + name.replace("_", "-") in r.stdout
     assert "(default: 3600" in r.stdout and "exit codes" in r.stdout
