@@ -1,0 +1,121 @@
+"""REST handlers on pytest-jupyter's in-process server: answers, errors, events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from tornado.httpclient import HTTPClientError
+
+from interactive_ext.app import LIFECYCLE
+
+
+@pytest.fixture
+def session_dir(tmp_path):
+    path = tmp_path / "session"
+    path.mkdir(mode=0o700)
+    context = {
+        "module": "train",
+        "qualname": "train",
+        "parameters": ["epochs", "lr"],
+        "var_keyword": False,
+        "notebook": "train.ipynb",
+    }
+    (path / "context.json").write_text(json.dumps(context))
+    return path
+
+
+@pytest.fixture
+def jp_server_config(session_dir):
+    return {
+        "ServerApp": {"jpserver_extensions": {"interactive_ext": True}},
+        "InteractiveApp": {
+            "session_dir": str(session_dir),
+            "max_idle_seconds": 3600,
+            "idle_warning_seconds": 3600,
+        },
+    }
+
+
+async def get_json(jp_fetch, *path, **kw):
+    r = await jp_fetch(*path, **kw)
+    return json.loads(r.body)
+
+
+async def test_status_names_the_task_and_session(jp_fetch, session_dir):
+    body = await get_json(jp_fetch, "interactive", "status")
+    assert body["state"] == "waiting"
+    assert body["session_dir"] == str(session_dir)
+    assert body["notebook"] == "train.ipynb"
+    assert body["task"]["parameters"] == ["epochs", "lr"]
+    assert body["idle"]["max_idle_seconds"] == 3600
+
+
+async def test_heartbeat_get_is_not_activity_post_is(jp_fetch):
+    first = await get_json(jp_fetch, "interactive", "heartbeat")
+    again = await get_json(jp_fetch, "interactive", "heartbeat")
+    assert again["last_activity"] == first["last_activity"]
+    assert again["last_activity_source"] == "start"
+    posted = await get_json(jp_fetch, "interactive", "heartbeat", method="POST", body=b"")
+    assert posted["last_activity_source"] == "heartbeat"
+    assert posted["last_activity"] > first["last_activity"]
+    assert set(posted) >= {
+        "idle_seconds", "max_idle_seconds", "shutdown_deadline", "seconds_remaining", "holds"
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2]", "must be a JSON object"),
+        (b'{"inputs": {}, "extra": 1}', "unknown key(s) extra"),
+        (b'{"inputs": [1]}', '"inputs" must be an object'),
+        (b'{"inputs": {"epochs": 1, "batch": 2}}', "unknown input(s) batch"),
+    ],
+)
+async def test_resume_rejects_bad_bodies(jp_fetch, session_dir, body, message):
+    with pytest.raises(HTTPClientError) as e:
+        await jp_fetch("interactive", "resume", method="POST", body=body)
+    assert e.value.code == 400
+    assert message in json.loads(e.value.response.body)["message"]
+    assert not (session_dir / "outcome.json").exists()
+    status = await get_json(jp_fetch, "interactive", "status")
+    assert status["state"] == "waiting"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "resume"), ("DELETE", "heartbeat"), ("POST", "status"), ("PUT", "resume")],
+)
+async def test_wrong_method_is_405(jp_fetch, method, path):
+    body = b"" if method in ("POST", "PUT") else None
+    with pytest.raises(HTTPClientError) as e:
+        await jp_fetch("interactive", path, method=method, body=body, allow_nonstandard_methods=True)
+    assert e.value.code == 405
+
+
+async def test_no_token_is_403(jp_fetch):
+    with pytest.raises(HTTPClientError) as e:
+        await jp_fetch("interactive", "status", headers={"Authorization": ""})
+    assert e.value.code == 403
+
+
+async def test_idle_warning_event_goes_out(jp_fetch, jp_serverapp):
+    seen: list[dict] = []
+
+    async def listener(logger, schema_id, data):
+        seen.append(data)
+
+    jp_serverapp.event_logger.add_listener(schema_id=LIFECYCLE, listener=listener)
+    # pytest-jupyter does not run the server's post-start hook; start the extensions as it does.
+    await jp_serverapp.extension_manager.start_all_extensions()
+    # warning_seconds == max_idle_seconds: the warning is due as soon as activity happens.
+    await jp_fetch("interactive", "heartbeat", method="POST", body=b"")
+    for _ in range(100):
+        if seen:
+            break
+        await asyncio.sleep(0.02)
+    assert seen and seen[0]["action"] == "idle_warning"
+    assert 3590 < seen[0]["seconds_remaining"] <= 3600
