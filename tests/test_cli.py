@@ -374,6 +374,41 @@ def test_run_waits_then_resume_over_rest_returns_the_result(tmp_path, env, tasks
     assert "hello from the task" in err and "hello" not in out
 
 
+def test_the_example_task_resumed_by_url_and_token(tmp_path, env, start_run):
+    """examples/train.py: its decorator's options apply, flags override; resume with overrides."""
+    example = Path(__file__).resolve().parent.parent / "examples" / "train.py"
+    ready_file = tmp_path / "ready.json"
+    run = start_run(
+        f"{example}:train",
+        "--kwargs",
+        '{"epochs": 2}',
+        "--port=0",
+        f"--ready-file={ready_file}",
+        f"--notebook-dir={tmp_path}",
+    )
+    ready = read_ready(ready_file, run)
+    status = cli(env, "status", "--session-dir", ready["session_dir"])
+    assert status.returncode == 0, status.stderr
+    body = json.loads(status.stdout)
+    assert body["task"]["qualname"] == "train"
+    assert body["idle"]["max_idle_seconds"] == 600  # from @interactive(max_idle_seconds=600)
+
+    resumed = cli(
+        env,
+        "resume",
+        "--url",
+        ready["base_url"],
+        "--token",
+        ready["token"],
+        "--inputs",
+        '{"lr": 0.5}',
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    code, out, err = finish(run)
+    assert code == 0, err
+    assert json.loads(out) == {"epochs": 2, "lr": 0.5, "loss": 0.25}
+
+
 def test_run_writes_json_and_pickle_outputs(tmp_path, env, tasks):
     """--output .json is JSON, .pkl is a pickle; --kwargs overrides --kwargs-file."""
     kwargs_file = tmp_path / "kwargs.json"
