@@ -7,7 +7,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from jupyter_events import EventLogger
 from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.serverapp import ServerApp
 from traitlets import Float, TraitError, Unicode, validate
 
 from . import __version__
@@ -76,10 +78,24 @@ class InteractiveApp(ExtensionApp):
     def _existing_dir(self, proposal: Any) -> str:
         value = proposal["value"]
         if value and not Path(value).is_dir():
-            raise TraitError(f"session_dir {value!r} is not a directory; create it or leave it empty")
+            raise TraitError(
+                f"session_dir {value!r} is not a directory; create it or leave it empty"
+            )
         return value
 
     # -- set-up -------------------------------------------------------------------
+
+    @property
+    def server(self) -> ServerApp:
+        """The ServerApp this extension is linked to."""
+        assert self.serverapp is not None, "InteractiveApp is not linked to a server"
+        return self.serverapp
+
+    @property
+    def events(self) -> EventLogger:
+        """The server's event logger."""
+        assert self.server.event_logger is not None
+        return self.server.event_logger
 
     def initialize_settings(self) -> None:
         """Create the watcher and hook the activity sources into the server."""
@@ -93,15 +109,14 @@ class InteractiveApp(ExtensionApp):
             warning_before=self.idle_warning_seconds,
             logger=self.log,
         )
-        self.kernels = KernelActivity(self.serverapp.kernel_manager, self.watcher, self.log)
+        self.kernels = KernelActivity(self.server.kernel_manager, self.watcher, self.log)
         self.watcher.set_stale_holds(self.kernels.stale)
         # self.settings is copied over the web app's settings after this method returns.
         self.settings["log_function"] = request_hook(self.watcher, self.settings["log_function"])
-        self.watcher.add_pull_source("terminal", terminal_source(self.serverapp.web_app.settings))
-        logger = self.serverapp.event_logger
-        if LIFECYCLE not in logger.schemas:
-            logger.register_event_schema(SCHEMA_PATH)
-        logger.add_listener(schema_id=KERNEL_ACTIONS, listener=self.kernels.on_kernel_action)
+        self.watcher.add_pull_source("terminal", terminal_source(self.server.web_app.settings))
+        if LIFECYCLE not in self.events.schemas:
+            self.events.register_event_schema(SCHEMA_PATH)
+        self.events.add_listener(schema_id=KERNEL_ACTIONS, listener=self.kernels.on_kernel_action)
 
     def initialize_handlers(self) -> None:
         """Register the REST endpoints."""
@@ -152,17 +167,23 @@ class InteractiveApp(ExtensionApp):
         self.state = "resuming" if reason == "resumed" else "stopping"
         self.watcher.stop()
         if reason == "resumed":
-            self.emit("resume", f"resume requested ({len(inputs or {})} input overrides)",
-                      reason=reason, inputs=sorted(inputs or {}))
+            self.emit(
+                "resume",
+                f"resume requested ({len(inputs or {})} input overrides)",
+                reason=reason,
+                inputs=sorted(inputs or {}),
+            )
         self.emit("shutdown", f"server stopping: {reason}", reason=reason)
         self.log.info("stopping the server: %s", reason)
         grace = self.resume_grace_seconds if reason == "resumed" else 0.0
-        asyncio.get_running_loop().call_later(grace, self.serverapp.stop)
+        asyncio.get_running_loop().call_later(grace, self.server.stop)
         return True
 
     def _warn(self, seconds_remaining: float) -> None:
         """Emit the idle warning event."""
-        self.log.warning("idle: shutting down in %.1f s unless there is activity", seconds_remaining)
+        self.log.warning(
+            "idle: shutting down in %.1f s unless there is activity", seconds_remaining
+        )
         self.emit(
             "idle_warning",
             f"idle shutdown in {seconds_remaining:.1f} s",
@@ -171,9 +192,7 @@ class InteractiveApp(ExtensionApp):
 
     def emit(self, action: str, msg: str, **data: Any) -> None:
         """Emit one lifecycle event."""
-        self.serverapp.event_logger.emit(
-            schema_id=LIFECYCLE, data={"action": action, "msg": msg, **data}
-        )
+        self.events.emit(schema_id=LIFECYCLE, data={"action": action, "msg": msg, **data})
 
     # -- reporting ----------------------------------------------------------------
 

@@ -99,7 +99,7 @@ class Session:
         """Unpickle one file of the session, or None when it is absent."""
         try:
             with open(self.path / name, "rb") as f:
-                return pickle.load(f)  # noqa: S301 - a local file this user wrote
+                return pickle.load(f)
         except FileNotFoundError:
             return None
 
@@ -144,20 +144,20 @@ def parse_resume_body(body: bytes, context: dict[str, Any] | None) -> dict[str, 
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as e:
-        raise InputsError(f"the body is not valid JSON ({e}); send {{\"inputs\": {{...}}}}") from None
+        raise InputsError(f'the body is not valid JSON ({e}); send {{"inputs": {{...}}}}') from None
     if not isinstance(data, dict):
         raise InputsError(
-            f"the body must be a JSON object like {{\"inputs\": {{...}}}}, not {type(data).__name__}"
+            f'the body must be a JSON object like {{"inputs": {{...}}}}, not {type(data).__name__}'
         )
     unknown = sorted(set(data) - {"inputs"})
     if unknown:
-        raise InputsError(f"unknown key(s) {', '.join(unknown)}: the only key is \"inputs\"")
+        raise InputsError(f'unknown key(s) {", ".join(unknown)}: the only key is "inputs"')
     inputs = data.get("inputs", {})
     if inputs is None:
         inputs = {}
     if not isinstance(inputs, dict):
         raise InputsError(
-            f"\"inputs\" must be an object of parameter names to JSON values, "
+            f'"inputs" must be an object of parameter names to JSON values, '
             f"not {type(inputs).__name__}"
         )
     check_input_names(list(inputs), context)

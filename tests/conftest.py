@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -87,10 +88,8 @@ def kill_tree(proc: subprocess.Popen[Any], grace: float = 5.0) -> None:
             proc.wait()
     for pid in pids | descendants(proc.pid):
         if alive(pid):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 @dataclass
@@ -238,8 +237,14 @@ def execute(server: ServerProcess, kernel_id: str, code: str, wait: bool = True)
             },
             "parent_header": {},
             "metadata": {},
-            "content": {"code": code, "silent": False, "store_history": False,
-                        "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
+            "content": {
+                "code": code,
+                "silent": False,
+                "store_history": False,
+                "user_expressions": {},
+                "allow_stdin": False,
+                "stop_on_error": True,
+            },
             "channel": "shell",
             "buffers": [],
         }
@@ -255,7 +260,7 @@ def execute(server: ServerProcess, kernel_id: str, code: str, wait: bool = True)
                 seen.append(reply)
                 if reply["msg_type"] == "status":
                     state = reply["content"]["execution_state"]
-                    if state == "busy" and not wait or state == "idle":
+                    if (state == "busy" and not wait) or state == "idle":
                         return seen
         finally:
             ws.close()

@@ -61,7 +61,11 @@ async def test_heartbeat_get_is_not_activity_post_is(jp_fetch):
     assert posted["last_activity_source"] == "heartbeat"
     assert posted["last_activity"] > first["last_activity"]
     assert set(posted) >= {
-        "idle_seconds", "max_idle_seconds", "shutdown_deadline", "seconds_remaining", "holds"
+        "idle_seconds",
+        "max_idle_seconds",
+        "shutdown_deadline",
+        "seconds_remaining",
+        "holds",
     }
 
 
@@ -92,7 +96,9 @@ async def test_resume_rejects_bad_bodies(jp_fetch, session_dir, body, message):
 async def test_wrong_method_is_405(jp_fetch, method, path):
     body = b"" if method in ("POST", "PUT") else None
     with pytest.raises(HTTPClientError) as e:
-        await jp_fetch("interactive", path, method=method, body=body, allow_nonstandard_methods=True)
+        await jp_fetch(
+            "interactive", path, method=method, body=body, allow_nonstandard_methods=True
+        )
     assert e.value.code == 405
 
 

@@ -152,8 +152,14 @@ def test_get_polling_does_not_extend_the_deadline(start_server):
     start_kernel(server)
     deadline = deadline_of(server)
     # Poll like JupyterLab does until the server goes away.
-    paths = ["/api/kernels", "/api/sessions", "/api/status", "/api/contents",
-             "/interactive/heartbeat", "/interactive/status"]
+    paths = [
+        "/api/kernels",
+        "/api/sessions",
+        "/api/status",
+        "/api/contents",
+        "/interactive/heartbeat",
+        "/interactive/status",
+    ]
     while server.proc.poll() is None and time.time() < deadline + 20:
         for path in paths:
             try:
@@ -205,9 +211,17 @@ def test_idle_zero_disables_and_bad_values_fail_clearly(start_server, tmp_path):
     assert body["shutdown_deadline"] is None
     assert body["max_idle_seconds"] == 0
     out = subprocess.run(
-        [str(BIN / "jupyter"), "server", "--allow-root", "--InteractiveApp.max_idle_seconds=-1",
-         "--ServerApp.reraise_server_extension_failures=True", f"--ServerApp.root_dir={tmp_path}"],
-        capture_output=True, text=True, timeout=60,
+        [
+            str(BIN / "jupyter"),
+            "server",
+            "--allow-root",
+            "--InteractiveApp.max_idle_seconds=-1",
+            "--ServerApp.reraise_server_extension_failures=True",
+            f"--ServerApp.root_dir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.returncode != 0
     assert "max_idle_seconds must be >= 0" in out.stderr + out.stdout
@@ -216,7 +230,10 @@ def test_idle_zero_disables_and_bad_values_fail_clearly(start_server, tmp_path):
 def test_extension_is_enabled_on_install():
     out = subprocess.run(
         [str(BIN / "jupyter"), "server", "extension", "list"],
-        capture_output=True, text=True, timeout=60, env={**os.environ, "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NO_COLOR": "1"},
     )
     text = out.stdout + out.stderr
     assert "interactive_ext" in text
