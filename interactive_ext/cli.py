@@ -443,7 +443,12 @@ def _load(task: Any, ref: str, what: str) -> Callable[..., Any]:
 def write_result(result: Any, output: str | None) -> None:
     """Write the result: pickle to .pkl, else JSON to the file or to stdout."""
     if output and output.endswith(".pkl"):
-        data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as e:
+            raise ResultError(
+                f"the task returned a {type(result).__name__}, which does not pickle ({e})"
+            ) from None
         _write(Path(output), data)
         return
     try:
@@ -491,6 +496,19 @@ def signals_as_exceptions() -> Iterator[None]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a task with the interactive wrapper and write its result."""
+    with signals_as_exceptions():
+        try:
+            return _run(args)
+        except KeyboardInterrupt:
+            print(f"{PROG} run: interrupted (SIGINT)", file=sys.stderr)
+            return EXIT_SIGINT
+        except Terminated:
+            print(f"{PROG} run: terminated (SIGTERM)", file=sys.stderr)
+            return EXIT_SIGTERM
+
+
+def _run(args: argparse.Namespace) -> int:
+    """cmd_run without the signal handling."""
     from . import task
 
     if os.getcwd() not in sys.path and "" not in sys.path:
@@ -498,38 +516,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     kwargs = load_kwargs(args)
     try:
         func = _load(task, args.function, "")
+        plain = task.unwrap(func)
+        check_signature(plain, kwargs)
+        options = build_options(args, task, func)
     except UsageError:
         raise
-    except Exception:  # the task's module exists but raised while importing
+    except Exception:  # a module that exists raised while being imported
         traceback.print_exc()
-        print(f"{PROG} run: importing {args.function} failed (above)", file=sys.stderr)
+        print(f"{PROG} run: importing the task or a hook failed (above)", file=sys.stderr)
         return EXIT_TASK_FAILED
-    plain = task.unwrap(func)
-    check_signature(plain, kwargs)
-    options = build_options(args, task, func)
     if args.output and not Path(args.output).resolve().parent.is_dir():
         raise UsageError(f"--output {args.output}: its directory does not exist")
     log.debug("running %s with %s and %s", args.function, sorted(kwargs), options)
-    with signals_as_exceptions():
-        try:
-            try:
-                with contextlib.redirect_stdout(sys.stderr):
-                    result = task.run_interactive(plain, (), kwargs, options)
-            except task.IdleTimeout as e:
-                print(f"{PROG} run: {e}", file=sys.stderr)
-                return EXIT_IDLE
-            except task.ServerError as e:
-                print(f"{PROG} run: the Jupyter server failed: {e}", file=sys.stderr)
-                return EXIT_SERVER
-            except Exception:
-                traceback.print_exc()
-                return EXIT_TASK_FAILED
-        except KeyboardInterrupt:
-            print(f"{PROG} run: interrupted (SIGINT)", file=sys.stderr)
-            return EXIT_SIGINT
-        except Terminated:
-            print(f"{PROG} run: terminated (SIGTERM)", file=sys.stderr)
-            return EXIT_SIGTERM
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            result = task.run_interactive(plain, (), kwargs, options)
+    except task.IdleTimeout as e:
+        print(f"{PROG} run: {e}", file=sys.stderr)
+        return EXIT_IDLE
+    except task.ServerError as e:
+        print(f"{PROG} run: the Jupyter server failed: {e}", file=sys.stderr)
+        return EXIT_SERVER
+    except Exception:
+        traceback.print_exc()
+        return EXIT_TASK_FAILED
     try:
         write_result(result, args.output)
     except ResultError as e:
