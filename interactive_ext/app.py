@@ -100,7 +100,7 @@ class InteractiveApp(ExtensionApp):
     def initialize_settings(self) -> None:
         """Create the watcher and hook the activity sources into the server."""
         self.state = "waiting"
-        self.started = time.time()
+        self.started = time.monotonic()
         self.session = Session.open(self.session_dir) if self.session_dir else None
         self.watcher = IdleWatcher(
             self.max_idle_seconds,
@@ -199,18 +199,14 @@ class InteractiveApp(ExtensionApp):
     def status(self) -> dict[str, Any]:
         """The task context (if any), the state and the idle state."""
         context = self.session.context() if self.session else None
-        lifetime = (
-            wall(time.monotonic() + self.max_lifetime_seconds - (time.time() - self.started))
-            if self.max_lifetime_seconds > 0
-            else None
-        )
+        lifetime = self.started + self.max_lifetime_seconds if self.max_lifetime_seconds else None
         return {
             "state": self.state,
-            "started": wall(time.monotonic() - (time.time() - self.started)),
+            "started": wall(self.started),
             "session_dir": self.session_dir or None,
             "notebook": (context or {}).get("notebook"),
             "task": context,
-            "lifetime_deadline": lifetime,
+            "lifetime_deadline": wall(lifetime),
             "idle": self.heartbeat(),
         }
 

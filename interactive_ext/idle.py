@@ -16,26 +16,29 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-Clock = Callable[[], float]
 PullSource = Callable[[], "float | None"]
 
 log = logging.getLogger(__name__)
 
 
-def wall(mono: float | None, clock: Clock = time.monotonic) -> str | None:
+# Wall time of monotonic 0, fixed once so that one instant always reads the same.
+WALL_OFFSET = time.time() - time.monotonic()
+
+
+def wall(mono: float | None) -> str | None:
     """Turn a monotonic timestamp into an ISO 8601 UTC wall time."""
     if mono is None:
         return None
-    return datetime.fromtimestamp(time.time() - (clock() - mono), tz=timezone.utc).isoformat()
+    return datetime.fromtimestamp(mono + WALL_OFFSET, tz=timezone.utc).isoformat()
 
 
-def mono_from_datetime(dt: datetime | None, clock: Clock = time.monotonic) -> float | None:
+def mono_from_datetime(dt: datetime | None) -> float | None:
     """Turn an aware (or naive UTC) datetime into a monotonic timestamp."""
     if dt is None:
         return None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
-    return clock() - (datetime.now(timezone.utc) - dt).total_seconds()
+    return dt.timestamp() - WALL_OFFSET
 
 
 class IdleWatcher:
@@ -47,7 +50,6 @@ class IdleWatcher:
         on_idle: Callable[[], Any],
         on_warning: Callable[[float], Any] | None = None,
         warning_before: float = 0.0,
-        clock: Clock = time.monotonic,
         logger: logging.Logger | None = None,
     ) -> None:
         """Watch for max_idle seconds of inactivity; 0 disables the shutdown."""
@@ -55,9 +57,8 @@ class IdleWatcher:
         self.warning_before = min(max(float(warning_before), 0.0), self.max_idle)
         self.on_idle = on_idle
         self.on_warning = on_warning
-        self.clock = clock
         self.log = logger or log
-        self.last_activity: float = clock()
+        self.last_activity: float = time.monotonic()
         self.last_source = "start"
         self.holds: dict[str, float] = {}
         self.pull_sources: dict[str, PullSource] = {}
@@ -77,7 +78,7 @@ class IdleWatcher:
     def start(self) -> None:
         """Start the clock now (the server is ready) and arm the timer."""
         self._loop = asyncio.get_running_loop()
-        self.last_activity = self.clock()
+        self.last_activity = time.monotonic()
         self.last_source = "start"
         self._arm()
 
@@ -92,7 +93,7 @@ class IdleWatcher:
 
     def touch(self, source: str) -> None:
         """Record a user event now (cheap: moves a timestamp, the timer re-reads it)."""
-        now = self.clock()
+        now = time.monotonic()
         if now >= self.last_activity:
             self.last_activity = now
             self.last_source = source
@@ -103,7 +104,7 @@ class IdleWatcher:
         """Keep the server active until release(key) (e.g. a kernel is busy)."""
         if key not in self.holds:
             self.log.debug("idle hold on: %s", key)
-            self.holds[key] = self.clock()
+            self.holds[key] = time.monotonic()
         self.touch(key)
 
     def release(self, key: str) -> None:
@@ -132,7 +133,7 @@ class IdleWatcher:
                 self.log.exception("idle source %s failed", name)
                 continue
             if t is not None and t > self.last_activity:
-                self.last_activity = min(t, self.clock())
+                self.last_activity = min(t, time.monotonic())
                 self.last_source = name
 
     @property
@@ -165,7 +166,7 @@ class IdleWatcher:
                 # Only to notice a kernel that died while busy: re-check after max_idle.
                 self._timer = self._loop.call_later(self.max_idle, self._fire)
             return
-        self._timer = self._loop.call_later(max(due - self.clock(), 0.0), self._fire)
+        self._timer = self._loop.call_later(max(due - time.monotonic(), 0.0), self._fire)
 
     def _fire(self) -> None:
         """The timer: re-read sources, warn or shut down if due, else re-arm."""
@@ -182,7 +183,7 @@ class IdleWatcher:
         if deadline is None:
             self._arm()
             return
-        now = self.clock()
+        now = time.monotonic()
         if now >= deadline:
             self.fired = True
             self.log.info(
@@ -211,14 +212,14 @@ class IdleWatcher:
     def state(self) -> dict[str, Any]:
         """The idle state as JSON-able values (the heartbeat body)."""
         self._read_pull_sources()
-        now = self.clock()
+        now = time.monotonic()
         deadline = self.deadline
         return {
-            "last_activity": wall(self.last_activity, self.clock),
+            "last_activity": wall(self.last_activity),
             "last_activity_source": self.last_source,
             "idle_seconds": round(max(now - self.last_activity, 0.0), 3),
             "max_idle_seconds": self.max_idle,
-            "shutdown_deadline": wall(deadline, self.clock),
+            "shutdown_deadline": wall(deadline),
             "seconds_remaining": None if deadline is None else round(max(deadline - now, 0.0), 3),
             "holds": sorted(self.holds),
         }
