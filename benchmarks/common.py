@@ -1,0 +1,446 @@
+"""Process handling, HTTP polling and /proc readings shared by the benchmark figures."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+PYTHON = sys.executable
+HOST = "127.0.0.1"
+TOKEN = "bench-token-0123456789abcdef"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# Server extensions that a `pip install notebook` (the flytekit reference) auto-enables in the
+# environment. Ours and the bare server run with them off, so that "bare jupyter server" means
+# the same thing whether or not the bench extra is installed.
+NOTEBOOK_EXTENSIONS = ("jupyterlab", "notebook", "jupyter_lsp", "notebook_shim")
+
+
+@dataclass
+class Settings:
+    """How much to measure: full mode (the documented run) or quick mode (the test)."""
+
+    quick: bool
+    runs: int
+    idle_runs_ours: int
+    reference_cap: float
+    idle_cost_window: float
+    overhead_runs: int
+    inputs_mb: int
+    notebook_bin: str | None
+    work: Path
+    log: list[str] = field(default_factory=list)
+
+    def say(self, msg: str, *args: Any) -> None:
+        """Print one progress line (stderr) and keep it for the report."""
+        line = msg % args if args else msg
+        self.log.append(line)
+        print(f"[bench {time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
+
+
+# -- numbers ----------------------------------------------------------------------
+
+
+def summary(values: list[float | None]) -> dict[str, Any]:
+    """Median, min, max and count of the finite values (None = never / failed)."""
+    finite = [v for v in values if v is not None]
+    if not finite:
+        return {"n": 0, "median": None, "min": None, "max": None, "missing": len(values)}
+    return {
+        "n": len(finite),
+        "median": statistics.median(finite),
+        "min": min(finite),
+        "max": max(finite),
+        "missing": len(values) - len(finite),
+    }
+
+
+# -- ports, environments -----------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port free right now on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def bench_env(work: Path, disable_notebook: bool = True) -> dict[str, str]:
+    """Environment for a server run: private Jupyter config/runtime dirs under work."""
+    config_dir = work / ("jupyter-config" if disable_notebook else "jupyter-config-notebook")
+    config_dir.mkdir(parents=True, exist_ok=True)
+    if disable_notebook:
+        off = dict.fromkeys(NOTEBOOK_EXTENSIONS, False)
+        (config_dir / "jupyter_server_config.json").write_text(
+            json.dumps({"ServerApp": {"jpserver_extensions": off}})
+        )
+    runtime = work / "jupyter-runtime"
+    runtime.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    for name in ("INTERACTIVE_EXT_SESSION", "INTERACTIVE_EXT_ENABLE", "JUPYTER_TOKEN"):
+        env.pop(name, None)
+    env.update(
+        JUPYTER_CONFIG_DIR=str(config_dir),
+        JUPYTER_RUNTIME_DIR=str(runtime),
+        JUPYTER_PLATFORM_DIRS="1",
+        PYTHONUNBUFFERED="1",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    return env
+
+
+def server_flags(port: int, root_dir: Path, token: str = TOKEN) -> list[str]:
+    """The flags every bare/ours server run gets (same for both sides of a comparison)."""
+    return [
+        "--no-browser",
+        "--allow-root",
+        f"--ServerApp.ip={HOST}",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--ServerApp.root_dir={root_dir}",
+        f"--IdentityProvider.token={token}",
+    ]
+
+
+def jupyter(*args: str) -> list[str]:
+    """A `jupyter ...` command line from this environment."""
+    return [str(BIN / "jupyter"), *args]
+
+
+# -- processes -------------------------------------------------------------------
+
+
+@dataclass
+class Proc:
+    """A started process: its Popen, when it started (monotonic and wall) and its log."""
+
+    popen: subprocess.Popen[bytes]
+    t0: float
+    wall0: float
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        """The process id."""
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        """True while the process has not exited."""
+        return self.popen.poll() is None
+
+    def log_text(self) -> str:
+        """What the process printed so far."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def tail(self, lines: int = 15) -> str:
+        """The last lines of its log (for error messages)."""
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+
+def start(cmd: list[str], env: dict[str, str], cwd: Path, log_path: Path) -> Proc:
+    """Start cmd in its own process group, stdout+stderr to log_path."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as log:
+        wall0 = time.time()
+        t0 = time.monotonic()
+        popen = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    return Proc(popen, t0, wall0, log_path)
+
+
+def children_map() -> dict[int, list[int]]:
+    """ppid -> child pids, read from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    return children
+
+
+def descendants(pid: int) -> list[int]:
+    """Live descendants of pid."""
+    children = children_map()
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.append(child)
+                todo.append(child)
+    return found
+
+
+def kill_tree(proc: Proc, grace: float = 3.0) -> None:
+    """Stop a process, its group and every descendant (kernels run in groups of their own)."""
+    pids = [proc.pid, *descendants(proc.pid)]
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGTERM)
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and (proc.alive() or any(_alive(p) for p in pids[1:])):
+        time.sleep(0.05)
+    for pid in pids:
+        if pid == proc.pid and not proc.alive():
+            continue
+        if pid != proc.pid and not _alive(pid):
+            continue
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.popen.wait(5)
+
+
+def _alive(pid: int) -> bool:
+    """True if pid exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def running(cmd: list[str], env: dict[str, str], cwd: Path, log_path: Path) -> Iterator[Proc]:
+    """Start cmd and make sure it and its descendants are gone afterwards."""
+    proc = start(cmd, env, cwd, log_path)
+    try:
+        yield proc
+    finally:
+        kill_tree(proc)
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """utime + stime of one live process, in seconds (None if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def start_ticks(pid: int) -> float | None:
+    """When pid started, seconds after boot (10 ms resolution)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[19]) / CLK_TCK
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """VmHWM (peak resident set) of a live process, in MiB."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+# -- HTTP ------------------------------------------------------------------------
+
+
+def request(
+    port: int,
+    method: str,
+    path: str,
+    body: Any = None,
+    token: str | None = TOKEN,
+    timeout: float = 5.0,
+) -> tuple[int, Any]:
+    """One HTTP request to 127.0.0.1:port; (status, parsed JSON body or text)."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        headers = {"Authorization": f"token {token}"} if token else {}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        conn.request(method, path, body=data, headers=headers)
+        resp = conn.getresponse()
+        raw = resp.read()
+    finally:
+        conn.close()
+    try:
+        return resp.status, json.loads(raw) if raw else None
+    except ValueError:
+        return resp.status, raw.decode(errors="replace")
+
+
+def wait_answer(proc: Proc, port: int, path: str = "/api", timeout: float = 60.0) -> float:
+    """Poll until the server answers any HTTP status; monotonic time of the answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            request(port, "GET", path, token=None, timeout=2.0)
+            return time.monotonic()
+        except (ConnectionError, OSError, http.client.HTTPException):
+            pass
+        if not proc.alive():
+            raise RuntimeError(
+                f"process exited ({proc.popen.returncode}) before answering:\n{proc.tail()}"
+            )
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no HTTP answer on port {port} in {timeout} s:\n{proc.tail()}")
+        time.sleep(0.005)
+
+
+def wait_for(predicate: Any, timeout: float, interval: float = 0.02, what: str = "") -> Any:
+    """Poll predicate until it returns a truthy value; raise TimeoutError after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout} s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+def tmpdir(parent: Path, prefix: str) -> Path:
+    """A fresh directory under parent."""
+    parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+
+
+# -- kernels ----------------------------------------------------------------------
+
+
+def start_kernel(port: int, token: str | None = TOKEN) -> str:
+    """Start a kernel over REST; its id (use kernel_session to wait until it answers)."""
+    status, model = request(port, "POST", "/api/kernels", body={"name": "python3"}, token=token)
+    if status != 201:
+        raise RuntimeError(f"POST /api/kernels answered {status}: {model}")
+    return str(model["id"])
+
+
+def _message(msg_type: str, content: dict[str, Any], session: str) -> dict[str, Any]:
+    """A Jupyter message for the kernel websocket (JSON protocol)."""
+    import uuid
+
+    return {
+        "header": {
+            "msg_id": uuid.uuid4().hex,
+            "username": "bench",
+            "session": session,
+            "msg_type": msg_type,
+            "version": "5.3",
+            "date": "",
+        },
+        "parent_header": {},
+        "metadata": {},
+        "content": content,
+        "channel": "shell",
+        "buffers": [],
+    }
+
+
+def kernel_session(
+    port: int,
+    kernel_id: str,
+    code: str | None = None,
+    before_execute: Any = None,
+    timeout: float = 60.0,
+    token: str | None = TOKEN,
+) -> dict[str, Any] | None:
+    """Over the kernel websocket: wait until the kernel answers, then run code (if any).
+
+    Returns once the cell has gone busy (wait_reply False) - the cell goes on running after
+    the websocket closes.
+    """
+    import asyncio
+    import uuid
+
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    async def until(ws: Any, msg_id: str, match: Any) -> dict[str, Any]:
+        while True:
+            raw = await ws.read_message()
+            if raw is None:
+                raise RuntimeError("the kernel websocket closed")
+            if isinstance(raw, bytes):
+                continue
+            msg = json.loads(raw)
+            if msg.get("parent_header", {}).get("msg_id") == msg_id and match(msg):
+                return dict(msg)
+
+    async def run() -> None:
+        url = f"ws://{HOST}:{port}/api/kernels/{kernel_id}/channels"
+        headers = {"Authorization": f"token {token}"} if token else {}
+        req = HTTPRequest(url, headers=headers, connect_timeout=timeout)
+        ws = await websocket_connect(req)
+        session = uuid.uuid4().hex
+        try:
+            info = _message("kernel_info_request", {}, session)
+            await ws.write_message(json.dumps(info))
+            await until(
+                ws, info["header"]["msg_id"], lambda m: m["msg_type"] == "kernel_info_reply"
+            )
+            if before_execute is not None:
+                before_execute()
+            if code is None:
+                return
+            content = {
+                "code": code,
+                "silent": False,
+                "store_history": True,
+                "user_expressions": {},
+                "allow_stdin": False,
+                "stop_on_error": True,
+            }
+            msg = _message("execute_request", content, session)
+            await ws.write_message(json.dumps(msg))
+            await until(
+                ws,
+                msg["header"]["msg_id"],
+                lambda m: (
+                    m["msg_type"] == "status" and m["content"].get("execution_state") == "busy"
+                ),
+            )
+        finally:
+            ws.close()
+
+    asyncio.run(asyncio.wait_for(run(), timeout))
+    return None

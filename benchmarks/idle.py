@@ -1,0 +1,243 @@
+"""Figure 2: idle shutdown precision (timeout 3 s) vs jupyter_server and flytekit's command.
+
+For each case (no kernel, one idle kernel, a kernel running a silent cell longer than the
+timeout) a run starts a server, makes the case, then watches until the process exits (or the
+reference cap passes). The deadline is the one the server itself reports: ours via
+GET /interactive/heartbeat (shutdown_deadline), the references via GET /api/status
+(last_activity + timeout). Neither GET counts as activity. Overshoot = exit time - deadline.
+
+The reference runs wait up to the cap by design (jupyter_server checks once a minute and
+never stops while a kernel exists), so they run in background threads that overlap ours;
+each one is set up (server up, kernel started, cell running) before ours starts, so their
+start-up bursts do not land in our measurement. Start order alternates reference, ours.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import common
+from .common import Settings
+
+TIMEOUT = 3.0
+CASES = ("no_kernel", "idle_kernel", "busy_kernel")
+
+
+def _epoch(iso: str | None) -> float | None:
+    """An ISO 8601 time (as jupyter_server writes it) as an epoch float."""
+    if not iso:
+        return None
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def _busy_seconds(s: Settings) -> float:
+    """How long the silent cell runs (longer than the timeout)."""
+    return 4.0 if s.quick else 6.0
+
+
+def _make_case(
+    port: int, case: str, busy: float, token: str | None, keepalive: bool
+) -> float | None:
+    """Open the kernel (and start the silent cell) the case needs; when the cell ends.
+
+    With keepalive (ours), a heartbeat POST once the kernel answers: a kernel that takes
+    longer than the timeout to start on a loaded machine must not end the run before the
+    case is made. The deadline is read from the server afterwards either way.
+    """
+    if case == "no_kernel":
+        return None
+    kernel_id = common.start_kernel(port, token=token)
+
+    def before() -> None:
+        if keepalive:
+            common.request(port, "POST", "/interactive/heartbeat", token=token)
+
+    code = f"import time; time.sleep({busy})" if case == "busy_kernel" else None
+    common.kernel_session(port, kernel_id, code, before_execute=before, token=token)
+    return time.time() + busy if code else None
+
+
+def _watch(
+    proc: common.Proc,
+    port: int,
+    deadline_of: Any,
+    cap_wall: float,
+) -> tuple[float | None, float | None, list[str]]:
+    """Poll until proc exits or cap_wall; (exit wall time or None, last deadline, holds seen)."""
+    deadline: float | None = None
+    holds: set[str] = set()
+    next_poll = 0.0
+    while proc.alive():
+        now = time.time()
+        if now > cap_wall:
+            return None, deadline, sorted(holds)
+        if now >= next_poll:
+            next_poll = now + 0.1
+            with contextlib.suppress(OSError, ValueError, common.http.client.HTTPException):
+                d, h = deadline_of()
+                if d is not None:
+                    deadline = d
+                holds.update(h)
+        time.sleep(0.005)
+    return time.time(), deadline, sorted(holds)
+
+
+def run_ours(s: Settings, case: str) -> dict[str, Any]:
+    """One run of our extension: jupyter server with max_idle_seconds=3."""
+    work = common.tmpdir(s.work, f"idle-ours-{case}-")
+    session = work / "session"
+    session.mkdir(mode=0o700)
+    port = common.free_port()
+    cmd = common.jupyter(
+        "server",
+        *common.server_flags(port, work),
+        f"--InteractiveApp.max_idle_seconds={TIMEOUT}",
+        f"--InteractiveApp.session_dir={session}",
+    )
+    busy = _busy_seconds(s)
+    with common.running(cmd, common.bench_env(s.work), work, work / "server.log") as proc:
+        common.wait_answer(proc, port)
+        cell_end = _make_case(port, case, busy, common.TOKEN, keepalive=True)
+
+        def deadline_of() -> tuple[float | None, list[str]]:
+            _, hb = common.request(port, "GET", "/interactive/heartbeat", timeout=1.0)
+            return _epoch(hb.get("shutdown_deadline")), hb.get("holds") or []
+
+        cap = time.time() + TIMEOUT + busy + 30
+        exit_wall, deadline, holds = _watch(proc, port, deadline_of, cap)
+    outcome = None
+    with contextlib.suppress(OSError, ValueError):
+        outcome = json.loads((session / "outcome.json").read_text())
+    decided = outcome.get("time") if outcome else None
+    return {
+        "case": case,
+        "deadline": deadline,
+        "exit": exit_wall,
+        "overshoot": None if exit_wall is None or deadline is None else exit_wall - deadline,
+        "decision_overshoot": None if decided is None or deadline is None else decided - deadline,
+        "outcome": outcome.get("reason") if outcome else None,
+        "cell_end": cell_end,
+        "stopped_during_cell": bool(cell_end and exit_wall and exit_wall < cell_end),
+        "holds_seen": holds,
+    }
+
+
+def _reference_cmd(kind: str, port: int, work: Path, s: Settings) -> list[str] | None:
+    """The reference command: jupyter_server's own timeout, or flytekit's jupyter notebook."""
+    off = "--ServerApp.jpserver_extensions=interactive_ext=False"
+    if kind == "jupyter_server":
+        return common.jupyter(
+            "server",
+            *common.server_flags(port, work),
+            f"--ServerApp.shutdown_no_activity_timeout={int(TIMEOUT)}",
+            off,
+        )
+    if s.notebook_bin is None:
+        return None
+    # flytekit's @jupyter: jupyter notebook --ip='*' --port P --no-browser --notebook-dir=D
+    # --NotebookApp.token='' --NotebookApp.shutdown_no_activity_timeout=N (we bind 127.0.0.1).
+    return [
+        s.notebook_bin,
+        f"--ip={common.HOST}",
+        "--port",
+        str(port),
+        "--no-browser",
+        f"--notebook-dir={work}",
+        "--NotebookApp.token=",
+        f"--NotebookApp.shutdown_no_activity_timeout={int(TIMEOUT)}",
+        "--allow-root",
+        "--ServerApp.port_retries=0",
+        off,
+    ]
+
+
+def run_reference(s: Settings, kind: str, case: str, settled: threading.Event) -> dict[str, Any]:
+    """One reference run; sets settled once the case is made (or the run failed)."""
+    work = common.tmpdir(s.work, f"idle-{kind}-{case}-")
+    port = common.free_port()
+    cmd = _reference_cmd(kind, port, work, s)
+    assert cmd is not None
+    token = common.TOKEN if kind == "jupyter_server" else None
+    env = common.bench_env(s.work, disable_notebook=kind == "jupyter_server")
+    busy = _busy_seconds(s)
+    try:
+        with common.running(cmd, env, work, work / "server.log") as proc:
+            common.wait_answer(proc, port, timeout=90)
+            cell_end = _make_case(port, case, busy, token, keepalive=False)
+            settled.set()
+
+            def deadline_of() -> tuple[float | None, list[str]]:
+                _, st = common.request(port, "GET", "/api/status", token=token, timeout=1.0)
+                last = _epoch(st.get("last_activity"))
+                return (None if last is None else last + TIMEOUT), []
+
+            cap = proc.wall0 + s.reference_cap
+            exit_wall, deadline, _ = _watch(proc, port, deadline_of, cap)
+            log = proc.log_text()
+    finally:
+        settled.set()
+    return {
+        "case": case,
+        "kind": kind,
+        "deadline": deadline,
+        "exit": exit_wall,
+        "overshoot": None if exit_wall is None or deadline is None else exit_wall - deadline,
+        "cap_seconds": s.reference_cap,
+        "cell_end": cell_end,
+        "stopped_during_cell": bool(cell_end and exit_wall and exit_wall < cell_end),
+        "timeout_option_seen": "shut down after" in log,
+    }
+
+
+def measure(s: Settings) -> dict[str, Any]:
+    """All cases: ours (sequential) and the references (overlapping threads), alternated."""
+    kinds = ["jupyter_server"] + (["notebook"] if s.notebook_bin else [])
+    results: dict[str, Any] = {"timeout": TIMEOUT, "busy_cell_seconds": _busy_seconds(s)}
+    threads: list[threading.Thread] = []
+    ref_runs: dict[str, list[dict[str, Any]]] = {f"{k}/{c}": [] for k in kinds for c in CASES}
+    for case in CASES:
+        ours: list[dict[str, Any]] = []
+        n_ours = s.idle_runs_ours if case == "no_kernel" else s.runs
+        for i in range(max(n_ours, s.runs)):
+            if i < s.runs:
+                for kind in kinds:
+                    settled = threading.Event()
+
+                    def target(kind: str = kind, case: str = case, ev: Any = settled) -> None:
+                        try:
+                            ref_runs[f"{kind}/{case}"].append(run_reference(s, kind, case, ev))
+                        except Exception as e:  # a failed reference run is reported, not fatal
+                            ref_runs[f"{kind}/{case}"].append({"case": case, "error": repr(e)})
+
+                    t = threading.Thread(target=target, daemon=True)
+                    t.start()
+                    threads.append(t)
+                    settled.wait(120)
+            if i < n_ours:
+                run = run_ours(s, case)
+                s.say(
+                    "idle ours %s #%d: overshoot %s s, outcome %s",
+                    case,
+                    i + 1,
+                    _fmt(run["overshoot"]),
+                    run["outcome"],
+                )
+                ours.append(run)
+        results[f"ours/{case}"] = ours
+    for t in threads:
+        t.join(s.reference_cap + 120)
+    results.update(ref_runs)
+    for key, runs in ref_runs.items():
+        s.say("idle %s: overshoots %s", key, [_fmt(r.get("overshoot")) for r in runs])
+    return results
+
+
+def _fmt(v: float | None) -> str:
+    """A number for the progress log."""
+    return "never" if v is None else f"{v:.3f}"

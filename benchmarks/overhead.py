@@ -1,0 +1,90 @@
+"""Figure 4: what a task that is not interactive pays.
+
+- `python -c "import interactive_ext"` vs `python -c pass`, alternated, wall time of the
+  whole process (median of many runs); also `from interactive_ext import interactive`, and
+  whether jupyter_server got imported (it must not);
+- a call of a disabled @interactive function vs the plain function (timeit, in one process,
+  alternated), both with enable=False and with INTERACTIVE_EXT_ENABLE=0.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from typing import Any
+
+from . import common
+from .common import Settings
+
+VARIANTS = {
+    "pass": "pass",
+    "import": "import interactive_ext",
+    "decorator": "from interactive_ext import interactive",
+}
+
+PROBE = """
+import json, sys
+from interactive_ext import interactive
+heavy = ("jupyter", "tornado", "zmq", "traitlets", "nbformat")
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0].startswith(heavy))))
+"""
+
+CALLS = r"""
+import json, os, sys, timeit
+os.environ["INTERACTIVE_EXT_ENABLE"] = "0"
+from interactive_ext import interactive
+def plain(x):
+    return x
+off = interactive(enable=False)(plain)
+env_off = interactive(plain)
+number, repeat = int(sys.argv[1]), int(sys.argv[2])
+res = {"plain": [], "enable_false": [], "env_off": []}
+for _ in range(repeat):
+    for name, f in (("plain", plain), ("enable_false", off), ("env_off", env_off)):
+        t = timeit.timeit(lambda: f(1), number=number)
+        res[name].append(t / number * 1e6)
+res["jupyter_server_imported"] = "jupyter_server" in sys.modules
+res["same_object"] = off is plain
+print(json.dumps(res))
+"""
+
+
+def _time(code: str, env: dict[str, str]) -> float:
+    """Wall seconds of one `python -c code`."""
+    t0 = time.perf_counter()
+    subprocess.run([common.PYTHON, "-c", code], env=env, check=True, cwd=common.ROOT)
+    return time.perf_counter() - t0
+
+
+def measure(s: Settings) -> dict[str, Any]:
+    """Import overhead and disabled-call overhead."""
+    env = common.bench_env(s.work)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    for code in VARIANTS.values():  # warm the page cache and the bytecode
+        _time(code, env)
+    out: dict[str, Any] = {name: [] for name in VARIANTS}
+    for _ in range(s.overhead_runs):
+        for name, code in VARIANTS.items():
+            out[name].append(_time(code, env))
+    probe = subprocess.run(
+        [common.PYTHON, "-c", PROBE],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=common.ROOT,
+    )
+    out["heavy_modules_after_decorator_import"] = json.loads(probe.stdout)
+    number, repeat = (20_000, 3) if s.quick else (200_000, 7)
+    calls = subprocess.run(
+        [common.PYTHON, "-c", CALLS, str(number), str(repeat)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=common.ROOT,
+    )
+    out["calls"] = json.loads(calls.stdout)
+    s.say("overhead: import runs %d, calls %s", s.overhead_runs, out["calls"])
+    return out

@@ -1,0 +1,157 @@
+"""Figure 1: startup to the first answered HTTP request, and where the time goes.
+
+Two comparisons, each alternating ours and the reference (A B A B ...):
+- `jupyter interactive-task run tasks.py:trivial` vs a bare `jupyter server` with the same
+  flags (address, port, token, root dir; the extension off);
+- `jupyter server` with the extension on vs the same with
+  `--ServerApp.jpserver_extensions=interactive_ext=False` (issue 2's bar).
+The clock runs from just before the process is spawned to the first HTTP answer of GET /api
+(polled every 5 ms). The wrapper runs are ended by a resume, so they also check that the
+trivial task completes (exit 0).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from . import common
+from .common import Settings
+
+OFF = "--ServerApp.jpserver_extensions=interactive_ext=False"
+
+
+def _server_once(s: Settings, extension: bool) -> dict[str, Any]:
+    """One `jupyter server` run, with or without the extension: seconds to first answer."""
+    work = common.tmpdir(s.work, "startup-server-")
+    port = common.free_port()
+    cmd = common.jupyter("server", *common.server_flags(port, work), *([] if extension else [OFF]))
+    with common.running(cmd, common.bench_env(s.work), work, work / "server.log") as proc:
+        t = common.wait_answer(proc, port) - proc.t0
+        loaded = "interactive_ext | extension was successfully loaded" in proc.log_text()
+    if loaded != extension:
+        raise RuntimeError(f"extension loaded={loaded}, expected {extension}: {proc.tail()}")
+    return {"seconds": t}
+
+
+def wrapper_cmd(work: Path, port: int, task: str, *extra: str) -> list[str]:
+    """`jupyter interactive-task run` of a task in benchmarks/tasks.py."""
+    return common.jupyter(
+        "interactive-task",
+        "run",
+        f"{common.BENCH / 'tasks.py'}:{task}",
+        "--port",
+        str(port),
+        "--token",
+        common.TOKEN,
+        "--max-idle-seconds",
+        "600",
+        "--notebook-dir",
+        str(work),
+        *extra,
+    )
+
+
+def server_child(wrapper_pid: int) -> int | None:
+    """The wrapper's server child (python -m interactive_ext.launcher)."""
+    for pid in common.descendants(wrapper_pid):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"interactive_ext.launcher" in cmdline:
+            return pid
+    return None
+
+
+def resume_and_wait(proc: common.Proc, port: int, timeout: float = 60.0) -> int | None:
+    """POST /interactive/resume and wait for the wrapper to exit; its exit code."""
+    status, body = common.request(port, "POST", "/interactive/resume", body={})
+    if status != 202:
+        raise RuntimeError(f"resume answered {status}: {body}")
+    try:
+        return proc.popen.wait(timeout)
+    except Exception:
+        return None
+
+
+def _wrapper_once(s: Settings, env_extra: dict[str, str] | None = None) -> dict[str, Any]:
+    """One wrapper run on the trivial task: seconds to first answer, and the phases."""
+    work = common.tmpdir(s.work, "startup-wrapper-")
+    port = common.free_port()
+    env = common.bench_env(s.work)
+    env.update(env_extra or {})
+    cmd = wrapper_cmd(work, port, "trivial")
+    with common.running(cmd, env, work, work / "wrapper.log") as proc:
+        t = common.wait_answer(proc, port) - proc.t0
+        child = server_child(proc.pid)
+        wrapper_start = common.start_ticks(proc.pid)
+        child_start = common.start_ticks(child) if child else None
+        spawn = (
+            None if wrapper_start is None or child_start is None else child_start - wrapper_start
+        )
+        child_log = ""
+        if child is not None and env_extra:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+            config = [a.decode() for a in cmdline if a.startswith(b"--config=")]
+            if config:
+                log_path = Path(config[0].split("=", 1)[1]).parent / "server.log"
+                child_log = log_path.read_text(errors="replace")
+        code = resume_and_wait(proc, port)
+        wrapper_log = proc.log_text()
+    return {
+        "seconds": t,
+        "wrapper_before_spawn": spawn,
+        "exit_code": code,
+        "child_log": child_log,
+        "wrapper_log": wrapper_log,
+    }
+
+
+def importtime_top(text: str, top: int = 12) -> dict[str, Any]:
+    """Summarise `python -X importtime` output: total and the slowest top-level imports."""
+    rows = []
+    for line in text.splitlines():
+        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)", line)
+        if m:
+            rows.append((int(m.group(2)), len(m.group(3)), m.group(4)))
+    tops = [(cum, name) for cum, depth, name in rows if depth == 1]
+    tops.sort(reverse=True)
+    return {
+        "total_ms": round(sum(c for c, _ in tops) / 1000, 1),
+        "top": [{"module": n, "cumulative_ms": round(c / 1000, 1)} for c, n in tops[:top]],
+    }
+
+
+def measure(s: Settings) -> dict[str, Any]:
+    """Both startup comparisons and the import-time profile."""
+    out: dict[str, Any] = {"wrapper": [], "bare_for_wrapper": [], "ext": [], "bare": []}
+    for i in range(s.runs):
+        run = _wrapper_once(s)
+        del run["child_log"], run["wrapper_log"]
+        out["wrapper"].append(run)
+        out["bare_for_wrapper"].append(_server_once(s, extension=False))
+        s.say(
+            "startup #%d: wrapper %.3f s (exit %s), bare %.3f s",
+            i + 1,
+            run["seconds"],
+            run["exit_code"],
+            out["bare_for_wrapper"][-1]["seconds"],
+        )
+    for i in range(s.runs):
+        out["ext"].append(_server_once(s, extension=True))
+        out["bare"].append(_server_once(s, extension=False))
+        s.say(
+            "startup #%d: server+ext %.3f s, bare %.3f s",
+            i + 1,
+            out["ext"][-1]["seconds"],
+            out["bare"][-1]["seconds"],
+        )
+    prof = _wrapper_once(s, {"PYTHONPROFILEIMPORTTIME": "1"})
+    out["importtime"] = {
+        "wrapper": importtime_top(prof["wrapper_log"]),
+        "server_child": importtime_top(prof["child_log"]),
+        "wrapper_before_spawn": prof["wrapper_before_spawn"],
+    }
+    return out
