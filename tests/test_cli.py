@@ -435,6 +435,12 @@ def test_run_writes_json_and_pickle_outputs(tmp_path, env, tasks):
     assert r.returncode == 0, r.stderr
     assert pickle.loads(as_pkl.read_bytes())["sum"] == 6
 
+    kwargs_pkl = tmp_path / "kwargs.pkl"
+    kwargs_pkl.write_bytes(pickle.dumps({"a": 10}))
+    r = cli(env, "run", task, "--no-enable", f"--kwargs-file={kwargs_pkl}")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["sum"] == 11
+
     opaque = cli(env, "run", f"{tasks}:opaque", "--no-enable")
     assert_clear_error(opaque, 1, "not JSON-serializable", ".pkl")
     r = cli(env, "run", f"{tasks}:opaque", "--no-enable", f"--output={as_pkl}")
@@ -463,6 +469,7 @@ def test_a_task_that_raises_exits_1_with_its_traceback(env, tasks):
         (["{t}:add", "--kwargs-file", "/no/such/kwargs.json"], ["/no/such/kwargs.json"]),
         (["{t}:add", "--kwargs", '{"a": 1}', "--max-idle-seconds=-1"], ["max_idle_seconds"]),
         (["{t}:add", "--kwargs", '{"a": 1}', "--on-idle=never"], ["--on-idle", "never"]),
+        (["{t}:add", "--kwargs", '{"a": 1}', "--output=/no/such/r.json"], ["/no/such/r.json"]),
     ],
     ids=[
         "bad-json",
@@ -476,6 +483,7 @@ def test_a_task_that_raises_exits_1_with_its_traceback(env, tasks):
         "missing-kwargs-file",
         "bad-option",
         "bad-choice",
+        "output-dir-missing",
     ],
 )
 def test_bad_arguments_exit_2_with_one_clear_line(env, tasks, args, words):
