@@ -1,0 +1,42 @@
+"""The docs match the code: every trait, default and endpoint is documented."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from interactive_ext.app import InteractiveApp
+
+DOCS = Path(__file__).parent.parent / "docs"
+
+
+def squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_every_trait_is_documented_with_its_default_and_help():
+    doc = squash((DOCS / "configuration.md").read_text())
+    for name, trait in InteractiveApp.class_own_traits(config=True).items():
+        row = f"| `{name}` | `{trait.default_value!r}` | {squash(trait.help)}"
+        assert row in doc, f"docs/configuration.md: {name} is missing or out of date"
+
+
+def test_every_route_is_in_the_rest_reference_and_openapi():
+    app = InteractiveApp()
+    app.initialize_handlers()
+    spec = yaml.safe_load((DOCS / "openapi.yaml").read_text())
+    rest = (DOCS / "rest.md").read_text()
+    for route, handler in app.handlers:
+        methods = [m for m in ("get", "post") if m in vars(handler)]
+        assert methods, route
+        for method in methods:
+            assert method in spec["paths"][route], f"openapi.yaml: {method} {route}"
+            assert f"## `{method.upper()} {route}`" in rest, f"rest.md: {method} {route}"
+
+
+def test_readme_names_the_ci_test_command():
+    readme = (DOCS.parent / "README.md").read_text()
+    ci = (DOCS.parent / ".ci" / "run").read_text()
+    command = next(line for line in ci.splitlines() if "pytest" in line)
+    assert command in readme
