@@ -76,18 +76,24 @@ def free_port(ip: str) -> int:
     """A TCP port free right now on ip (for port=0)."""
     host = connect_host(ip)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+    try:
+        with socket.socket(family) as s:
+            s.bind((host, 0))
+            return int(s.getsockname()[1])
+    except OSError as e:
+        raise ServerError(f"cannot find a free port on {ip}: {e}") from None
 
 
 def port_in_use(ip: str, port: int) -> bool:
     """True if something already listens on ip:port."""
     host = connect_host(ip)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family) as s:
-        s.settimeout(0.5)
-        return s.connect_ex((host, port)) == 0
+    try:
+        with socket.socket(family) as s:
+            s.settimeout(0.5)
+            return s.connect_ex((host, port)) == 0
+    except OSError:  # an address we cannot reach: let the server report it
+        return False
 
 
 class Server:
