@@ -25,6 +25,7 @@ PYTHON = sys.executable
 HOST = "127.0.0.1"
 TOKEN = "bench-token-0123456789abcdef"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+XSRF = "62656e6368"
 
 # Server extensions that a `pip install notebook` (the flytekit reference) auto-enables in the
 # environment. Ours and the bare server run with them off, so that "bare jupyter server" means
@@ -292,7 +293,12 @@ def request(
     """One HTTP request to 127.0.0.1:port; (status, parsed JSON body or text)."""
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
-        headers = {"Authorization": f"token {token}"} if token else {}
+        # Without a token (flytekit's token=''), POSTs need tornado's double-submit XSRF pair.
+        headers = (
+            {"Authorization": f"token {token}"}
+            if token
+            else {"Cookie": f"_xsrf={XSRF}", "X-XSRFToken": XSRF}
+        )
         data = None
         if body is not None:
             data = json.dumps(body).encode()

@@ -206,6 +206,7 @@ def measure(s: Settings) -> dict[str, Any]:
         n_ours = s.idle_runs_ours if case == "no_kernel" else s.runs
         for i in range(max(n_ours, s.runs)):
             if i < s.runs:
+                events = []
                 for kind in kinds:
                     settled = threading.Event()
 
@@ -218,6 +219,8 @@ def measure(s: Settings) -> dict[str, Any]:
                     t = threading.Thread(target=target, daemon=True)
                     t.start()
                     threads.append(t)
+                    events.append(settled)
+                for settled in events:
                     settled.wait(120)
             if i < n_ours:
                 run = run_ours(s, case)

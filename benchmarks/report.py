@@ -90,6 +90,19 @@ def startup_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
             f"{_dist(before)}."
         )
     prof = d.get("importtime") or {}
+    slow = ((prof.get("wrapper") or {}).get("top") or [{}])[0]
+    bare_med = _med(b)
+    if rw is not None and bare_med is not None and any(v is not None for v in before):
+        notes.append(
+            f"What it would take to beat the bare server: the wrapper's {_med(before):.2f} s "
+            f"before the spawn is pure addition (ours - bare = {rw - bare_med:.2f} s here), since "
+            "the child then does a bare server's work. Spawning the server child first thing "
+            "and only then importing and writing the rest (the slowest import before the spawn "
+            f"is `{slow.get('module', '?')}`, {slow.get('cumulative_ms', 0):.0f} ms under the "
+            "profiler; the starter notebook is plain JSON and can be written without it), and "
+            "calling `jupyter-interactive-task` directly instead of via `jupyter` (one "
+            "interpreter start less) would leave about one Python start over the bare server."
+        )
     for key, label in (("wrapper", "wrapper process"), ("server_child", "server child")):
         p = prof.get(key) or {}
         if p.get("top"):
@@ -294,6 +307,8 @@ def inputs_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
         ),
     ]
     notes = [
+        f"`from interactive_ext import load_inputs` in the kernel, timed once before the runs: "
+        f"{d.get('import_seconds', 0):.3f} s.",
         "The session write is atomic: pickle.dumps into memory, write to a temp file, fsync, "
         "chmod 0600, rename. The fsync and the in-memory copy are what it pays over a plain "
         "pickle.dump (which leaves the data in the page cache).",

@@ -116,7 +116,7 @@ def importtime_top(text: str, top: int = 12) -> dict[str, Any]:
         m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)", line)
         if m:
             rows.append((int(m.group(2)), len(m.group(3)), m.group(4)))
-    tops = [(cum, name) for cum, depth, name in rows if depth == 1]
+    tops = [(cum, name) for cum, depth, name in rows if depth == 0]
     tops.sort(reverse=True)
     return {
         "total_ms": round(sum(c for c, _ in tops) / 1000, 1),
