@@ -1,0 +1,150 @@
+"""The starter notebook: its content, never overwritten, and "Run All" in a real kernel."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from interactive_ext.kernel import load_error, load_inputs, resume, save_inputs
+from interactive_ext.notebook import import_code, notebook_name, write_notebook
+from interactive_ext.session import CONTEXT, Session, SessionError
+from interactive_ext.task import make_context, record_error, write_inputs
+
+TASK = '''
+from interactive_ext import interactive
+
+
+@interactive(port=0)
+def train(epochs: int = 3, lr: float = 0.1):
+    """Fake training."""
+    return {"epochs": epochs, "lr": lr}
+'''
+
+
+def source(nb: nbformat.NotebookNode) -> str:
+    """All the notebook's source text."""
+    return "\n".join(c.source for c in nb.cells)
+
+
+def context(tmp_path: Path) -> dict:
+    return {
+        "module": "nbtask",
+        "qualname": "train",
+        "source_file": str(tmp_path / "nbtask.py"),
+        "parameters": ["epochs", "lr"],
+        "var_keyword": False,
+        "notebook": str(tmp_path / "train-interactive.ipynb"),
+    }
+
+
+def test_content_interactive(tmp_path: Path) -> None:
+    path = write_notebook(tmp_path, context(tmp_path), None)
+    assert path == tmp_path / notebook_name("train") == tmp_path / "train-interactive.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    text = source(nb)
+    assert "Interactive task `train`" in nb.cells[0].source
+    assert "because the task is interactive" in nb.cells[0].source
+    assert "%load_ext autoreload\n%autoreload 2" in text
+    assert "inputs = load_inputs()" in text
+    assert "from nbtask import train as task" in text
+    assert "task(**inputs)" in text
+    assert "jupyter interactive-task resume" in text and "/interactive/resume" in text
+    guard = nb.cells[-1].source
+    assert guard.startswith("RESUME = False") and "if RESUME:\n    resume()" in guard
+
+
+def test_content_failure_shows_the_traceback(tmp_path: Path) -> None:
+    error = {
+        "type": "ZeroDivisionError",
+        "message": "division by zero",
+        "traceback": "Traceback (most recent call last):\n  File x\nZeroDivisionError",
+    }
+    nb = nbformat.read(write_notebook(tmp_path, context(tmp_path), error), as_version=4)
+    intro = nb.cells[0].source
+    assert "because the task failed" in intro
+    assert "ZeroDivisionError: division by zero" in intro
+    assert "Traceback (most recent call last)" in intro
+
+
+def test_existing_file_is_never_overwritten(tmp_path: Path) -> None:
+    mine = tmp_path / "train-interactive.ipynb"
+    mine.write_text("my work")
+    assert write_notebook(tmp_path, context(tmp_path), None) == mine
+    assert mine.read_text() == "my work"
+
+
+def test_import_code_for_scripts_and_nested_names(tmp_path: Path) -> None:
+    ctx = {**context(tmp_path), "module": "__main__"}
+    code = import_code(ctx)
+    assert "load_function(" in code and "nbtask.py:train" in code
+    assert import_code({**context(tmp_path), "qualname": "Trainer.run"}) == (
+        "from nbtask import Trainer\ntask = Trainer.run"
+    )
+
+
+def test_helpers_outside_a_session_are_clear(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("INTERACTIVE_EXT_SESSION", raising=False)
+    for helper in (load_inputs, load_error, save_inputs, resume):
+        with pytest.raises(SessionError, match="not inside an interactive session"):
+            helper()
+
+
+def test_helpers_in_a_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    session = Session.create(tmp_path)
+    session.write_json(CONTEXT, context(tmp_path))
+    write_inputs(session, {"epochs": 2, "lr": 0.1})
+    monkeypatch.setenv("INTERACTIVE_EXT_SESSION", str(session.path))
+    assert load_inputs() == {"epochs": 2, "lr": 0.1}
+    assert load_error() is None
+    assert save_inputs(lr=0.5) == {"lr": 0.5}
+    assert load_inputs() == {"epochs": 2, "lr": 0.5}
+    with pytest.raises(ValueError, match="unknown input"):
+        save_inputs(nope=1)
+    with pytest.raises(SessionError, match="no running server"):
+        resume()
+    try:
+        1 / 0  # noqa: B018
+    except ZeroDivisionError as e:
+        record_error(session, e)
+    assert isinstance(load_error(), ZeroDivisionError)
+
+
+def test_run_all_in_a_real_kernel_never_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nbclient import NotebookClient
+
+    (tmp_path / "nbtask.py").write_text(TASK)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import nbtask  # type: ignore[import-not-found]
+
+    session = Session.create(tmp_path)
+    ctx = make_context(nbtask.train, tmp_path / "train-interactive.ipynb")
+    session.write_json(CONTEXT, ctx)
+    write_inputs(session, {"epochs": 4, "lr": 0.2})
+    assert ctx["module"] == "nbtask" and ctx["qualname"] == "train"
+    path = write_notebook(tmp_path, ctx, None)
+    nb = nbformat.read(path, as_version=4)
+    monkeypatch.setenv("INTERACTIVE_EXT_SESSION", str(session.path))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    client = NotebookClient(
+        nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
+    client.execute()
+    outputs = {i: c.get("outputs", []) for i, c in enumerate(nb.cells) if c.cell_type == "code"}
+    results = [
+        o["data"]["text/plain"]
+        for outs in outputs.values()
+        for o in outs
+        if o.get("output_type") == "execute_result"
+    ]
+    assert "{'epochs': 4, 'lr': 0.2}" in results  # inputs = load_inputs()
+    # the task ran in the kernel (no second server) and nothing resumed
+    assert results.count("{'epochs': 4, 'lr': 0.2}") == 2
+    assert not (session.path / "outcome.json").exists()
+    assert not any(o.get("output_type") == "error" for outs in outputs.values() for o in outs)
+    assert json.loads(path.read_text())["cells"]  # still a notebook on disk
