@@ -557,7 +557,11 @@ class _Run:
                 saved = session.read_pickle(SAVED_INPUTS) or {}
                 inputs = {**self.inputs, **saved, **(outcome.get("inputs") or {})}
                 try:
-                    func = reload_function(context)
+                    if "<locals>" in qualname:
+                        log.info("%s is a nested function: running it as it was", qualname)
+                        func = unwrap(self.func)
+                    else:
+                        func = reload_function(context)
                     log.info("resuming task %s", qualname)
                     result = _direct_call(call_with_inputs, func, inputs)
                 except Exception as e:

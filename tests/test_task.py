@@ -348,16 +348,17 @@ def test_existing_notebook_is_left_untouched(task: Callable[..., Task], tmp_path
     assert "keeping the existing notebook" in err
 
 
-def test_sigterm_leaves_no_process(task: Callable[..., Task]) -> None:
+@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGTERM, 143), (signal.SIGINT, -2)])
+def test_a_signal_leaves_no_process(task: Callable[..., Task], signum: int, exit_code: int) -> None:
     t = task({}, max_idle_seconds=60)
     info = t.ready()
     start_kernel(t.server(info))
     pids = descendants(t.proc.pid)
     assert len(pids) >= 2, "the server and its kernel"
-    t.proc.send_signal(signal.SIGTERM)
+    t.proc.send_signal(signum)
     code, _, err = t.finish(30)
-    assert code == 143, err
-    assert "got SIGTERM" in err
+    assert code == exit_code, err  # SystemExit(143); SIGINT: KeyboardInterrupt, as Python does
+    assert f"got {signal.Signals(signum).name}" in err
     for pid in pids:
         assert not alive(pid), f"process {pid} was left behind"
     session = Path(info["session_dir"])
@@ -411,6 +412,71 @@ def test_import_and_a_disabled_task_do_not_import_jupyter_server() -> None:
         assert not heavy, heavy
     """)
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+SCRIPT = """
+import json, os
+from interactive_ext import interactive
+
+
+@interactive(**json.loads(os.environ["TASK_OPTIONS"]))
+def double(x: int = 2):
+    return {"x": x * 2, "v": 1}
+
+
+if __name__ == "__main__":
+    print(json.dumps({"result": double(x=21)}))
+"""
+
+
+def test_a_script_task_resumes_with_its_edit(tmp_path: Path) -> None:
+    script = tmp_path / "script_task.py"
+    script.write_text(SCRIPT)
+    ready = tmp_path / "ready.json"
+    opts = {"port": 0, "ready_file": str(ready), "notebook_dir": str(tmp_path)}
+    env = {**os.environ, "TASK_OPTIONS": json.dumps(opts)}
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        env=env,
+        cwd=tmp_path,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    t = Task(proc, tmp_path, ready, tmp_path)
+    try:
+        info = t.ready()
+        nb = json.loads((tmp_path / "double-interactive.ipynb").read_text())
+        assert "script_task.py:double" in "".join(nb["cells"][2]["source"])
+        script.write_text(SCRIPT.replace('"v": 1', '"v": 2'))
+        resume(info)
+        code, out, err = t.finish()
+        assert code == 0, err
+        assert out == {"result": {"x": 42, "v": 2}}
+        assert proc.stdout is not None
+    finally:
+        kill_tree(proc)
+
+
+def test_pre_and_post_execute_in_process(tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    @interactive(
+        port=0,
+        max_idle_seconds=2,
+        on_idle="resume",
+        notebook_dir=str(tmp_path),
+        pre_execute=lambda: calls.append("pre"),
+        post_execute=lambda: calls.append("post"),
+    )
+    def f(x: int) -> int:
+        calls.append("task")
+        return x + 1
+
+    assert f(1) == 2
+    assert calls == ["pre", "task", "post"]  # post_execute: once, after the last server
+    assert len(list(tmp_path.glob("*.f-interactive.ipynb"))) == 1
 
 
 # -- in process: the decorator, options, loading --------------------------------------
