@@ -445,31 +445,39 @@ class _Interrupted(BaseException):
         self.signum = signum
 
 
-@contextlib.contextmanager
-def _catch_signals() -> Iterator[dict[int, Any]]:
-    """While the server runs, turn SIGTERM/SIGINT into _Interrupted (once) so it is stopped."""
-    previous: dict[int, Any] = {}
-    if threading.current_thread() is not threading.main_thread():
-        yield previous
-        return
-    seen: list[int] = []
+class _Signals:
+    """SIGTERM/SIGINT while the server runs: raise _Interrupted once while armed, else note it."""
 
-    def handler(signum: int, frame: Any) -> None:
-        if seen:
+    def __init__(self) -> None:
+        self.previous: dict[int, Any] = {}
+        self.received: int | None = None
+        self.armed = True
+
+    def handler(self, signum: int, frame: Any) -> None:
+        if self.received is not None:
             return
-        seen.append(signum)
-        raise _Interrupted(signum)
+        self.received = signum
+        if self.armed:
+            raise _Interrupted(signum)
 
+
+@contextlib.contextmanager
+def _catch_signals() -> Iterator[_Signals]:
+    """While the server runs, turn SIGTERM/SIGINT into _Interrupted so that it is stopped."""
+    state = _Signals()
+    if threading.current_thread() is not threading.main_thread():
+        yield state
+        return
     for sig in (signal.SIGTERM, signal.SIGINT):
         prev = signal.getsignal(sig)
         if prev is signal.SIG_IGN:
             continue
-        previous[sig] = prev
-        signal.signal(sig, handler)
+        state.previous[sig] = prev
+        signal.signal(sig, state.handler)
     try:
-        yield previous
+        yield state
     finally:
-        for signum, handler_before in previous.items():
+        for signum, handler_before in state.previous.items():
             signal.signal(signum, handler_before if handler_before is not None else signal.SIG_DFL)
 
 
@@ -626,9 +634,8 @@ class _Run:
                 ready_file=opts.ready_file,
             )
         )
-        interrupted: _Interrupted | None = None
         code: int | None = None
-        with _catch_signals() as previous:
+        with _catch_signals() as signals:
             try:
                 info = server.start()
                 log.info(
@@ -638,19 +645,20 @@ class _Run:
                     self.context["notebook"],
                 )
                 code = server.wait()
-            except _Interrupted as e:
-                interrupted = e
+            except _Interrupted:
+                pass
             finally:
+                signals.armed = False  # a signal now is noted; the stop is not cut short
                 try:
                     server.stop()
                 finally:
                     if opts.ready_file:
                         with contextlib.suppress(OSError):
                             os.unlink(opts.ready_file)
-        if interrupted is not None:
-            name = signal.Signals(interrupted.signum).name
+        if signals.received is not None:
+            name = signal.Signals(signals.received).name
             log.warning("got %s: stopped the Jupyter server and its kernels", name)
-            _reraise_signal(interrupted.signum, previous)
+            _reraise_signal(signals.received, signals.previous)
         outcome = session.outcome()
         if outcome is None:
             raise server.error(f"the Jupyter server exited (code {code}) without a resume")
