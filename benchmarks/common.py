@@ -27,11 +27,6 @@ TOKEN = "bench-token-0123456789abcdef"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 XSRF = "62656e6368"
 
-# Server extensions that a `pip install notebook` (the flytekit reference) auto-enables in the
-# environment. Ours and the bare server run with them off, so that "bare jupyter server" means
-# the same thing whether or not the bench extra is installed.
-NOTEBOOK_EXTENSIONS = ("jupyterlab", "notebook", "jupyter_lsp", "notebook_shim")
-
 
 @dataclass
 class Settings:
@@ -82,15 +77,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def bench_env(work: Path, disable_notebook: bool = True) -> dict[str, str]:
-    """Environment for a server run: private Jupyter config/runtime dirs under work."""
-    config_dir = work / ("jupyter-config" if disable_notebook else "jupyter-config-notebook")
+def bench_env(work: Path) -> dict[str, str]:
+    """Environment for a run: private Jupyter config and runtime dirs under work.
+
+    The server extensions installed in the environment stay as they are on both sides of a
+    comparison (with the bench extra: jupyterlab, notebook, jupyter_lsp, notebook_shim), so
+    only interactive_ext differs between ours and the bare server.
+    """
+    config_dir = work / "jupyter-config"
     config_dir.mkdir(parents=True, exist_ok=True)
-    if disable_notebook:
-        off = dict.fromkeys(NOTEBOOK_EXTENSIONS, False)
-        (config_dir / "jupyter_server_config.json").write_text(
-            json.dumps({"ServerApp": {"jpserver_extensions": off}})
-        )
     runtime = work / "jupyter-runtime"
     runtime.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
@@ -172,7 +167,19 @@ def start(cmd: list[str], env: dict[str, str], cwd: Path, log_path: Path) -> Pro
             cwd=cwd,
             start_new_session=True,
         )
-    return Proc(popen, t0, wall0, log_path)
+    proc = Proc(popen, t0, wall0, log_path)
+    STARTED.append(proc)
+    return proc
+
+
+STARTED: list[Proc] = []
+
+
+def kill_all() -> None:
+    """Kill every process tree the harness started that is still there."""
+    for proc in STARTED:
+        if proc.alive():
+            kill_tree(proc)
 
 
 def children_map() -> dict[int, list[int]]:

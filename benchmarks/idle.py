@@ -164,7 +164,7 @@ def run_reference(s: Settings, kind: str, case: str, settled: threading.Event) -
     cmd = _reference_cmd(kind, port, work, s)
     assert cmd is not None
     token = common.TOKEN if kind == "jupyter_server" else None
-    env = common.bench_env(s.work, disable_notebook=kind == "jupyter_server")
+    env = common.bench_env(s.work)
     busy = _busy_seconds(s)
     try:
         with common.running(cmd, env, work, work / "server.log") as proc:

@@ -153,7 +153,10 @@ def idle_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
         rows.append(
             _row(
                 f"2 idle shutdown overshoot past the deadline (timeout 3 s), {label}",
-                _dist(over) + f"; {len(ok_runs)}/{len(ours)} in (0, 1 s]",
+                "process exit: "
+                + _dist(over)
+                + f"; {len(ok_runs)}/{len(ours)} in (0, 1 s]<br>decision (outcome.json): "
+                + _dist([r.get("decision_overshoot") for r in ours]),
                 "<br>".join(refs),
                 "-",
                 "every run in (0, 1 s], outcome idle, none during the cell",

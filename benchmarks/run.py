@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -130,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         "figures": {},
     }
     t_start = time.monotonic()
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
     try:
         for name in only:
             s.say("figure %s ...", name)
@@ -142,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             data["elapsed_seconds"] = round(time.monotonic() - t0, 1)
             results["figures"][name] = data
     finally:
+        common.kill_all()
         shutil.rmtree(work, ignore_errors=True)
     results["elapsed_seconds"] = round(time.monotonic() - t_start, 1)
     if args.out_dir:
