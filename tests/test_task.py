@@ -305,6 +305,25 @@ def test_run_task_first_failure_opens_jupyter_once(task: Callable[..., Task]) ->
     assert (session / "error.json").exists(), "kept after a failure"
 
 
+def test_lifetime_cap_is_an_idle_timeout(task: Callable[..., Task]) -> None:
+    t = task({}, max_idle_seconds=60, max_lifetime_seconds=2)
+    code, out, err = t.finish()
+    assert code == 1, err
+    assert out["error"] == "IdleTimeout"
+    assert "lifetime cap (max_lifetime_seconds=2)" in out["message"]
+
+
+def test_token_from_jupyter_token(task: Callable[..., Task]) -> None:
+    t = task({}, env={"JUPYTER_TOKEN": "from-the-env-123"}, max_idle_seconds=60)
+    info = t.ready()
+    assert info["token"] == "from-the-env-123"
+    assert http("GET", info["base_url"] + "interactive/status").status == 403
+    status = http("GET", info["base_url"] + "interactive/status", info["token"])
+    assert status.status == 200 and status.body["task"]["qualname"] == "train"
+    resume(info)
+    assert t.finish()[0] == 0
+
+
 def test_idle_resume_runs_the_task(task: Callable[..., Task]) -> None:
     t = task({"epochs": 6}, max_idle_seconds=2, on_idle="resume")
     code, out, err = t.finish()
