@@ -84,17 +84,26 @@ class KernelActivity:
             if not stream.closed():
                 stream.close()
 
-    def stale(self) -> list[str]:
-        """Holds of kernels that are gone or dead (they died while busy)."""
-        stale = []
+    def reconcile(self) -> None:
+        """Correct holds from jupyter_server's own view of the kernels.
+
+        A subscription started moments before a cell can miss its "busy" (a PUB socket drops
+        what it sends before the subscriber has joined), and a kernel can die while busy. The
+        watcher runs this before it acts: busy kernels hold, gone or idle ones release.
+        """
+        kernels = self.kernel_manager._kernels
+        for kernel_id, kernel in list(kernels.items()):
+            key = f"kernel:{kernel_id}"
+            if getattr(kernel, "execution_state", "") == "busy" and key not in self.watcher.holds:
+                self.log.debug("kernel %s is busy (seen by the server)", kernel_id)
+                self.watcher.hold(key)
         for key in list(self.watcher.holds):
             if not key.startswith("kernel:"):
                 continue
-            kernel_id = key.split(":", 1)[1]
-            kernel = self.kernel_manager._kernels.get(kernel_id)
-            if kernel is None or getattr(kernel, "execution_state", "") == "dead":
-                stale.append(key)
-        return stale
+            kernel = kernels.get(key.split(":", 1)[1])
+            if kernel is None or getattr(kernel, "execution_state", "") in ("idle", "dead"):
+                self.log.info("releasing the hold of kernel %s (no longer busy)", key)
+                self.watcher.release(key)
 
     def _on_iopub(self, kernel_id: str, session: KernelSession, parts: list[bytes]) -> None:
         """One IOPub message: busy holds, idle releases, output from a request counts."""

@@ -110,7 +110,7 @@ class InteractiveApp(ExtensionApp):
             logger=self.log,
         )
         self.kernels = KernelActivity(self.server.kernel_manager, self.watcher, self.log)
-        self.watcher.set_stale_holds(self.kernels.stale)
+        self.watcher.set_reconcile(self.kernels.reconcile)
         # self.settings is copied over the web app's settings after this method returns.
         self.settings["log_function"] = request_hook(self.watcher, self.settings["log_function"])
         self.watcher.add_pull_source("terminal", terminal_source(self.server.web_app.settings))

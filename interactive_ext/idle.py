@@ -62,7 +62,7 @@ class IdleWatcher:
         self.last_source = "start"
         self.holds: dict[str, float] = {}
         self.pull_sources: dict[str, PullSource] = {}
-        self.stale_holds: Callable[[], list[str]] | None = None
+        self.reconcile: Callable[[], None] | None = None
         self.fired = False
         self._warned_for: float | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -114,9 +114,9 @@ class IdleWatcher:
             self.touch(key)
             self._arm()
 
-    def set_stale_holds(self, check: Callable[[], list[str]]) -> None:
-        """Set a check, run while held, that names holds whose owner is gone."""
-        self.stale_holds = check
+    def set_reconcile(self, check: Callable[[], None]) -> None:
+        """Set a check run each time the timer fires, that corrects holds from another view."""
+        self.reconcile = check
 
     def add_pull_source(self, name: str, source: PullSource) -> None:
         """Add a source read when the timer fires: returns its last activity (monotonic)."""
@@ -174,11 +174,11 @@ class IdleWatcher:
         if self.fired:
             return
         self._read_pull_sources()
-        if self.holds and self.stale_holds is not None:
-            for key in self.stale_holds():
-                self.log.info("releasing stale idle hold: %s", key)
-                self.holds.pop(key, None)
-                self.touch(key)
+        if self.reconcile is not None:
+            try:
+                self.reconcile()
+            except Exception:
+                self.log.exception("idle reconcile failed")
         deadline = self.deadline
         if deadline is None:
             self._arm()

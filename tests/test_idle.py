@@ -99,11 +99,10 @@ async def test_pull_source_is_read_before_acting():
     assert w.last_source == "terminal"
 
 
-async def test_stale_hold_is_released():
+async def test_reconcile_releases_a_stale_hold():
     rec = Recorder()
     w = make(rec)
-    gone = {"kernel:dead"}
-    w.set_stale_holds(lambda: [k for k in w.holds if k in gone])
+    w.set_reconcile(lambda: w.release("kernel:dead"))
     w.start()
     w.hold("kernel:dead")
     fired = await wait_idle(rec)
@@ -138,5 +137,20 @@ async def test_many_events_do_not_churn_the_timer():
     for _ in range(1000):
         w.touch("output")
     assert w._timer is timer
+    fired = await wait_idle(rec)
+    assert fired >= w.last_activity + IDLE
+
+
+async def test_reconcile_adds_a_missed_hold():
+    rec = Recorder()
+    w = make(rec)
+    busy = {"now": True}
+    w.set_reconcile(lambda: w.hold("kernel:k") if busy["now"] else w.release("kernel:k"))
+    w.start()
+    await asyncio.sleep(IDLE * 1.5)
+    assert rec.idle_at is None, "shut down although the reconcile saw a busy kernel"
+    assert w.holds == {"kernel:k": w.holds["kernel:k"]}
+    busy["now"] = False
+    w.release("kernel:k")
     fired = await wait_idle(rec)
     assert fired >= w.last_activity + IDLE

@@ -127,7 +127,12 @@ def test_silent_busy_kernel_holds_the_server(start_server):
     kernel_id = start_kernel(server)
     started = time.monotonic()
     execute(server, kernel_id, "import time; time.sleep(5)", wait=False)
-    held = server.request("GET", "/interactive/heartbeat").body
+    # The extension has its own IOPub subscription: it may see "busy" a moment after we do.
+    held = wait_for(
+        lambda: (b := server.request("GET", "/interactive/heartbeat").body)["holds"] and b,
+        10,
+        "the busy kernel to hold the server",
+    )
     assert held["holds"] == [f"kernel:{kernel_id}"]
     assert held["shutdown_deadline"] is None
     # Well past the 2 s timeout and the cell prints nothing: the server must still be up.
