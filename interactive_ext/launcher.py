@@ -13,8 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,6 +117,8 @@ class Server:
                 "ip": spec.ip,
                 "port": self.port,
                 "port_retries": 0,
+                # a server without this extension would never stop by itself: fail instead
+                "reraise_server_extension_failures": True,
                 "open_browser": False,
                 "root_dir": spec.root_dir,
                 "allow_root": os.getuid() == 0 if hasattr(os, "getuid") else False,
@@ -138,6 +138,11 @@ class Server:
 
     def start(self) -> dict[str, Any]:
         """Start the child, wait until it answers; the ready info (url, token, port, pid)."""
+        self.spawn()
+        return self.wait_ready()
+
+    def spawn(self) -> None:
+        """Start the child process (it needs seconds to import; use them, then wait_ready)."""
         spec = self.spec
         if self.port == 0:
             self.port = free_port(spec.ip)
@@ -165,15 +170,13 @@ class Server:
             )
         finally:
             os.close(fd)
-        self.wait_ready()
-        return self.info
 
     def base_url(self) -> str:
         """The server's base URL, without the token."""
         return f"http://{url_host(self.spec.ip)}:{self.port}/"
 
-    def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
-        """Poll the server until it answers, watching the child for an early exit."""
+    def wait_ready(self, timeout: float = READY_TIMEOUT) -> dict[str, Any]:
+        """Poll the server until it answers, watching the child; the ready info."""
         assert self.proc is not None
         url = self.base_url() + "interactive/status"
         deadline = time.monotonic() + timeout
@@ -202,8 +205,12 @@ class Server:
             ready = Path(self.spec.ready_file)
             ready.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(ready, json.dumps(self.info, indent=1).encode())
+        return self.info
 
     def _answers(self, url: str) -> bool:
+        import urllib.error  # imported here, while the child starts, not before the spawn
+        import urllib.request
+
         req = urllib.request.Request(url, headers={"Authorization": f"token {self.token}"})
         try:
             with urllib.request.urlopen(req, timeout=2) as r:

@@ -8,9 +8,10 @@ import os
 import pickle
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 SESSION_ENV = "INTERACTIVE_EXT_SESSION"
 """Environment variable that points kernels (and helpers) to the session directory."""
@@ -28,15 +29,20 @@ class SessionError(RuntimeError):
     """A session directory is missing, unreadable or not ours."""
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write bytes to path atomically, readable by the owner only (0600)."""
+def atomic_write(path: Path, data: bytes | Callable[[IO[bytes]], None]) -> None:
+    """Write path atomically (a rename), readable by the owner only (0600).
+
+    data is the bytes, or a function that writes them into the open file (so a large pickle
+    streams to disk instead of being built in memory first). No fsync: readers are processes
+    of this machine, and a session does not outlive a crash of the machine anyway.
+    """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
+            if callable(data):
+                data(f)
+            else:
+                f.write(data)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -93,7 +99,7 @@ class Session:
 
     def write_pickle(self, name: str, obj: Any) -> None:
         """Pickle obj into one file of the session atomically."""
-        atomic_write(self.path / name, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+        atomic_write(self.path / name, lambda f: pickle.dump(obj, f, pickle.HIGHEST_PROTOCOL))
 
     def read_pickle(self, name: str) -> Any | None:
         """Unpickle one file of the session, or None when it is absent."""

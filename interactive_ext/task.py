@@ -553,10 +553,17 @@ class _Run:
                 context["unpicklable"] = skipped
             session.write_json(CONTEXT, context)
             error = record_error(session, self.error) if self.error is not None else None
-            write_notebook(self.notebook_dir, context, error)
+
+            def starter_notebook() -> None:
+                write_notebook(self.notebook_dir, context, error)
+
+            first: Callable[[], None] | None = starter_notebook
             while True:
                 served = True
-                outcome = self.serve(session)
+                # The notebook is written while the server child starts (nbformat is slow to
+                # import): the two overlap instead of adding up.
+                outcome = self.serve(session, while_starting=first)
+                first = None
                 reason = outcome.get("reason")
                 if reason != "resumed" and self.options.on_idle == "fail":
                     raise IdleTimeout(self.idle_message(reason, session))
@@ -614,7 +621,9 @@ class _Run:
             f"session kept in {session.path}"
         )
 
-    def serve(self, session: Session) -> dict[str, Any]:
+    def serve(
+        self, session: Session, while_starting: Callable[[], None] | None = None
+    ) -> dict[str, Any]:
         """Start the server, wait for it to stop by itself, stop it; the recorded outcome."""
         for name in (OUTCOME, READY):
             with contextlib.suppress(FileNotFoundError):
@@ -637,7 +646,10 @@ class _Run:
         code: int | None = None
         with _catch_signals() as signals:
             try:
-                info = server.start()
+                server.spawn()
+                if while_starting is not None:
+                    while_starting()
+                info = server.wait_ready()
                 log.info(
                     "Jupyter for task %s: %s (notebook %s)",
                     self.context["qualname"],
