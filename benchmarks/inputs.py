@@ -4,8 +4,9 @@ Write: in a fresh process per run, the wrapper's own session write
 (`interactive_ext.task.write_inputs` into a new session directory) vs a raw
 `pickle.dump` of the same dict to a file in the same folder; alternated, files removed after
 each run and `os.sync()` before each (so neither side pays for the other's writeback); twice
-the usual number of runs, since a write of this size sometimes stalls for the disk. Read: in one ipykernel kernel whose environment names the session (as the
-provisioner gives it), `load_inputs()` vs a raw `pickle.load` of the same file, alternated.
+the usual number of runs, since a write of this size sometimes stalls for the disk.
+Read: in one ipykernel kernel whose environment names the session (as the provisioner gives
+it), `load_inputs()` vs a raw `pickle.load` of the same file, alternated.
 """
 
 from __future__ import annotations
