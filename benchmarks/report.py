@@ -86,22 +86,27 @@ def startup_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
     if any(v is not None for v in before):
         notes.append(
             "Time the wrapper spends before it spawns the server child (its own Python start, "
-            f"imports, session and notebook writing; /proc start times, 10 ms ticks): "
+            f"imports, loading the task, the session directory; /proc start times, 10 ms "
+            f"ticks): "
             f"{_dist(before)}."
         )
     prof = d.get("importtime") or {}
-    slow = ((prof.get("wrapper") or {}).get("top") or [{}])[0]
     bare_med = _med(b)
-    if rw is not None and bare_med is not None and any(v is not None for v in before):
+    after = [
+        r["seconds"] - r["wrapper_before_spawn"]
+        for r in d["wrapper"]
+        if r.get("wrapper_before_spawn") is not None
+    ]
+    if rw is not None and bare_med is not None and after:
         notes.append(
-            f"What it would take to beat the bare server: the wrapper's {_med(before):.2f} s "
-            f"before the spawn is pure addition (ours - bare = {rw - bare_med:.2f} s here), since "
-            "the child then does a bare server's work. Spawning the server child first thing "
-            "and only then importing and writing the rest (the slowest import before the spawn "
-            f"is `{slow.get('module', '?')}`, {slow.get('cumulative_ms', 0):.0f} ms under the "
-            "profiler; the starter notebook is plain JSON and can be written without it), and "
-            "calling `jupyter-interactive-task` directly instead of via `jupyter` (one "
-            "interpreter start less) would leave about one Python start over the bare server."
+            "Where the time goes: from its spawn, the server child answers in "
+            f"{_dist(after)}, against {bare_med:.3f} s for the whole bare server; the rest of "
+            f"ours - bare ({rw - bare_med:.3f} s) is the wrapper's own work before the spawn "
+            "(one more interpreter, its imports, loading the task, the session). What it would "
+            "take to beat the bare server: start the server child before loading the task's "
+            "module (the decorator's options, which configure the server, are only known once "
+            "it is loaded), or keep a server started ahead of the task; the notebook, the "
+            "inputs pickle and nbformat's import already run while the child starts."
         )
     for key, label in (("wrapper", "wrapper process"), ("server_child", "server child")):
         p = prof.get(key) or {}

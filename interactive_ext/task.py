@@ -548,20 +548,21 @@ class _Run:
             qualname = unwrap(self.func).__qualname__
             context = make_context(self.func, self.notebook_dir / notebook_name(qualname))
             self.context = context
-            skipped = write_inputs(session, self.inputs)
-            if skipped:
-                context["unpicklable"] = skipped
-            session.write_json(CONTEXT, context)
-            error = record_error(session, self.error) if self.error is not None else None
 
-            def starter_notebook() -> None:
+            def prepare() -> None:
+                """The session's files and the notebook, written while the server starts."""
+                skipped = write_inputs(session, self.inputs)
+                if skipped:
+                    context["unpicklable"] = skipped
+                session.write_json(CONTEXT, context)
+                error = record_error(session, self.error) if self.error is not None else None
                 write_notebook(self.notebook_dir, context, error)
 
-            first: Callable[[], None] | None = starter_notebook
+            first: Callable[[], None] | None = prepare
             while True:
                 served = True
-                # The notebook is written while the server child starts (nbformat is slow to
-                # import): the two overlap instead of adding up.
+                # The files are written while the server child starts (nbformat alone takes
+                # a second to import, a large input as long to pickle): they overlap.
                 outcome = self.serve(session, while_starting=first)
                 first = None
                 reason = outcome.get("reason")
