@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from interactive_ext.launcher import alive, descendants
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
@@ -182,35 +184,6 @@ def kill_all() -> None:
             kill_tree(proc)
 
 
-def children_map() -> dict[int, list[int]]:
-    """ppid -> child pids, read from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-    return children
-
-
-def descendants(pid: int) -> list[int]:
-    """Live descendants of pid."""
-    children = children_map()
-    found: list[int] = []
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.append(child)
-                todo.append(child)
-    return found
-
-
 def kill_tree(proc: Proc, grace: float = 3.0) -> None:
     """Stop a process, its group and every descendant (kernels run in groups of their own)."""
     pids = [proc.pid, *descendants(proc.pid)]
@@ -220,12 +193,12 @@ def kill_tree(proc: Proc, grace: float = 3.0) -> None:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and (proc.alive() or any(_alive(p) for p in pids[1:])):
+    while time.monotonic() < deadline and (proc.alive() or any(alive(p) for p in pids[1:])):
         time.sleep(0.05)
     for pid in pids:
         if pid == proc.pid and not proc.alive():
             continue
-        if pid != proc.pid and not _alive(pid):
+        if pid != proc.pid and not alive(pid):
             continue
         with contextlib.suppress(OSError):
             os.killpg(pid, signal.SIGKILL)
@@ -233,15 +206,6 @@ def kill_tree(proc: Proc, grace: float = 3.0) -> None:
             os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.popen.wait(5)
-
-
-def _alive(pid: int) -> bool:
-    """True if pid exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 @contextlib.contextmanager

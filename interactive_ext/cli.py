@@ -32,21 +32,15 @@ EXIT_SERVER = 4
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 
-# The decorator's defaults, shown in --help (a test checks they match task.Options).
-OPTION_DEFAULTS: dict[str, Any] = {
-    "max_idle_seconds": 3600,
-    "port": 8888,
-    "ip": "127.0.0.1",
-    "enable": True,
-    "run_task_first": False,
-    "notebook_dir": None,
-    "pre_execute": None,
-    "post_execute": None,
-    "on_idle": "fail",
-    "max_lifetime_seconds": 0,
-    "token": None,
-    "ready_file": None,
-}
+
+def option_defaults() -> dict[str, Any]:
+    """The decorator's parameters and their defaults (task.Options), for the flags."""
+    from dataclasses import fields
+
+    from .task import Options
+
+    return {f.name: f.default for f in fields(Options)}
+
 
 RUN_EPILOG = """\
 exit codes:
@@ -184,16 +178,10 @@ def runtime_servers() -> list[dict[str, Any]]:
 
 
 def _alive(pid: Any) -> bool:
-    """True if a process with this pid exists."""
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """True if pid (read from a runtime file: any JSON value) is a live process."""
+    from .launcher import alive
+
+    return isinstance(pid, int) and pid > 0 and alive(pid)
 
 
 def interactive_sessions() -> list[tuple[Server, dict[str, Any]]]:
@@ -403,14 +391,14 @@ def build_options(args: argparse.Namespace, task: Any, func: Any) -> Any:
     base = _decorator_options(task, func)
     given = {
         name: getattr(args, name)
-        for name in OPTION_DEFAULTS
+        for name in option_defaults()
         if getattr(args, name, None) is not None
     }
     for hook in ("pre_execute", "post_execute"):
         if hook in given:
             given[hook] = _load(task, given[hook], f"--{hook.replace('_', '-')}")
     if base is not None:
-        given = {name: getattr(base, name) for name in OPTION_DEFAULTS} | given
+        given = {name: getattr(base, name) for name in option_defaults()} | given
     try:
         options = task.Options(**given)
         task.enabled(options)  # a bad INTERACTIVE_EXT_ENABLE is a usage error too
@@ -556,7 +544,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _default(name: str) -> str:
     """The decorator's default for a flag's help text."""
-    value = OPTION_DEFAULTS[name]
+    value = option_defaults()[name]
     return "none" if value is None else str(value)
 
 

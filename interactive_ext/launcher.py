@@ -232,7 +232,7 @@ class Server:
         proc = self.proc
         if proc is None:
             return
-        kernels = _descendants(proc.pid)
+        kernels = descendants(proc.pid)
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
@@ -244,11 +244,11 @@ class Server:
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         # kernels run in sessions of their own: none (nor what they started) outlives the server
-        stray = {p for p in kernels | session_processes(self.spec.session.path) if _alive(p)}
+        stray = {p for p in kernels | session_processes(self.spec.session.path) if alive(p)}
         deadline = time.monotonic() + 2.0
         while stray and time.monotonic() < deadline:
             time.sleep(0.05)
-            stray = {p for p in stray if _alive(p)}
+            stray = {p for p in stray if alive(p)}
         for pid in stray:
             log.warning("killing process %s left behind by the Jupyter server", pid)
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -270,7 +270,8 @@ class Server:
         return ServerError(f"{what}; log {self.log_path}, last lines:\n{tail}")
 
 
-def _children_map() -> dict[int, list[int]]:
+def children_map() -> dict[int, list[int]]:
+    """ppid -> child pids, read from /proc (empty where there is no /proc)."""
     children: dict[int, list[int]] = {}
     try:
         entries = os.listdir("/proc")
@@ -289,9 +290,9 @@ def _children_map() -> dict[int, list[int]]:
     return children
 
 
-def _descendants(pid: int) -> set[int]:
+def descendants(pid: int) -> set[int]:
     """Live descendants of pid (from /proc; empty where there is no /proc)."""
-    children = _children_map()
+    children = children_map()
     found: set[int] = set()
     todo = [pid]
     while todo:
@@ -323,7 +324,7 @@ def session_processes(session_dir: Path) -> set[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     """True if pid exists and is not a zombie."""
     try:
         with open(f"/proc/{pid}/stat") as f:
