@@ -244,3 +244,35 @@ def test_extension_is_enabled_on_install():
     assert "interactive_ext" in text
     assert "interactive_ext enabled" in text.replace("\x1b[32m", "").replace("\x1b[0m", "")
     assert "interactive_ext 0.1.0 OK" in text.replace("\x1b[32m", "").replace("\x1b[0m", "")
+
+
+def test_terminal_input_counts_as_activity(start_server):
+    import asyncio
+
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    server = start_server("--InteractiveApp.max_idle_seconds=30")
+    r = server.request("POST", "/api/terminals")
+    assert r.status == 200, r
+    name = r.body["name"]
+    before = server.request("GET", "/interactive/heartbeat").body["last_activity"]
+
+    async def type_in_terminal() -> None:
+        url = f"ws://127.0.0.1:{server.port}/terminals/websocket/{name}"
+        req = HTTPRequest(url, headers={"Authorization": f"token {server.token}"})
+        ws = await websocket_connect(req)
+        try:
+            await ws.write_message(json.dumps(["stdin", "echo hello\r"]))
+            while True:  # the shell echoes: the input has been handled
+                msg = await asyncio.wait_for(ws.read_message(), 10)
+                assert msg is not None, "terminal websocket closed"
+                if "hello" in msg:
+                    return
+        finally:
+            ws.close()
+
+    asyncio.run(type_in_terminal())
+    body = server.request("GET", "/interactive/heartbeat").body
+    assert body["last_activity_source"] == "terminal"
+    assert body["last_activity"] > before
