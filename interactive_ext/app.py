@@ -16,7 +16,7 @@ from . import __version__
 from .activity import KERNEL_ACTIONS, KernelActivity, request_hook, terminal_source
 from .handlers import HeartbeatHandler, ResumeHandler, StatusHandler
 from .idle import IdleWatcher, wall
-from .session import Session
+from .session import Session, SessionError
 
 LIFECYCLE = "https://events.jupyter.org/interactive_ext/lifecycle/v1"
 SCHEMA_PATH = Path(__file__).parent / "event_schemas" / "lifecycle" / "v1.yaml"
@@ -163,7 +163,14 @@ class InteractiveApp(ExtensionApp):
         if self.state != "waiting":
             return False
         if self.session is not None:
-            self.session.record_outcome(reason, inputs)
+            try:
+                self.session.record_outcome(reason, inputs)
+            except OSError as e:
+                if reason == "resumed":  # the task would not know: refuse, keep serving
+                    raise SessionError(
+                        f"cannot record the resume in {self.session.path}: {e}"
+                    ) from e
+                self.log.exception("cannot record the outcome %s; stopping anyway", reason)
         self.state = "resuming" if reason == "resumed" else "stopping"
         self.watcher.stop()
         if reason == "resumed":

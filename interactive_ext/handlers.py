@@ -10,7 +10,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
-from .session import InputsError, parse_resume_body
+from .session import InputsError, SessionError, parse_resume_body
 
 
 class InteractiveHandler(ExtensionHandlerMixin, APIHandler):
@@ -44,7 +44,12 @@ class ResumeHandler(InteractiveHandler):
             inputs = parse_resume_body(self.request.body, session.context() if session else None)
         except InputsError as e:
             raise web.HTTPError(400, str(e)) from None
-        if not self.app.request_stop("resumed", inputs):
+        try:
+            stopping = self.app.request_stop("resumed", inputs)
+        except SessionError as e:
+            self.log.error("resume refused: %s", e)
+            raise web.HTTPError(500, str(e)) from None
+        if not stopping:
             raise web.HTTPError(409, f"the server is already {self.app.state}")
         self.reply({"status": "resuming", "inputs": sorted(inputs)}, status=202)
 

@@ -125,3 +125,15 @@ async def test_idle_warning_event_goes_out(jp_fetch, jp_serverapp):
         await asyncio.sleep(0.02)
     assert seen and seen[0]["action"] == "idle_warning"
     assert 3590 < seen[0]["seconds_remaining"] <= 3600
+
+
+async def test_resume_that_cannot_be_recorded_is_refused(jp_fetch, session_dir):
+    import shutil
+
+    shutil.rmtree(session_dir)
+    with pytest.raises(HTTPClientError) as e:
+        await jp_fetch("interactive", "resume", method="POST", body=b"")
+    assert e.value.code == 500
+    assert "cannot record the resume" in json.loads(e.value.response.body)["message"]
+    status = await get_json(jp_fetch, "interactive", "status")
+    assert status["state"] == "waiting"
