@@ -90,12 +90,15 @@ def bench_env(work: Path) -> dict[str, str]:
     config_dir.mkdir(parents=True, exist_ok=True)
     runtime = work / "jupyter-runtime"
     runtime.mkdir(parents=True, exist_ok=True)
+    tmp = work / "tmp"  # session directories kept by a failed run stay under work too
+    tmp.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     for name in ("INTERACTIVE_EXT_SESSION", "INTERACTIVE_EXT_ENABLE", "JUPYTER_TOKEN"):
         env.pop(name, None)
     env.update(
         JUPYTER_CONFIG_DIR=str(config_dir),
         JUPYTER_RUNTIME_DIR=str(runtime),
+        TMPDIR=str(tmp),
         JUPYTER_PLATFORM_DIRS="1",
         PYTHONUNBUFFERED="1",
         PYTHONDONTWRITEBYTECODE="1",
