@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,44 +18,13 @@ from typing import Any
 
 import psutil
 import pytest
+from conftest import free_port, kill_tree, wait_for
 
 BIN = Path(sys.executable).parent
 TOKEN = "cli-test-token"
 
 
 # -- helpers ------------------------------------------------------------------------
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
-    """Poll check() until it returns a true value, or fail after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
-
-
-def free_port() -> int:
-    """A TCP port free right now on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def stop(proc: subprocess.Popen[Any]) -> None:
-    """Stop a process started in its own session, and its whole process group."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(10)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(5)
 
 
 def get_json(url: str, token: str) -> tuple[int, Any]:
@@ -165,7 +133,7 @@ def cli_server(tmp_path: Path, env: dict[str, str]) -> Iterator[Callable[..., Se
         yield start
     finally:
         for proc in procs:
-            stop(proc)
+            kill_tree(proc)
 
 
 # -- resume / status / list against a plain server with the extension ----------------
@@ -241,7 +209,7 @@ def test_resume_finds_the_session_or_says_why_not(env, cli_server):
     several = cli(env, "resume")
     assert_clear_error(several, 2, "2 interactive sessions", first.url, second.url)
 
-    stop(second.proc)
+    kill_tree(second.proc)
     one = cli(env, "resume")
     assert one.returncode == 0, one.stderr
     first.proc.wait(20)
@@ -304,7 +272,7 @@ def start_run(
     finally:
         for proc in procs:
             tree = _tree(proc.pid)
-            stop(proc)
+            kill_tree(proc)
             for p in tree:
                 with contextlib.suppress(psutil.Error):
                     p.kill()
