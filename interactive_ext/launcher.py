@@ -244,8 +244,14 @@ class Server:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        # kernels run in sessions of their own: none (nor what they started) outlives the server
+        # Kernels run in sessions of their own: none (nor what they started) outlives the
+        # server. The server asked its kernels to shut down; one still here (a kernel that
+        # was still starting, say) is an orphan now: ask it to stop at once, then kill it.
         stray = {p for p in kernels | session_processes(self.spec.session.path) if alive(p)}
+        for pid in stray:
+            log.info("stopping process %s left by the Jupyter server", pid)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 2.0
         while stray and time.monotonic() < deadline:
             time.sleep(0.05)
