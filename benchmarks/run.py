@@ -1,6 +1,6 @@
 """Run the benchmarks and write docs/benchmarks.md and benchmarks/results.json.
 
-Full run (the documented one, about 8-10 minutes on 2 cores):
+Full run (the documented one, several minutes on 2 cores):
     .venv/bin/python benchmarks/run.py
 Quick mode (one run of each, short timeouts; what the test suite runs):
     .venv/bin/python benchmarks/run.py --quick --out-dir /tmp/bench
