@@ -373,7 +373,10 @@ def render(results: dict[str, Any]) -> str:
         f"{m['python']}, jupyter_server {m['jupyter_server']} (load average at start "
         f"{m['loadavg_at_start']}); mode {results['mode']}, {results['elapsed_seconds']:.0f} s "
         "in all. Raw runs: `benchmarks/results.json`. Each comparison alternates ours and the "
-        "reference (A B A B ...); cells give median (min-max, n).",
+        "reference (A B A B ...); cells give median (min-max, n). interactive_ext is "
+        "byte-compiled before the runs, as pip does when it installs a package (with "
+        "PYTHONDONTWRITEBYTECODE=1, as on this machine, an editable install would otherwise be "
+        "compiled again at every start, which no installed package pays).",
         "",
         HEADER,
     ]
