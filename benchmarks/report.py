@@ -98,15 +98,17 @@ def startup_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
         if r.get("wrapper_before_spawn") is not None
     ]
     if rw is not None and bare_med is not None and after:
+        pre = _med([v for v in before if v is not None])
         notes.append(
-            "Where the time goes: from its spawn, the server child answers in "
-            f"{_dist(after)}, against {bare_med:.3f} s for the whole bare server; the rest of "
-            f"ours - bare ({rw - bare_med:.3f} s) is the wrapper's own work before the spawn "
-            "(one more interpreter, its imports, loading the task, the session). What it would "
-            "take to beat the bare server: start the server child before loading the task's "
-            "module (the decorator's options, which configure the server, are only known once "
-            "it is loaded), or keep a server started ahead of the task; the notebook, the "
-            "inputs pickle and nbformat's import already run while the child starts."
+            f"Where the time goes: ours - bare = {rw - bare_med:.3f} s. The wrapper spends "
+            f"{pre:.3f} s before the spawn (the `jupyter` dispatcher, one more interpreter, its "
+            "imports, loading the task, the session directory); from its spawn, the server "
+            f"child answers in {_dist(after)}, against {bare_med:.3f} s for the whole bare "
+            "server, its own dispatcher included. What it would take to beat the bare server: "
+            "start the server child before loading the task's module (the decorator's "
+            "options, which configure the server, are only known once it is loaded), or keep a "
+            "server started ahead of the task; the notebook, the inputs pickle and nbformat's "
+            "import already run while the child starts."
         )
     for key, label in (("wrapper", "wrapper process"), ("server_child", "server child")):
         p = prof.get(key) or {}
