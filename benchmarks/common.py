@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from interactive_ext.launcher import alive, descendants
+from interactive_ext.launcher import alive, descendants, stat_fields
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
@@ -223,22 +223,14 @@ def running(cmd: list[str], env: dict[str, str], cwd: Path, log_path: Path) -> I
 
 def cpu_seconds(pid: int) -> float | None:
     """utime + stime of one live process, in seconds (None if it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    fields = stat_fields(pid)
+    return None if fields is None else (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def start_ticks(pid: int) -> float | None:
     """When pid started, seconds after boot (10 ms resolution)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return int(fields[19]) / CLK_TCK
+    fields = stat_fields(pid)
+    return None if fields is None else int(fields[19]) / CLK_TCK
 
 
 def peak_rss_mb(pid: int) -> float | None:

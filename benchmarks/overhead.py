@@ -57,6 +57,19 @@ def _time(code: str, env: dict[str, str]) -> float:
     return time.perf_counter() - t0
 
 
+def _run_json(env: dict[str, str], code: str, *args: str) -> Any:
+    """Run code in a fresh interpreter; the JSON it prints."""
+    done = subprocess.run(
+        [common.PYTHON, "-c", code, *args],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=common.ROOT,
+    )
+    return json.loads(done.stdout)
+
+
 def measure(s: Settings) -> dict[str, Any]:
     """Import overhead and disabled-call overhead."""
     env = common.bench_env(s.work)
@@ -67,24 +80,8 @@ def measure(s: Settings) -> dict[str, Any]:
     for _ in range(s.overhead_runs):
         for name, code in VARIANTS.items():
             out[name].append(_time(code, env))
-    probe = subprocess.run(
-        [common.PYTHON, "-c", PROBE],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=common.ROOT,
-    )
-    out["heavy_modules_after_decorator_import"] = json.loads(probe.stdout)
+    out["heavy_modules_after_decorator_import"] = _run_json(env, PROBE)
     number, repeat = (20_000, 3) if s.quick else (200_000, 7)
-    calls = subprocess.run(
-        [common.PYTHON, "-c", CALLS, str(number), str(repeat)],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=common.ROOT,
-    )
-    out["calls"] = json.loads(calls.stdout)
+    out["calls"] = _run_json(env, CALLS, str(number), str(repeat))
     s.say("overhead: import runs %d, calls %s", s.overhead_runs, out["calls"])
     return out

@@ -45,6 +45,18 @@ def _row(*cells: str) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def _ratio_row(
+    label: str, ours: list[float | None], ref: list[float | None], limit: float | None = 1.05
+) -> str:
+    """A row comparing two distributions by the ratio of their medians (limit None: no target)."""
+    a, b = _med(ours), _med(ref)
+    if limit is None:
+        target, verdict = "(informative)", "n/a"
+    else:
+        target, verdict = f"ratio <= {limit}", _verdict(a / b <= limit if a and b else None)
+    return _row(label, _dist(ours), _dist(ref), _ratio(a, b), target, verdict)
+
+
 def _not_measured(figure: str, data: dict[str, Any] | None) -> str:
     """A row for a figure that failed or was not run."""
     reason = "not run" if data is None else data.get("error", "?").splitlines()[0]
@@ -60,24 +72,14 @@ def startup_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
     b = [r["seconds"] for r in d["bare_for_wrapper"]]
     e = [r["seconds"] for r in d["ext"]]
     bb = [r["seconds"] for r in d["bare"]]
-    rw, re_ = _med(w), _med(e)
+    rw = _med(w)
     rows = [
-        _row(
+        _ratio_row(
             "1a startup: `jupyter interactive-task run` (trivial task) vs bare `jupyter server`",
-            _dist(w),
-            _dist(b),
-            _ratio(rw, _med(b)),
-            "ratio <= 1.05",
-            _verdict(rw / _med(b) <= 1.05 if rw and _med(b) else None),
+            w,
+            b,
         ),
-        _row(
-            "1b startup: `jupyter server` with the extension vs extension off",
-            _dist(e),
-            _dist(bb),
-            _ratio(re_, _med(bb)),
-            "ratio <= 1.05",
-            _verdict(re_ / _med(bb) <= 1.05 if re_ and _med(bb) else None),
-        ),
+        _ratio_row("1b startup: `jupyter server` with the extension vs extension off", e, bb),
     ]
     notes = []
     codes = sorted({r.get("exit_code") for r in d["wrapper"]}, key=str)
@@ -295,33 +297,27 @@ def idle_cost_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
 
 def inputs_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
     """Figure 6 rows and notes."""
-    w, r = _med(d["session_write"]), _med(d["pickle_dump"])
-    li, pl = _med(d["load_inputs"]), _med(d["pickle_load"])
     mb = d["mb"]
     rows = [
-        _row(
+        _ratio_row(
             f"6a put a {mb} MB NumPy array into the session (`write_inputs`) vs raw `pickle.dump`",
-            _dist(d["session_write"]),
-            _dist(d["pickle_dump"]),
-            _ratio(w, r),
-            "ratio <= 1.1",
-            _verdict(w / r <= 1.1 if w and r else None),
+            d["session_write"],
+            d["pickle_dump"],
+            limit=1.1,
         ),
-        _row(
+        _ratio_row(
             "6b `load_inputs()` of it in a kernel vs raw `pickle.load`",
-            _dist(d["load_inputs"]),
-            _dist(d["pickle_load"]),
-            _ratio(li, pl),
-            "(informative)",
-            "n/a",
+            d["load_inputs"],
+            d["pickle_load"],
+            limit=None,
         ),
     ]
     notes = [
         f"`from interactive_ext import load_inputs` in the kernel, timed once before the runs: "
         f"{d.get('import_seconds', 0):.3f} s.",
-        "The session write is atomic: pickle.dumps into memory, write to a temp file, fsync, "
-        "chmod 0600, rename. The fsync and the in-memory copy are what it pays over a plain "
-        "pickle.dump (which leaves the data in the page cache).",
+        "The session write is atomic: pickle.dump streams into a private (0600) temp file "
+        "in the session directory, which is then renamed into place; no fsync, as for the "
+        "plain pickle.dump.",
     ]
     return rows, notes
 

@@ -277,6 +277,15 @@ class Server:
         return ServerError(f"{what}; log {self.log_path}, last lines:\n{tail}")
 
 
+def stat_fields(pid: int | str) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (state first), or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def children_map() -> dict[int, list[int]]:
     """ppid -> child pids, read from /proc (empty where there is no /proc)."""
     children: dict[int, list[int]] = {}
@@ -285,15 +294,9 @@ def children_map() -> dict[int, list[int]]:
     except OSError:
         return children
     for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
+        fields = stat_fields(entry) if entry.isdigit() else None
+        if fields is not None:
+            children.setdefault(int(fields[1]), []).append(int(entry))
     return children
 
 
@@ -333,15 +336,14 @@ def session_processes(session_dir: Path) -> set[int]:
 
 def alive(pid: int) -> bool:
     """True if pid exists and is not a zombie."""
+    fields = stat_fields(pid)
+    if fields is not None:
+        return fields[0] != "Z"
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        os.kill(pid, 0)
     except OSError:
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return False
-        return True
+        return False
+    return True
 
 
 def _watch_parent(parent: int) -> None:
