@@ -1,0 +1,256 @@
+"""Session pickle files: equal data back, shared copy-on-write mappings, clear errors."""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from interactive_ext import pickles
+from interactive_ext.pickles import HEADER, PickleFileError
+
+MIB = 2**20
+Point = collections.namedtuple("Point", "x y")
+
+
+def big(mib: int = 4, dtype: Any = np.float64) -> np.ndarray:
+    """An array of mib MiB whose values differ (so a wrong offset shows)."""
+    return np.arange(mib * MIB // np.dtype(dtype).itemsize).astype(dtype)
+
+
+def digest(path: Path) -> str:
+    """What the file holds, as a hash."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def mapping_of(arr: np.ndarray) -> str:
+    """The /proc/self/maps line of the mapping that holds arr's data ('' when none does)."""
+    address = arr.__array_interface__["data"][0]
+    for line in Path("/proc/self/maps").read_text().splitlines():
+        start, end = (int(x, 16) for x in line.split()[0].split("-"))
+        if start <= address < end:
+            return line
+    return ""
+
+
+def assert_same(a: Any, b: Any) -> None:
+    """a and b are equal, arrays by value, dtype and layout-independent shape."""
+    if isinstance(a, np.ndarray):
+        assert isinstance(b, np.ndarray) and a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
+    elif isinstance(a, dict):
+        assert isinstance(b, dict) and list(a) == list(b)
+        for k in a:
+            assert_same(a[k], b[k])
+    else:
+        assert type(a) is type(b) and a == b
+
+
+ARRAYS = {
+    "float64": big(1),
+    "float32": big(1, np.float32),
+    "int8": np.arange(MIB, dtype=np.int64).astype(np.int8),
+    "uint16": big(1, np.uint16),
+    "complex128": big(1).astype(np.complex128) * 1j,
+    "bool": np.arange(MIB) % 3 == 0,
+    "datetime64": np.arange(100_000).astype("datetime64[s]"),
+    "structured": np.zeros(50_000, dtype=[("a", "<i4"), ("b", "<f8")]),
+    "2d": big(2).reshape(512, -1),
+}
+NONCONTIGUOUS = {
+    "strided": big(2)[::3],
+    "transposed": big(2).reshape(512, -1).T,
+    "fortran": np.asfortranarray(big(2).reshape(512, -1)),
+    "column": big(2).reshape(-1, 4)[:, 1],
+}
+PLAIN = {
+    "none": None,
+    "empty": {},
+    "text": "héllo",
+    "number": 3.5,
+    "nested": {"a": [1, 2, (3, 4)], "b": {5, 6}},
+    "tuple": Point(1, 2),
+    "bytes": os.urandom(3 * MIB),
+    "bytearray": bytearray(os.urandom(3 * MIB)),
+    "small_bytes": b"abc",
+}
+
+
+@pytest.mark.parametrize("name", [*ARRAYS, *NONCONTIGUOUS, *PLAIN])
+def test_round_trip(tmp_path: Path, name: str) -> None:
+    obj = {**ARRAYS, **NONCONTIGUOUS, **PLAIN}[name]
+    pickles.dump(obj, tmp_path / "x.pkl")
+    assert_same(obj, pickles.load(tmp_path / "x.pkl"))
+
+
+def test_round_trip_of_many_small_objects_stays_compact(tmp_path: Path) -> None:
+    obj = {f"k{i}": (i, f"v{i}", np.arange(i % 7)) for i in range(100_000)}
+    pickles.dump(obj, tmp_path / "x.pkl")
+    back = pickles.load(tmp_path / "x.pkl")
+    assert list(back) == list(obj)
+    assert back["k99999"][:2] == (99999, "v99999")
+    np.testing.assert_array_equal(back["k13"][2], np.arange(6))
+    plain = len(pickle.dumps(obj, protocol=5))
+    assert (tmp_path / "x.pkl").stat().st_size < plain + HEADER + 100  # nothing padded
+
+
+def test_round_trip_of_a_pandas_frame(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"a": big(2), "b": big(2, np.int64), "c": ["x", "y"] * (MIB // 8)})
+    pickles.dump(frame, tmp_path / "x.pkl")
+    back = pickles.load(tmp_path / "x.pkl")
+    pd.testing.assert_frame_equal(frame, back)
+    assert str(tmp_path / "x.pkl") in mapping_of(back["a"].to_numpy())
+
+
+def test_big_array_is_backed_by_the_mapping_and_outlives_it(tmp_path: Path) -> None:
+    path = tmp_path / "x.pkl"
+    pickles.dump({"big": big(8), "small": np.arange(10)}, path)
+    loaded = pickles.load(path)
+    arr = loaded["big"]
+    assert not arr.flags.owndata and arr.flags.writeable and arr.flags.aligned
+    line = mapping_of(arr)
+    assert line.endswith(str(path)), line  # the file's own pages, not a copy
+    assert " r-xp " not in line and line.split()[1][3] == "p", line  # private mapping
+    assert arr.__array_interface__["data"][0] % pickles.ALIGN == 0
+    del loaded
+    path.unlink()
+    np.testing.assert_array_equal(arr[-3:], big(8)[-3:])  # the mapping lives with the array
+
+
+def test_dump_is_private_atomic_and_leaves_no_temp_file(tmp_path: Path) -> None:
+    path = tmp_path / "files" / "x.pkl"
+    path.parent.mkdir()
+    pickles.dump({"a": big(2)}, path)
+    first = pickles.load(path)["a"]
+    pickles.dump({"a": big(2) + 1}, path)  # replaced while the old one is mapped
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["x.pkl"]
+    np.testing.assert_array_equal(first, big(2))
+    np.testing.assert_array_equal(pickles.load(path)["a"], big(2) + 1)
+
+
+def test_a_failed_dump_leaves_the_old_file_and_no_temp_file(tmp_path: Path) -> None:
+    path = tmp_path / "files" / "x.pkl"
+    path.parent.mkdir()
+    pickles.dump({"a": 1}, path)
+    with pytest.raises((TypeError, pickle.PicklingError)):
+        pickles.dump({"big": big(2), "lock": __import__("threading").Lock()}, path)
+    assert pickles.load(path) == {"a": 1}
+    assert [p.name for p in path.parent.iterdir()] == ["x.pkl"]
+
+
+LOAD_AND_WRITE = """
+import sys
+from interactive_ext import pickles
+arr = pickles.load(sys.argv[1])["a"]
+print(arr[0], arr[-1], flush=True)
+arr[:] = -1
+print(arr[0], flush=True)
+"""
+
+
+def test_writes_into_a_loaded_array_stay_in_its_process(tmp_path: Path) -> None:
+    path = tmp_path / "x.pkl"
+    original = big(4)
+    pickles.dump({"a": original}, path)
+    before = digest(path)
+    mine = pickles.load(path)["a"]
+    mine[:] = 7.0  # every page of it
+    assert digest(path) == before
+    np.testing.assert_array_equal(pickles.load(path)["a"], original)
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD_AND_WRITE, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    # the other process saw the file (not this process's writes), and its write stayed there
+    assert done.stdout.split() == [str(original[0]), str(original[-1]), "-1.0"]
+    assert (mine == 7.0).all()
+    assert digest(path) == before
+
+
+def damaged(tmp_path: Path, how: str) -> Path:
+    """A file damaged in one way."""
+    path = tmp_path / "x.pkl"
+    pickles.dump({"a": big(1), "b": big(1, np.int32), "c": "text"}, path)
+    data = bytearray(path.read_bytes())
+    if how.startswith("truncated"):
+        data = data[: {"truncated-end": -1, "truncated-header": 20, "truncated-mid": MIB}[how]]
+    elif how == "empty":
+        data = bytearray()
+    elif how == "corrupt-header":
+        data[12] ^= 0xFF  # the buffer count
+    elif how == "corrupt-table":
+        data[-10] ^= 0x01
+    elif how == "wrong-magic":
+        data[:8] = b"PK\x03\x04abcd"
+    elif how == "corrupt-pickle":
+        data[HEADER] = 0xFF  # not a pickle opcode
+    elif how == "appended":
+        data += b"junk"
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("how", "message"),
+    [
+        ("truncated-end", "truncated: .* bytes, the header says"),
+        ("truncated-mid", "truncated: .* bytes, the header says"),
+        ("truncated-header", "truncated: 20 bytes"),
+        ("empty", "is empty"),
+        ("corrupt-header", "corrupt header"),
+        ("corrupt-table", "corrupt buffer table"),
+        ("wrong-magic", "not a session pickle"),
+        ("corrupt-pickle", "corrupt pickle data"),
+        ("appended", "longer than written"),
+    ],
+)
+def test_a_damaged_file_is_a_clear_error(tmp_path: Path, how: str, message: str) -> None:
+    path = damaged(tmp_path, how)
+    with pytest.raises(PickleFileError, match=message) as info:
+        pickles.load(path)
+    assert str(path) in str(info.value)
+    assert isinstance(info.value, ValueError) and info.value.path == str(path)
+
+
+def test_a_symlink_is_refused(tmp_path: Path) -> None:
+    real = tmp_path / "real.pkl"
+    pickles.dump({"a": 1}, real)
+    link = tmp_path / "x.pkl"
+    link.symlink_to(real)
+    with pytest.raises(PickleFileError, match="symbolic link") as info:
+        pickles.load(link)
+    assert str(link) in str(info.value)
+
+
+def test_not_a_regular_file_and_a_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(PickleFileError, match="not a regular file"):
+        pickles.load(tmp_path)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(PickleFileError, match="not a regular file"):
+        pickles.load(fifo)  # refused at once, never blocks waiting for a writer
+    with pytest.raises(FileNotFoundError):
+        pickles.load(tmp_path / "absent.pkl")
+
+
+def test_a_plain_pickle_still_loads(tmp_path: Path) -> None:
+    path = tmp_path / "old.pkl"
+    obj = {"a": big(1), "b": [1, "two"]}
+    path.write_bytes(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+    assert_same(obj, pickles.load(path))
+    path.write_bytes(pickle.dumps(obj, protocol=4)[:-100])
+    with pytest.raises(PickleFileError, match="corrupt pickle data"):
+        pickles.load(path)
