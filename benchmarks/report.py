@@ -345,6 +345,13 @@ def memory_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
     return rows, notes
 
 
+def zero_copy_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Figure 8 rows and notes (kept with the figure; imported here, not at the top: a cycle)."""
+    from .zero_copy import rows
+
+    return rows(d)
+
+
 SECTIONS = [
     ("startup", "1. Startup", startup_rows),
     ("idle", "2. Idle shutdown precision", idle_rows),
@@ -353,6 +360,7 @@ SECTIONS = [
     ("idle_cost", "5. Idle cost", idle_cost_rows),
     ("inputs", "6. Inputs", inputs_rows),
     ("memory", "7. Memory", memory_rows),
+    ("zero_copy", "8. Big inputs shared, not copied", zero_copy_rows),
 ]
 
 

@@ -37,6 +37,7 @@ from benchmarks import (  # noqa: E402
     report,
     resume,
     startup,
+    zero_copy,
 )
 
 FIGURES: dict[str, Callable[[common.Settings], dict[str, Any]]] = {
@@ -47,6 +48,7 @@ FIGURES: dict[str, Callable[[common.Settings], dict[str, Any]]] = {
     "idle_cost": idle_cost.measure,
     "inputs": inputs.measure,
     "memory": memory.measure,
+    "zero_copy": zero_copy.measure,
 }
 
 
