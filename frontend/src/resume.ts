@@ -1,0 +1,197 @@
+/**
+ * The Resume dialog: the task's parameters (JSON ones editable), a confirm step,
+ * then `POST /interactive/resume` with only the changed inputs.
+ *
+ * The server checks the inputs; its 400 message is shown and the person can fix it.
+ */
+import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
+import { Widget } from '@lumino/widgets';
+
+import type { IParameter, ITask } from './api';
+import { ApiError, postAPI } from './api';
+import { describeInputs } from './format';
+import type { SessionModel } from './model';
+
+/** The JSON texts the person typed, by parameter name. */
+type Texts = Record<string, string>;
+
+/** The text a field starts with: the value as JSON, or empty when unknown. */
+function initialText(p: IParameter): string {
+  return p.known ? JSON.stringify(p.value) : '';
+}
+
+/** The form: one row per parameter, an error line on top. */
+class ResumeForm extends Widget {
+  /** Make the form for a task, with the texts kept from a previous round. */
+  constructor(task: ITask, texts: Texts, error: string | null) {
+    super();
+    this.addClass('jp-InteractiveTask-resumeForm');
+    const intro = document.createElement('p');
+    intro.textContent =
+      `Resuming stops this server and runs ${task.qualname} in the task's own process. ` +
+      'Edit a value (as JSON) to change that input.';
+    this.node.appendChild(intro);
+    if (error) {
+      const box = document.createElement('p');
+      box.className = 'jp-InteractiveTask-error';
+      box.textContent = error;
+      this.node.appendChild(box);
+    }
+    const table = document.createElement('table');
+    for (const p of task.parameters) {
+      table.appendChild(this._row(p, texts[p.name] ?? initialText(p)));
+    }
+    if (task.parameters.length === 0) {
+      const none = document.createElement('p');
+      none.textContent = 'The task takes no parameters.';
+      this.node.appendChild(none);
+    }
+    this.node.appendChild(table);
+  }
+
+  /** The texts of the editable fields. */
+  getValue(): Texts {
+    const texts: Texts = {};
+    this.node.querySelectorAll('input[data-name]').forEach(el => {
+      const input = el as HTMLInputElement;
+      texts[input.dataset.name as string] = input.value;
+    });
+    return texts;
+  }
+
+  private _row(p: IParameter, text: string): HTMLTableRowElement {
+    const row = document.createElement('tr');
+    const label = document.createElement('th');
+    label.textContent = p.annotation ? `${p.name}: ${p.annotation}` : p.name;
+    const cell = document.createElement('td');
+    if (p.json) {
+      const input = document.createElement('input');
+      input.type = 'text';
+      input.className = 'jp-mod-styled';
+      input.dataset.name = p.name;
+      input.value = text;
+      input.spellcheck = false;
+      input.placeholder = p.known
+        ? ''
+        : 'original value (type JSON to change it)';
+      input.setAttribute('aria-label', p.name);
+      cell.appendChild(input);
+    } else {
+      const code = document.createElement('code');
+      code.textContent = String(p.value);
+      code.title = 'Not JSON: kept as it is';
+      cell.appendChild(code);
+    }
+    row.append(label, cell);
+    return row;
+  }
+}
+
+/** The changed inputs from the typed texts, or an error message. */
+export function changedInputs(
+  task: ITask,
+  texts: Texts
+): { inputs: Record<string, unknown> } | { error: string } {
+  const inputs: Record<string, unknown> = {};
+  for (const p of task.parameters) {
+    const text = (texts[p.name] ?? '').trim();
+    if (
+      !p.json ||
+      text === initialText(p).trim() ||
+      (!p.known && text === '')
+    ) {
+      continue;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (e) {
+      return { error: `${p.name}: not valid JSON (${(e as Error).message})` };
+    }
+    if (!p.known || JSON.stringify(value) !== JSON.stringify(p.value)) {
+      inputs[p.name] = value;
+    }
+  }
+  return { inputs };
+}
+
+/** Ask "Resume task train with epochs=1?"; true when confirmed. */
+async function confirmResume(
+  task: ITask,
+  inputs: Record<string, unknown>
+): Promise<boolean> {
+  const what = Object.keys(inputs).length
+    ? `with ${describeInputs(inputs)}`
+    : 'with its original inputs';
+  const result = await showDialog({
+    title: 'Resume the task?',
+    body: `Resume task ${task.qualname} ${what}?`,
+    buttons: [
+      Dialog.cancelButton({ label: 'Back' }),
+      Dialog.okButton({ label: 'Resume' })
+    ]
+  });
+  return result.button.accept;
+}
+
+/** Send the resume; answers null when accepted, else the message to show. */
+async function sendResume(
+  model: SessionModel,
+  inputs: Record<string, unknown>
+) {
+  try {
+    await postAPI('resume', { inputs });
+    model.noteResumed();
+    return null;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 409) {
+      await showErrorMessage('Cannot resume', error.message);
+      return null;
+    }
+    return error instanceof ApiError
+      ? error.message
+      : `The server could not be reached: ${error}`;
+  }
+}
+
+let open = false;
+
+/** Run the Resume dialog for the session's task (one at a time). */
+export async function resumeTask(model: SessionModel): Promise<void> {
+  const task = model.task;
+  if (!task || open || model.stopping) {
+    return;
+  }
+  open = true;
+  try {
+    let texts: Texts = {};
+    let error: string | null = null;
+    for (;;) {
+      const result = await new Dialog<Texts>({
+        title: `Resume task ${task.qualname}`,
+        body: new ResumeForm(task, texts, error),
+        buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Resume…' })],
+        focusNodeSelector: 'input'
+      }).launch();
+      if (!result.button.accept || model.stopping) {
+        return;
+      }
+      texts = result.value ?? {};
+      const changed = changedInputs(task, texts);
+      if ('error' in changed) {
+        error = changed.error;
+        continue;
+      }
+      if (!(await confirmResume(task, changed.inputs))) {
+        error = null;
+        continue;
+      }
+      error = await sendResume(model, changed.inputs);
+      if (error === null) {
+        return;
+      }
+    }
+  } finally {
+    open = false;
+  }
+}
