@@ -5,6 +5,10 @@ The rule: the server is active at time t if a *hold* is true (a kernel is execut
 timer is scheduled for the earliest moment something could be due (the warning, then the
 deadline) and, when it fires, re-reads every source before acting, so it never acts early
 and it never churns on a stream of events.
+
+The warning: once per approach to a deadline. Its window is at most half of max_idle, so an
+approach starts with a quiet part at least that long (a burst of events cannot warn twice),
+and a deadline that was warned for is never warned for again.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ class IdleWatcher:
     ) -> None:
         """Watch for max_idle seconds of inactivity; 0 disables the shutdown."""
         self.max_idle = float(max_idle)
-        self.warning_before = min(max(float(warning_before), 0.0), self.max_idle)
+        self.warning_before = min(max(float(warning_before), 0.0), self.max_idle / 2)
         self.on_idle = on_idle
         self.on_warning = on_warning
         self.log = logger or log
@@ -64,7 +68,7 @@ class IdleWatcher:
         self.pull_sources: dict[str, PullSource] = {}
         self.reconcile: Callable[[], None] | None = None
         self.fired = False
-        self._warned_for: float | None = None
+        self._warned_deadline = float("-inf")
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -148,10 +152,15 @@ class IdleWatcher:
         deadline = self.deadline
         if deadline is None:
             return None
-        warn_at = deadline - self.warning_before
-        if self.on_warning and self.warning_before > 0 and self._warned_for != self.last_activity:
-            return min(warn_at, deadline)
+        if self._warning_due(deadline):
+            return deadline - self.warning_before
         return deadline
+
+    def _warning_due(self, deadline: float) -> bool:
+        """True if the approach to deadline still has its one warning to give."""
+        return (
+            bool(self.on_warning) and self.warning_before > 0 and deadline > self._warned_deadline
+        )
 
     def _arm(self) -> None:
         """(Re)schedule the one timer for the next due moment."""
@@ -194,15 +203,10 @@ class IdleWatcher:
             )
             self.on_idle()
             return
-        if (
-            self.on_warning
-            and self.warning_before > 0
-            and self._warned_for != self.last_activity
-            and now >= deadline - self.warning_before
-        ):
-            self._warned_for = self.last_activity
+        if self._warning_due(deadline) and now >= deadline - self.warning_before:
+            self._warned_deadline = deadline
             try:
-                self.on_warning(deadline - now)
+                self.on_warning(deadline - now)  # type: ignore[misc]
             except Exception:
                 self.log.exception("idle warning failed")
         self._arm()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
+from interactive_ext.activity import NOT_A_PERSON, REQUEST_RULES, request_rule
 from interactive_ext.idle import IdleWatcher
 
 IDLE = 0.4
@@ -154,3 +156,127 @@ async def test_reconcile_adds_a_missed_hold():
     w.release("kernel:k")
     fired = await wait_idle(rec)
     assert fired >= w.last_activity + IDLE
+
+
+async def test_warning_window_is_at_most_half_the_idle_time():
+    rec = Recorder()
+    w = IdleWatcher(10, on_idle=rec.on_idle, on_warning=rec.on_warning, warning_before=60)
+    assert w.warning_before == 5
+
+
+async def test_a_burst_after_the_warning_does_not_warn_again():
+    rec = Recorder()
+    w = make(rec, warning_before=IDLE)  # capped to IDLE / 2
+    w.start()
+    while not rec.warnings:
+        await asyncio.sleep(0.005)
+    for _ in range(8):  # what a tab connecting to a kernel does: ten answers in 0.35 s
+        w.touch("kernel:a")
+        await asyncio.sleep(0.01)
+    burst_end = w.last_activity
+    fired = await wait_idle(rec)
+    assert len(rec.warnings) == 2, rec.warnings
+    second_at, remaining = rec.warnings[1]
+    assert second_at >= burst_end + IDLE / 2
+    assert 0 < remaining <= IDLE / 2
+    assert fired >= burst_end + IDLE
+
+
+async def test_steady_activity_never_warns():
+    rec = Recorder()
+    idle = 1.0
+    w = IdleWatcher(idle, on_idle=rec.on_idle, on_warning=rec.on_warning, warning_before=idle)
+    w.start()
+    end = time.monotonic() + 2 * idle
+    while time.monotonic() < end:  # events closer together than the quiet part (idle / 2)
+        w.touch("output")
+        await asyncio.sleep(idle / 5)
+    assert rec.warnings == []
+    last = w.last_activity
+    fired = await wait_idle(rec)
+    assert len(rec.warnings) == 1
+    assert rec.warnings[0][0] >= last + idle / 2
+    assert fired >= last + idle
+
+
+async def test_a_warned_deadline_is_not_warned_again():
+    rec = Recorder()
+    w = make(rec, warning_before=IDLE / 2)
+    seen = {"at": None}
+    w.add_pull_source("stale", lambda: seen["at"])  # re-reports an old time: no new deadline
+    w.start()
+    while not rec.warnings:
+        await asyncio.sleep(0.005)
+    seen["at"] = w.last_activity
+    w._arm()  # the timer re-armed inside the window, for the same deadline
+    await wait_idle(rec)
+    assert len(rec.warnings) == 1
+
+
+def _doc_table(heading: str) -> list[list[str]]:
+    """The body rows of the first table after heading in docs/idle.md, as cells."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "idle.md").read_text()
+    lines = text[text.index(heading) :].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split(" | ")])
+    return rows
+
+
+def test_docs_request_table_is_the_code_table():
+    code = [
+        [r.methods, f"`{r.path}`", "yes" if r.counts else "no", r.reason] for r in REQUEST_RULES
+    ]
+    assert _doc_table("### Requests") == code
+
+
+def test_docs_kernel_table_is_the_code_table():
+    code = [["(none)" if k is None else f"`{k}`", why] for k, why in NOT_A_PERSON.items()]
+    assert _doc_table("### Kernel messages") == code
+
+
+def test_requests_by_meaning():
+    counts = {
+        ("PUT", "/lab/api/workspaces/default"): False,
+        ("PUT", "/lab/api/settings/@jupyterlab/apputils-extension:notification"): False,
+        ("POST", "/api/contents/a%20b/n.ipynb/checkpoints"): False,
+        ("POST", "/interactive/saved"): False,
+        ("GET", "/api/kernels"): False,
+        ("PUT", "/api/contents/a/n.ipynb"): True,
+        ("POST", "/api/contents"): True,
+        ("PATCH", "/api/contents/n.ipynb"): True,
+        ("DELETE", "/api/contents/n.ipynb"): True,
+        ("POST", "/api/contents/n.ipynb/checkpoints/cp1"): True,  # restore a checkpoint
+        ("POST", "/api/kernels/k1/interrupt"): True,
+        ("POST", "/api/sessions"): True,
+        ("POST", "/api/terminals"): True,
+        ("POST", "/interactive/heartbeat"): True,
+        ("POST", "/some_extension/action"): True,
+    }
+    assert {k: request_rule(*k).counts for k in counts} == counts
+
+
+def test_a_real_server_counts_by_meaning(start_server):
+    """Workspace writes leave the deadline alone; a save moves it (real HTTP, real server)."""
+    server = start_server("--InteractiveApp.max_idle_seconds=600")
+
+    def last() -> tuple[str, str]:
+        hb = server.request("GET", "/interactive/heartbeat").body
+        return hb["last_activity"], hb["last_activity_source"]
+
+    before = last()
+    layout = {"data": {}, "metadata": {"id": "default"}}
+    r = server.request("PUT", "/lab/api/workspaces/default", body=layout)
+    assert r.status == 204, r
+    r = server.request("POST", "/api/contents", body={"type": "notebook"})
+    assert r.status == 201, r
+    r = server.request("POST", f"/api/contents/{r.body['path']}/checkpoints")
+    assert r.status == 201, r
+    after_create = last()
+    assert after_create[1] == "POST /api/contents" and after_create[0] > before[0]
+    r = server.request("PUT", "/lab/api/workspaces/default", body=layout)
+    assert r.status == 204, r
+    assert last() == after_create
