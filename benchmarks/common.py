@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from interactive_ext.launcher import alive, descendants, stat_fields
+from interactive_ext.procs import alive, descendants, stat_fields
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent

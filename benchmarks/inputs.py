@@ -1,7 +1,7 @@
 """Figure 6: putting a NumPy array into the session, and getting it back in a kernel.
 
 Write: in a fresh process per run, the wrapper's own session write
-(`interactive_ext.task.write_inputs` into a new session directory) vs a raw
+(`interactive_ext.inputs.write_inputs` into a new session directory) vs a raw
 `pickle.dump` of the same dict to a file in the same folder; alternated, files removed after
 each run and `os.sync()` before each (so neither side pays for the other's writeback); twice
 the usual number of runs, since a write of this size sometimes stalls for the disk.
@@ -28,7 +28,7 @@ mode, folder, mb = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
 inputs = {"data": np.ones(mb * 2**20 // 8, dtype=np.float64)}
 if mode == "session":
     from interactive_ext.session import Session
-    from interactive_ext.task import write_inputs
+    from interactive_ext.inputs import write_inputs
     t0 = time.perf_counter()
     session = Session.create(folder)
     write_inputs(session, inputs)
@@ -84,7 +84,7 @@ def _load_in_kernel(s: Settings, session_dir: str, runs: int) -> dict[str, Any]:
         kc.start_channels()
         kc.wait_for_ready(timeout=60)
         path = f"{session_dir}/inputs.pkl"
-        # the first call's import of interactive_ext.kernel is timed apart, not in the runs
+        # the first call's import of interactive_ext.helpers is timed apart, not in the runs
         warm = kc.execute_interactive(
             "import time as _t; _t0 = _t.perf_counter(); from interactive_ext import load_inputs;"
             " _dt = _t.perf_counter() - _t0",

@@ -54,13 +54,13 @@ def wrapper_cmd(work: Path, port: int, task: str, *extra: str) -> list[str]:
 
 
 def server_child(wrapper_pid: int) -> int | None:
-    """The wrapper's server child (python -m interactive_ext.launcher)."""
+    """The wrapper's server child (python -m interactive_ext.server_child)."""
     for pid in common.descendants(wrapper_pid):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"interactive_ext.launcher" in cmdline:
+        if b"interactive_ext.server_child" in cmdline:
             return pid
     return None
 

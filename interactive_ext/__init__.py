@@ -8,25 +8,25 @@ __version__ = "0.1.0"
 
 # Public names, imported on first use so that `import interactive_ext` stays light.
 _LAZY = {
-    "interactive": "task",
-    "IdleTimeout": "task",
-    "ServerError": "task",
-    "load_inputs": "kernel",
-    "load_error": "kernel",
-    "save_inputs": "kernel",
-    "resume": "kernel",
+    "interactive": "decorator",
+    "IdleTimeout": "errors",
+    "ServerError": "errors",
+    "load_inputs": "helpers",
+    "load_error": "helpers",
+    "save_inputs": "helpers",
+    "resume": "helpers",
 }
 
 __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:
-    from .kernel import load_error as load_error
-    from .kernel import load_inputs as load_inputs
-    from .kernel import resume as resume
-    from .kernel import save_inputs as save_inputs
-    from .task import IdleTimeout as IdleTimeout
-    from .task import ServerError as ServerError
-    from .task import interactive as interactive
+    from .decorator import interactive as interactive
+    from .errors import IdleTimeout as IdleTimeout
+    from .errors import ServerError as ServerError
+    from .helpers import load_error as load_error
+    from .helpers import load_inputs as load_inputs
+    from .helpers import resume as resume
+    from .helpers import save_inputs as save_inputs
 
 
 def __getattr__(name: str) -> Any:

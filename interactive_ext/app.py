@@ -14,9 +14,13 @@ from traitlets import Float, TraitError, Unicode, validate
 
 from . import __version__
 from .activity import KERNEL_ACTIONS, KernelActivity, request_hook, terminal_source
+from .errors import SessionError
 from .handlers import HeartbeatHandler, ResumeHandler, StatusHandler
 from .idle import IdleWatcher, wall
-from .session import Session, SessionError
+from .names import EXTENSION, HEARTBEAT, RESUME, STATUS, route
+from .options import DEFAULTS, check_seconds, is_on
+from .records import Reason, TaskContext
+from .session import Session
 
 LIFECYCLE = "https://events.jupyter.org/interactive_ext/lifecycle/v1"
 SCHEMA_PATH = Path(__file__).parent / "event_schemas" / "lifecycle" / "v1.yaml"
@@ -25,14 +29,14 @@ SCHEMA_PATH = Path(__file__).parent / "event_schemas" / "lifecycle" / "v1.yaml"
 class InteractiveApp(ExtensionApp):
     """Resume gate, heartbeat and precise idle shutdown for a Jupyter server."""
 
-    name = "interactive"
+    name = EXTENSION
     app_name = "Interactive task"
     description = __doc__
     version = __version__
     load_other_extensions = True
 
     max_idle_seconds = Float(
-        3600.0,
+        DEFAULTS.max_idle_seconds,
         config=True,
         help="""Shut the server down after this many seconds with no activity (default 3600).
         0 disables the idle shutdown. Activity is a busy kernel (held for as long as it runs),
@@ -41,7 +45,7 @@ class InteractiveApp(ExtensionApp):
         1 s after the deadline, never before it.""",
     )
     max_lifetime_seconds = Float(
-        0.0,
+        DEFAULTS.max_lifetime_seconds,
         config=True,
         help="""Stop the server this many seconds after it started, active or not
         (outcome reason "lifetime"). 0 (the default) means no cap.""",
@@ -68,11 +72,10 @@ class InteractiveApp(ExtensionApp):
 
     @validate("max_idle_seconds", "max_lifetime_seconds", "idle_warning_seconds")
     def _non_negative(self, proposal: Any) -> float:
-        value = proposal["value"]
-        if value < 0:
-            name = proposal["trait"].name
-            raise TraitError(f"{name} must be >= 0 (0 disables it), got {value}")
-        return value
+        try:
+            return check_seconds(proposal["trait"].name, proposal["value"])
+        except (TypeError, ValueError) as e:
+            raise TraitError(str(e)) from None
 
     @validate("session_dir")
     def _existing_dir(self, proposal: Any) -> str:
@@ -104,7 +107,7 @@ class InteractiveApp(ExtensionApp):
         self.session = Session.open(self.session_dir) if self.session_dir else None
         self.watcher = IdleWatcher(
             self.max_idle_seconds,
-            on_idle=lambda: self.request_stop("idle"),
+            on_idle=lambda: self.request_stop(Reason.IDLE),
             on_warning=self._warn,
             warning_before=self.idle_warning_seconds,
             logger=self.log,
@@ -122,25 +125,25 @@ class InteractiveApp(ExtensionApp):
         """Register the REST endpoints."""
         self.handlers.extend(
             [
-                (r"/interactive/resume", ResumeHandler),
-                (r"/interactive/heartbeat", HeartbeatHandler),
-                (r"/interactive/status", StatusHandler),
+                (rf"/{route(RESUME)}", ResumeHandler),
+                (rf"/{route(HEARTBEAT)}", HeartbeatHandler),
+                (rf"/{route(STATUS)}", StatusHandler),
             ]
         )
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         """Start the idle clock and the lifetime cap once the server is running."""
-        if self.max_idle_seconds > 0:
+        if self.watcher.enabled:
             self.watcher.start()
             self.log.info(
                 "idle shutdown after %s s without activity (warning %s s before)",
                 self.max_idle_seconds,
                 self.watcher.warning_before,
             )
-        if self.max_lifetime_seconds > 0:
+        if is_on(self.max_lifetime_seconds):
             loop = asyncio.get_running_loop()
             self._lifetime = loop.call_later(
-                self.max_lifetime_seconds, lambda: self.request_stop("lifetime")
+                self.max_lifetime_seconds, lambda: self.request_stop(Reason.LIFETIME)
             )
             self.log.info("lifetime cap: %s s", self.max_lifetime_seconds)
 
@@ -158,7 +161,7 @@ class InteractiveApp(ExtensionApp):
 
     # -- the outcome --------------------------------------------------------------
 
-    def request_stop(self, reason: str, inputs: dict[str, Any] | None = None) -> bool:
+    def request_stop(self, reason: Reason, inputs: dict[str, Any] | None = None) -> bool:
         """Record the outcome, emit it and stop the server; False if already stopping."""
         if self.state != "waiting":
             return False
@@ -166,23 +169,23 @@ class InteractiveApp(ExtensionApp):
             try:
                 self.session.record_outcome(reason, inputs)
             except OSError as e:
-                if reason == "resumed":  # the task would not know: refuse, keep serving
+                if reason is Reason.RESUMED:  # the task would not know: refuse, keep serving
                     raise SessionError(
                         f"cannot record the resume in {self.session.path}: {e}"
                     ) from e
-                self.log.exception("cannot record the outcome %s; stopping anyway", reason)
-        self.state = "resuming" if reason == "resumed" else "stopping"
+                self.log.exception("cannot record the outcome %s; stopping anyway", reason.value)
+        self.state = "resuming" if reason is Reason.RESUMED else "stopping"
         self.watcher.stop()
-        if reason == "resumed":
+        if reason is Reason.RESUMED:
             self.emit(
                 "resume",
                 f"resume requested ({len(inputs or {})} input overrides)",
-                reason=reason,
+                reason=reason.value,
                 inputs=sorted(inputs or {}),
             )
-        self.emit("shutdown", f"server stopping: {reason}", reason=reason)
-        self.log.info("stopping the server: %s", reason)
-        grace = self.resume_grace_seconds if reason == "resumed" else 0.0
+        self.emit("shutdown", f"server stopping: {reason.value}", reason=reason.value)
+        self.log.info("stopping the server: %s", reason.value)
+        grace = self.resume_grace_seconds if reason is Reason.RESUMED else 0.0
         asyncio.get_running_loop().call_later(grace, self.server.stop)
         return True
 
@@ -203,16 +206,27 @@ class InteractiveApp(ExtensionApp):
 
     # -- reporting ----------------------------------------------------------------
 
+    def task_context(self) -> tuple[TaskContext | None, list[str]]:
+        """The task context (None without one) and what is wrong with the session's files."""
+        if self.session is None:
+            return None, []
+        try:
+            return self.session.context(), []
+        except SessionError as e:
+            self.log.warning("%s", e)
+            return None, [str(e)]
+
     def status(self) -> dict[str, Any]:
         """The task context (if any), the state and the idle state."""
-        context = self.session.context() if self.session else None
+        context, problems = self.task_context()
         lifetime = self.started + self.max_lifetime_seconds if self.max_lifetime_seconds else None
         return {
             "state": self.state,
             "started": wall(self.started),
             "session_dir": self.session_dir or None,
-            "notebook": (context or {}).get("notebook"),
-            "task": context,
+            "notebook": context.notebook if context else None,
+            "task": context.to_json() if context else None,
+            "problems": problems,
             "lifetime_deadline": wall(lifetime),
             "idle": self.heartbeat(),
         }
@@ -220,6 +234,3 @@ class InteractiveApp(ExtensionApp):
     def heartbeat(self) -> dict[str, Any]:
         """The idle state (the heartbeat body)."""
         return self.watcher.state()
-
-
-main = launch_new_instance = InteractiveApp.launch_instance

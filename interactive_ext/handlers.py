@@ -10,7 +10,9 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
-from .session import InputsError, SessionError, parse_resume_body
+from .errors import InputsError, SessionError
+from .inputs import parse_resume_body
+from .records import Reason
 
 
 class InteractiveHandler(ExtensionHandlerMixin, APIHandler):
@@ -39,13 +41,13 @@ class ResumeHandler(InteractiveHandler):
         """Resume the task, optionally with input overrides {"inputs": {...}}."""
         if self.app.state != "waiting":
             raise web.HTTPError(409, f"the server is already {self.app.state}")
-        session = self.app.session
+        context, _ = self.app.task_context()  # a broken context: no name checks, still resumable
         try:
-            inputs = parse_resume_body(self.request.body, session.context() if session else None)
+            inputs = parse_resume_body(self.request.body, context)
         except InputsError as e:
             raise web.HTTPError(400, str(e)) from None
         try:
-            stopping = self.app.request_stop("resumed", inputs)
+            stopping = self.app.request_stop(Reason.RESUMED, inputs)
         except SessionError as e:
             self.log.error("resume refused: %s", e)
             raise web.HTTPError(500, str(e)) from None

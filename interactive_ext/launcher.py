@@ -1,9 +1,9 @@
-"""Start the Jupyter server child with the extension on, detect readiness, stop it."""
+"""Start the Jupyter server child with the extension on, wait until it answers, stop it."""
 
 from __future__ import annotations
 
-import atexit
 import contextlib
+import importlib.util
 import json
 import logging
 import os
@@ -12,26 +12,33 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from .session import READY, SESSION_ENV, Session, atomic_write
+from .errors import ServerError
+from .names import (
+    EXTENSION,
+    PARENT_PID_ENV,
+    READY,
+    SERVER_CONFIG,
+    SERVER_LOG,
+    SESSION_ENV,
+    TOKEN_ENV,
+)
+from .options import DEFAULTS
+from .procs import alive, descendants, session_processes
+from .records import ReadyInfo
+from .session import Session, atomic_write
 
 log = logging.getLogger("interactive_ext")
 
-CONFIG = "server_config.json"
-LOG = "server.log"
 READY_TIMEOUT = 120.0
 STOP_TIMEOUT = 10.0
 LOG_TAIL = 25
-
-
-class ServerError(RuntimeError):
-    """The Jupyter server died or never came up; the message quotes its last log lines."""
 
 
 @dataclass
@@ -40,29 +47,27 @@ class ServerSpec:
 
     session: Session
     root_dir: str
-    ip: str = "127.0.0.1"
-    port: int = 8888
+    ip: str = DEFAULTS.ip
+    port: int = DEFAULTS.port
     token: str | None = None
-    max_idle_seconds: float = 3600.0
-    max_lifetime_seconds: float = 0.0
+    max_idle_seconds: float = DEFAULTS.max_idle_seconds
+    max_lifetime_seconds: float = DEFAULTS.max_lifetime_seconds
     source_dirs: list[str] = field(default_factory=list)
     ready_file: str | None = None
+    notebook: str | None = None
+    """The starter notebook, relative to root_dir: the printed URL opens it."""
 
 
 def resolve_token(token: str | None) -> str:
     """The token to require: the given one, else JUPYTER_TOKEN, else a random one."""
-    if token:
-        return token
-    return os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(24)
+    return token or os.environ.get(TOKEN_ENV) or secrets.token_hex(24)
 
 
 def connect_host(ip: str) -> str:
     """The address to reach a server bound to ip from this machine."""
     if ip in ("", "0.0.0.0", "*"):
         return "127.0.0.1"
-    if ip == "::":
-        return "::1"
-    return ip
+    return "::1" if ip == "::" else ip
 
 
 def url_host(ip: str) -> str:
@@ -71,13 +76,15 @@ def url_host(ip: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+def _socket(ip: str) -> socket.socket:
+    return socket.socket(socket.AF_INET6 if ":" in connect_host(ip) else socket.AF_INET)
+
+
 def free_port(ip: str) -> int:
     """A TCP port free right now on ip (for port=0)."""
-    host = connect_host(ip)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        with socket.socket(family) as s:
-            s.bind((host, 0))
+        with _socket(ip) as s:
+            s.bind((connect_host(ip), 0))
             return int(s.getsockname()[1])
     except OSError as e:
         raise ServerError(f"cannot find a free port on {ip}: {e}") from None
@@ -85,17 +92,24 @@ def free_port(ip: str) -> int:
 
 def port_in_use(ip: str, port: int) -> bool:
     """True if something already listens on ip:port."""
-    host = connect_host(ip)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        with socket.socket(family) as s:
+        with _socket(ip) as s:
             s.settimeout(0.5)
-            return s.connect_ex((host, port)) == 0
+            return s.connect_ex((connect_host(ip), port)) == 0
     except OSError:  # an address we cannot reach: let the server report it
         return False
 
 
-class Server:
+def page_path(notebook: str | None) -> str:
+    """The page a person opens: the notebook in JupyterLab, else in Notebook 7, else ours."""
+    if notebook and importlib.util.find_spec("jupyterlab") is not None:
+        return f"lab/tree/{quote(notebook)}"
+    if notebook and importlib.util.find_spec("notebook") is not None:
+        return f"notebooks/{quote(notebook)}"
+    return EXTENSION
+
+
+class ServerProcess:
     """One Jupyter server child process serving a session."""
 
     def __init__(self, spec: ServerSpec) -> None:
@@ -104,10 +118,8 @@ class Server:
         self.token = resolve_token(spec.token)
         self.port = spec.port
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = spec.session.path / LOG
-        self.info: dict[str, Any] = {}
-
-    # -- starting ---------------------------------------------------------------
+        self.log_path = spec.session.path / SERVER_LOG
+        self.info: ReadyInfo | None = None
 
     def config(self) -> dict[str, Any]:
         """The server's config (a 0600 file, so the token never shows in `ps`)."""
@@ -137,11 +149,6 @@ class Server:
             },
         }
 
-    def start(self) -> dict[str, Any]:
-        """Start the child, wait until it answers; the ready info (url, token, port, pid)."""
-        self.spawn()
-        return self.wait_ready()
-
     def spawn(self) -> None:
         """Start the child process (it needs seconds to import; use them, then wait_ready)."""
         spec = self.spec
@@ -152,12 +159,12 @@ class Server:
                 f"port {self.port} on {spec.ip} is already in use; pass another port "
                 "(port=0 picks a free one)"
             )
-        config_path = spec.session.path / CONFIG
+        config_path = spec.session.path / SERVER_CONFIG
         atomic_write(config_path, json.dumps(self.config(), indent=1).encode())
         env = dict(os.environ)
         env.pop(SESSION_ENV, None)
-        env["INTERACTIVE_EXT_PARENT_PID"] = str(os.getpid())
-        cmd = [sys.executable, "-m", "interactive_ext.launcher", f"--config={config_path}"]
+        env[PARENT_PID_ENV] = str(os.getpid())
+        cmd = [sys.executable, "-m", "interactive_ext.server_child", f"--config={config_path}"]
         fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             self.proc = subprocess.Popen(
@@ -172,56 +179,52 @@ class Server:
         finally:
             os.close(fd)
 
-    def base_url(self) -> str:
-        """The server's base URL, without the token."""
+    @property
+    def server_url(self) -> str:
+        """The server's root URL, without the token."""
         return f"http://{url_host(self.spec.ip)}:{self.port}/"
 
-    def wait_ready(self, timeout: float = READY_TIMEOUT) -> dict[str, Any]:
+    def wait_ready(self, timeout: float = READY_TIMEOUT) -> ReadyInfo:
         """Poll the server until it answers, watching the child; the ready info."""
+        from .client import Client  # imported while the child starts, not before the spawn
+
         assert self.proc is not None
-        url = self.base_url() + "interactive/status"
+        client = Client(self.server_url, self.token)
         deadline = time.monotonic() + timeout
         delay = 0.02
-        while True:
+        while not client.answers():
             code = self.proc.poll()
             if code is not None:
                 raise self.error(f"the Jupyter server exited with code {code} before answering")
-            if self._answers(url):
-                break
             if time.monotonic() > deadline:
                 self.stop()
                 raise self.error(f"the Jupyter server did not answer within {timeout:.0f} s")
             time.sleep(delay)
             delay = min(delay * 1.5, 0.2)
-        self.info = {
-            "url": f"{self.base_url()}?token={self.token}",
-            "base_url": self.base_url(),
-            "port": self.port,
-            "token": self.token,
-            "pid": self.proc.pid,
-            "session_dir": str(self.spec.session.path),
-        }
-        self.spec.session.write_json(READY, self.info)
+        self.info = self.ready_info()
+        self.write_ready(self.info)
+        return self.info
+
+    def ready_info(self) -> ReadyInfo:
+        """The ready file's record for the running child."""
+        assert self.proc is not None
+        return ReadyInfo(
+            url=f"{self.server_url}{page_path(self.spec.notebook)}?token={self.token}",
+            server_url=self.server_url,
+            base_url="/",
+            port=self.port,
+            token=self.token,
+            pid=self.proc.pid,
+            session_dir=str(self.spec.session.path),
+        )
+
+    def write_ready(self, info: ReadyInfo) -> None:
+        """Write the ready info into the session and, if asked, into the ready file."""
+        self.spec.session.write_json(READY, info.to_json())
         if self.spec.ready_file:
             ready = Path(self.spec.ready_file)
             ready.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(ready, json.dumps(self.info, indent=1).encode())
-        return self.info
-
-    def _answers(self, url: str) -> bool:
-        import urllib.error  # imported here, while the child starts, not before the spawn
-        import urllib.request
-
-        req = urllib.request.Request(url, headers={"Authorization": f"token {self.token}"})
-        try:
-            with urllib.request.urlopen(req, timeout=2) as r:
-                return bool(r.status == 200)
-        except urllib.error.HTTPError:
-            return False
-        except (OSError, ValueError):
-            return False
-
-    # -- waiting and stopping ------------------------------------------------------
+            atomic_write(ready, json.dumps(info.to_json(), indent=1).encode())
 
     def wait(self) -> int:
         """Wait for the server to exit by itself (resume, idle, lifetime); its exit code."""
@@ -229,7 +232,7 @@ class Server:
         return self.proc.wait()
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
-        """Stop the server and its kernels: SIGTERM, then SIGKILL of its group after timeout."""
+        """Stop the server, then every process it left (kernels and what they started)."""
         proc = self.proc
         if proc is None:
             return
@@ -245,21 +248,8 @@ class Server:
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         # Kernels run in sessions of their own: none (nor what they started) outlives the
-        # server. The server asked its kernels to shut down; one still here (a kernel that
-        # was still starting, say) is an orphan now: ask it to stop at once, then kill it.
-        stray = {p for p in kernels | session_processes(self.spec.session.path) if alive(p)}
-        for pid in stray:
-            log.info("stopping process %s left by the Jupyter server", pid)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 2.0
-        while stray and time.monotonic() < deadline:
-            time.sleep(0.05)
-            stray = {p for p in stray if alive(p)}
-        for pid in stray:
-            log.warning("killing process %s left behind by the Jupyter server", pid)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
+        # server. One still here (a kernel that was still starting, say) is an orphan now.
+        stop_processes(kernels | session_processes(self.spec.session.path))
 
     def log_tail(self, lines: int = LOG_TAIL) -> str:
         """The last lines the server wrote."""
@@ -277,104 +267,18 @@ class Server:
         return ServerError(f"{what}; log {self.log_path}, last lines:\n{tail}")
 
 
-def stat_fields(pid: int | str) -> list[str] | None:
-    """The fields of /proc/PID/stat after the command name (state first), or None."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-
-
-def children_map() -> dict[int, list[int]]:
-    """ppid -> child pids, read from /proc (empty where there is no /proc)."""
-    children: dict[int, list[int]] = {}
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return children
-    for entry in entries:
-        fields = stat_fields(entry) if entry.isdigit() else None
-        if fields is not None:
-            children.setdefault(int(fields[1]), []).append(int(entry))
-    return children
-
-
-def descendants(pid: int) -> set[int]:
-    """Live descendants of pid (from /proc; empty where there is no /proc)."""
-    children = children_map()
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
-def session_processes(session_dir: Path) -> set[int]:
-    """Processes whose environment names this session (its kernels and what they started)."""
-    marker = b"\0" + f"{SESSION_ENV}={session_dir}".encode() + b"\0"
-    found: set[int] = set()
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return found
-    me = os.getpid()
-    for entry in entries:
-        if not entry.isdigit() or int(entry) == me:
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as f:
-                if marker in b"\0" + f.read() + b"\0":
-                    found.add(int(entry))
-        except OSError:
-            continue
-    return found
-
-
-def alive(pid: int) -> bool:
-    """True if pid exists and is not a zombie."""
-    fields = stat_fields(pid)
-    if fields is not None:
-        return fields[0] != "Z"
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
-
-
-def _watch_parent(parent: int) -> None:
-    """In the server child: stop when the task process is gone (SIGKILLed, say)."""
-
-    def watch() -> None:
-        while True:
-            time.sleep(1.0)
-            if os.getppid() != parent:
-                os.kill(os.getpid(), signal.SIGTERM)
-                return
-
-    threading.Thread(target=watch, name="interactive-parent-watch", daemon=True).start()
-
-
-def main() -> None:
-    """The server child: ServerApp.launch_instance with the arguments given."""
-    parent = os.environ.pop("INTERACTIVE_EXT_PARENT_PID", "")
-    if parent.isdigit():
-        _watch_parent(int(parent))
-    from jupyter_server.serverapp import ServerApp
-
-    ServerApp.launch_instance()
-    # The server has cleaned up (kernels shut down, runtime files removed) and the task is
-    # waiting for this exit. Python's own teardown of the modules would take a third of a
-    # second more: run the exit handlers, flush, and leave.
-    atexit._run_exitfuncs()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
-
-
-if __name__ == "__main__":
-    main()
+def stop_processes(pids: set[int], grace: float = 2.0) -> None:
+    """SIGTERM the live ones of pids, then SIGKILL those still alive after grace seconds."""
+    stray = {p for p in pids if alive(p)}
+    for pid in stray:
+        log.info("stopping process %s left by the Jupyter server", pid)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while stray and time.monotonic() < deadline:
+        time.sleep(0.05)
+        stray = {p for p in stray if alive(p)}
+    for pid in stray:
+        log.warning("killing process %s left behind by the Jupyter server", pid)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)

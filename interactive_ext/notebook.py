@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .records import ErrorRecord, TaskContext
+
 log = logging.getLogger("interactive_ext")
 
 
@@ -17,37 +19,36 @@ def notebook_name(qualname: str) -> str:
     return f"{safe}-interactive.ipynb"
 
 
-def import_code(context: dict[str, Any]) -> str:
+def import_code(context: TaskContext) -> str:
     """Code that imports the task in a kernel (by module, or from its file for scripts)."""
-    module, qualname = context["module"], context["qualname"]
+    module, qualname = context.module, context.qualname
     top = qualname.split(".")[0]
     if module and module != "__main__" and "<" not in qualname:
         if top == qualname:
             return f"from {module} import {qualname} as task"
         return f"from {module} import {top}\ntask = {qualname}"
     return (
-        "from interactive_ext.task import load_function\n"
-        f"task = load_function({context['source_file'] + ':' + qualname!r})"
+        "from interactive_ext.loader import load_function\n"
+        f"task = load_function({(context.source_file or '') + ':' + qualname!r})"
     )
 
 
-def build(context: dict[str, Any], error: dict[str, Any] | None) -> Any:
+def build(context: TaskContext, error: ErrorRecord | None) -> Any:
     """The starter notebook (an nbformat NotebookNode) for a task context and failure."""
     import nbformat.v4 as nbf
 
-    qualname = context["qualname"]
-    params = ", ".join(context.get("parameters") or []) or "no parameters"
+    qualname = context.qualname
+    params = ", ".join(context.parameters) or "no parameters"
     intro = (
         f"# Interactive task `{qualname}`\n\n"
-        f"Task `{context['module']}:{qualname}` ({params}), "
-        f"source file `{context.get('source_file')}`.\n\n"
+        f"Task `{context.ref}` ({params}), source file `{context.source_file}`.\n\n"
     )
     if error:
         intro += (
             "**The server is up because the task failed** with "
-            f"`{error.get('type')}: {error.get('message')}`. Fix the source file, try it here, "
+            f"`{error.type}: {error.message}`. Fix the source file, try it here, "
             "then resume: the task runs again with your edited code.\n\n"
-            "```\n" + (error.get("traceback") or "").rstrip() + "\n```\n"
+            "```\n" + error.traceback.rstrip() + "\n```\n"
         )
     else:
         intro += (
@@ -90,17 +91,17 @@ def build(context: dict[str, Any], error: dict[str, Any] | None) -> Any:
         "display_name": "Python 3",
         "language": "python",
     }
-    nb.metadata["interactive_ext"] = {"task": f"{context['module']}:{qualname}"}
+    nb.metadata["interactive_ext"] = {"task": context.ref}
     return nb
 
 
 def write_notebook(
-    notebook_dir: str | os.PathLike[str], context: dict[str, Any], error: dict[str, Any] | None
+    notebook_dir: str | os.PathLike[str], context: TaskContext, error: ErrorRecord | None
 ) -> Path:
     """Write the starter notebook into notebook_dir unless a file of that name exists; its path."""
     import nbformat
 
-    path = Path(notebook_dir) / notebook_name(context["qualname"])
+    path = Path(notebook_dir) / notebook_name(context.qualname)
     if path.exists():
         log.info("keeping the existing notebook %s (never overwritten)", path)
         return path

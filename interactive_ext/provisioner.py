@@ -8,7 +8,7 @@ from typing import Any
 from jupyter_client.provisioning import LocalProvisioner
 from traitlets import List, Unicode
 
-from .session import SESSION_ENV
+from .names import SESSION_ENV
 
 
 class InteractiveProvisioner(LocalProvisioner):  # type: ignore[misc]

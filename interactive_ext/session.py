@@ -1,4 +1,4 @@
-"""The session directory: the task's context, inputs, overrides, failure and outcome."""
+"""The session directory: private files for the context, inputs, failure, outcome, ready info."""
 
 from __future__ import annotations
 
@@ -7,26 +7,16 @@ import json
 import os
 import pickle
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-SESSION_ENV = "INTERACTIVE_EXT_SESSION"
-"""Environment variable that points kernels (and helpers) to the session directory."""
+from .errors import SessionError
+from .names import CONTEXT, ERROR, OUTCOME, READY, SESSION_ENV
+from .records import ErrorRecord, Outcome, R, ReadyInfo, Reason, TaskContext
 
-CONTEXT = "context.json"
-INPUTS = "inputs.pkl"
-SAVED_INPUTS = "saved_inputs.pkl"
-ERROR = "error.json"
-EXCEPTION = "exception.pkl"
-OUTCOME = "outcome.json"
-READY = "server.json"
-
-
-class SessionError(RuntimeError):
-    """A session directory is missing, unreadable or not ours."""
+__all__ = ["Session", "SessionError", "atomic_write"]
 
 
 def atomic_write(path: Path, data: bytes | Callable[[IO[bytes]], None]) -> None:
@@ -82,6 +72,12 @@ class Session:
             )
         return cls.open(path)
 
+    def remove(self, *names: str) -> None:
+        """Delete files of the session; absent ones are fine."""
+        for name in names:
+            with contextlib.suppress(FileNotFoundError):
+                (self.path / name).unlink()
+
     # -- JSON files -------------------------------------------------------------
 
     def write_json(self, name: str, obj: Any) -> None:
@@ -94,6 +90,13 @@ class Session:
             return json.loads((self.path / name).read_text())
         except FileNotFoundError:
             return None
+        except (OSError, ValueError) as e:
+            raise SessionError(f"cannot read {self.path / name}: {e}") from None
+
+    def read_record(self, name: str, kind: type[R]) -> R | None:
+        """Read one JSON file as a typed record, or None when it is absent."""
+        data = self.read_json(name)
+        return None if data is None else kind.from_json(data, str(self.path / name))
 
     # -- pickles (written and read on this machine only, never from the network) --
 
@@ -109,62 +112,26 @@ class Session:
         except FileNotFoundError:
             return None
 
-    # -- the parts -------------------------------------------------------------
+    # -- the records -----------------------------------------------------------------
 
-    def context(self) -> dict[str, Any] | None:
+    def context(self) -> TaskContext | None:
         """The task context (function, source file, parameters, notebook), if any."""
-        return self.read_json(CONTEXT)
+        return self.read_record(CONTEXT, TaskContext)
 
-    def outcome(self) -> dict[str, Any] | None:
+    def outcome(self) -> Outcome | None:
         """The recorded outcome (reason, inputs, time), if the server recorded one."""
-        return self.read_json(OUTCOME)
+        return self.read_record(OUTCOME, Outcome)
 
-    def record_outcome(self, reason: str, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
+    def record_outcome(self, reason: Reason, inputs: dict[str, Any] | None = None) -> Outcome:
         """Record why the server stopped (resumed, idle, lifetime), atomically."""
-        outcome = {"reason": reason, "inputs": inputs or {}, "time": time.time()}
-        self.write_json(OUTCOME, outcome)
+        outcome = Outcome(reason, inputs or {})
+        self.write_json(OUTCOME, outcome.to_json())
         return outcome
 
+    def ready(self) -> ReadyInfo | None:
+        """The running server's ready info, if it is up."""
+        return self.read_record(READY, ReadyInfo)
 
-class InputsError(ValueError):
-    """Input overrides that do not fit the request format or the task's signature."""
-
-
-def check_input_names(names: list[str], context: dict[str, Any] | None) -> None:
-    """Raise InputsError when a name is not a parameter of the task (if one is known)."""
-    if not context or context.get("var_keyword"):
-        return
-    params = context.get("parameters") or []
-    unknown = sorted(set(names) - set(params))
-    if unknown:
-        raise InputsError(
-            f"unknown input(s) {', '.join(unknown)}: the task "
-            f"{context.get('qualname', '?')} takes {', '.join(params) or 'no parameters'}"
-        )
-
-
-def parse_resume_body(body: bytes, context: dict[str, Any] | None) -> dict[str, Any]:
-    """Parse a resume request body {"inputs": {...}} into the input overrides (JSON only)."""
-    if not body or not body.strip():
-        return {}
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InputsError(f'the body is not valid JSON ({e}); send {{"inputs": {{...}}}}') from None
-    if not isinstance(data, dict):
-        raise InputsError(
-            f'the body must be a JSON object like {{"inputs": {{...}}}}, not {type(data).__name__}'
-        )
-    unknown = sorted(set(data) - {"inputs"})
-    if unknown:
-        raise InputsError(f'unknown key(s) {", ".join(unknown)}: the only key is "inputs"')
-    inputs = data.get("inputs", {})
-    if inputs is None:
-        inputs = {}
-    if not isinstance(inputs, dict):
-        raise InputsError(
-            f'"inputs" must be an object of parameter names to JSON values, '
-            f"not {type(inputs).__name__}"
-        )
-    check_input_names(list(inputs), context)
-    return inputs
+    def error(self) -> ErrorRecord | None:
+        """The task's last failure, if it failed."""
+        return self.read_record(ERROR, ErrorRecord)

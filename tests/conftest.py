@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from interactive_ext.launcher import alive, descendants
+from interactive_ext.procs import alive, descendants
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 

@@ -87,11 +87,14 @@ def cli_server(tmp_path: Path, env: dict[str, str]) -> Iterator[Callable[..., Se
     """Start `jupyter server` subprocesses; all are stopped at the end, even on failure."""
     procs: list[subprocess.Popen[str]] = []
 
-    def start(*extra: str, name: str = "s") -> Server:
+    def start(*extra: str, name: str = "s", task: bool = True) -> Server:
         session = tmp_path / f"session-{name}"
         root = tmp_path / f"root-{name}"
         session.mkdir()
         root.mkdir()
+        if task:  # a task session; without a context it is a plain server with the extension
+            context = {"module": "m", "qualname": "train", "parameters": ["epochs"]}
+            (session / "context.json").write_text(json.dumps(context))
         port = free_port()
         log = open(tmp_path / f"server-{name}.log", "w")  # noqa: SIM115 - closed by the process end
         proc = subprocess.Popen(
@@ -142,9 +145,16 @@ def cli_server(tmp_path: Path, env: dict[str, str]) -> Iterator[Callable[..., Se
 def test_status_and_list_find_the_running_session(env, cli_server):
     """status with no --url finds the one session; list prints url with token and state."""
     server = cli_server()
-    (server.session_dir / "server.json").write_text(
-        json.dumps({"url": f"{server.url}?token={TOKEN}", "token": TOKEN})
-    )
+    ready = {
+        "url": f"{server.url}lab?token={TOKEN}",
+        "server_url": server.url,
+        "base_url": "/",
+        "port": int(server.url.rsplit(":", 1)[1].strip("/")),
+        "token": TOKEN,
+        "pid": server.proc.pid,
+        "session_dir": str(server.session_dir),
+    }
+    (server.session_dir / "server.json").write_text(json.dumps(ready))
 
     listed = cli(env, "list")
     assert listed.returncode == 0, listed.stderr
@@ -174,9 +184,6 @@ def test_status_and_list_find_the_running_session(env, cli_server):
 def test_resume_by_url_then_refused_then_gone(env, cli_server):
     """resume → 202 (exit 0), again while stopping → 409 (exit 1), after exit → exit 2."""
     server = cli_server("--InteractiveApp.resume_grace_seconds=3")
-    (server.session_dir / "context.json").write_text(
-        json.dumps({"module": "m", "qualname": "train", "parameters": ["epochs"]})
-    )
     url = server.url + "lab"
 
     bad_json = cli(env, "resume", "--url", url, "--token", TOKEN, "--inputs", '{"epochs": ')
@@ -202,18 +209,25 @@ def test_resume_by_url_then_refused_then_gone(env, cli_server):
 def test_resume_finds_the_session_or_says_why_not(env, cli_server):
     """With no --url: none running, exactly one (resumed), several (listed) are all clear."""
     none = cli(env, "resume")
-    assert_clear_error(none, 2, "no running interactive session found", "--url")
+    assert_clear_error(none, 2, "no running interactive task session found", "--url")
 
+    plain = cli_server(name="plain", task=False)
     first = cli_server(name="a")
     second = cli_server(name="b")
     several = cli(env, "resume")
-    assert_clear_error(several, 2, "2 interactive sessions", first.url, second.url)
+    assert_clear_error(several, 2, "2 interactive task sessions", first.url, second.url)
+    assert plain.url not in several.stderr
+
+    listed = cli(env, "list")
+    lines = listed.stdout.strip().splitlines()
+    assert len(lines) == 3 and "plain server" in lines[-1] and plain.url in lines[-1], lines
 
     kill_tree(second.proc)
-    one = cli(env, "resume")
+    one = cli(env, "resume")  # the one task session, not the plain server beside it
     assert one.returncode == 0, one.stderr
     first.proc.wait(20)
     assert json.loads((first.session_dir / "outcome.json").read_text())["reason"] == "resumed"
+    assert plain.proc.poll() is None and not (plain.session_dir / "outcome.json").exists()
 
 
 # -- run: the task wrapper driven from the command line -------------------------------
@@ -365,7 +379,7 @@ def test_the_example_task_resumed_by_url_and_token(tmp_path, env, start_run):
         env,
         "resume",
         "--url",
-        ready["base_url"],
+        ready["server_url"],
         "--token",
         ready["token"],
         "--inputs",
@@ -505,7 +519,7 @@ def test_a_signal_stops_everything(tmp_path, env, tasks, start_run, signum, code
         f"--notebook-dir={tmp_path}",
     )
     ready = read_ready(ready_file, run)
-    base = ready["url"].split("?")[0].rstrip("/")
+    base = ready["server_url"].rstrip("/")
     for suffix in ("/lab", "/tree"):
         base = base.removesuffix(suffix)
     req = urllib.request.Request(
@@ -534,7 +548,7 @@ def test_help_shows_the_decorator_defaults(env):
     """run --help names every decorator parameter as a flag, with the defaults."""
     from dataclasses import fields
 
-    from interactive_ext.task import Options
+    from interactive_ext.options import Options
 
     r = subprocess.run(
         [str(BIN / "jupyter"), "interactive-task", "run", "--help"],

@@ -8,10 +8,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from interactive_ext.kernel import load_error, load_inputs, resume, save_inputs
+from interactive_ext.errors import SessionError
+from interactive_ext.helpers import load_error, load_inputs, resume, save_inputs
+from interactive_ext.inputs import write_inputs
+from interactive_ext.names import CONTEXT
 from interactive_ext.notebook import import_code, notebook_name, write_notebook
-from interactive_ext.session import CONTEXT, Session, SessionError
-from interactive_ext.task import make_context, record_error, write_inputs
+from interactive_ext.records import ErrorRecord, TaskContext
+from interactive_ext.runner import make_context, record_error
+from interactive_ext.session import Session
 
 TASK = '''
 from interactive_ext import interactive
@@ -29,15 +33,18 @@ def source(nb: nbformat.NotebookNode) -> str:
     return "\n".join(c.source for c in nb.cells)
 
 
-def context(tmp_path: Path) -> dict:
-    return {
-        "module": "nbtask",
-        "qualname": "train",
-        "source_file": str(tmp_path / "nbtask.py"),
-        "parameters": ["epochs", "lr"],
-        "var_keyword": False,
-        "notebook": str(tmp_path / "train-interactive.ipynb"),
-    }
+def context(tmp_path: Path, **changes: str) -> TaskContext:
+    return TaskContext(
+        **{
+            "module": "nbtask",
+            "qualname": "train",
+            "source_file": str(tmp_path / "nbtask.py"),
+            "parameters": ["epochs", "lr"],
+            "var_keyword": False,
+            "notebook": str(tmp_path / "train-interactive.ipynb"),
+            **changes,
+        }
+    )
 
 
 def test_content_interactive(tmp_path: Path) -> None:
@@ -58,11 +65,11 @@ def test_content_interactive(tmp_path: Path) -> None:
 
 
 def test_content_failure_shows_the_traceback(tmp_path: Path) -> None:
-    error = {
-        "type": "ZeroDivisionError",
-        "message": "division by zero",
-        "traceback": "Traceback (most recent call last):\n  File x\nZeroDivisionError",
-    }
+    error = ErrorRecord(
+        type="ZeroDivisionError",
+        message="division by zero",
+        traceback="Traceback (most recent call last):\n  File x\nZeroDivisionError",
+    )
     nb = nbformat.read(write_notebook(tmp_path, context(tmp_path), error), as_version=4)
     intro = nb.cells[0].source
     assert "because the task failed" in intro
@@ -78,10 +85,10 @@ def test_existing_file_is_never_overwritten(tmp_path: Path) -> None:
 
 
 def test_import_code_for_scripts_and_nested_names(tmp_path: Path) -> None:
-    ctx = {**context(tmp_path), "module": "__main__"}
+    ctx = context(tmp_path, module="__main__")
     code = import_code(ctx)
     assert "load_function(" in code and "nbtask.py:train" in code
-    assert import_code({**context(tmp_path), "qualname": "Trainer.run"}) == (
+    assert import_code(context(tmp_path, qualname="Trainer.run")) == (
         "from nbtask import Trainer\ntask = Trainer.run"
     )
 
@@ -95,7 +102,7 @@ def test_helpers_outside_a_session_are_clear(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_helpers_in_a_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     session = Session.create(tmp_path)
-    session.write_json(CONTEXT, context(tmp_path))
+    session.write_json(CONTEXT, context(tmp_path).to_json())
     write_inputs(session, {"epochs": 2, "lr": 0.1})
     monkeypatch.setenv("INTERACTIVE_EXT_SESSION", str(session.path))
     assert load_inputs() == {"epochs": 2, "lr": 0.1}
@@ -124,9 +131,9 @@ def test_run_all_in_a_real_kernel_never_resumes(
 
     session = Session.create(tmp_path)
     ctx = make_context(nbtask.train, tmp_path / "train-interactive.ipynb")
-    session.write_json(CONTEXT, ctx)
+    session.write_json(CONTEXT, ctx.to_json())
     write_inputs(session, {"epochs": 4, "lr": 0.2})
-    assert ctx["module"] == "nbtask" and ctx["qualname"] == "train"
+    assert ctx.module == "nbtask" and ctx.qualname == "train"
     path = write_notebook(tmp_path, ctx, None)
     nb = nbformat.read(path, as_version=4)
     monkeypatch.setenv("INTERACTIVE_EXT_SESSION", str(session.path))

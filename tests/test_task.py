@@ -26,14 +26,11 @@ from conftest import (
     wait_for,
 )
 
-from interactive_ext.task import (
-    IdleTimeout,
-    Options,
-    call_with_inputs,
-    interactive,
-    load_function,
-    run_interactive,
-)
+from interactive_ext import IdleTimeout, interactive
+from interactive_ext.inputs import call_with_inputs
+from interactive_ext.loader import load_function
+from interactive_ext.options import Options
+from interactive_ext.runner import run_interactive
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -167,7 +164,7 @@ def resume(info: dict[str, Any], inputs: dict[str, Any] | None = None) -> None:
     """POST /interactive/resume with the token."""
     r = http(
         "POST",
-        info["base_url"] + "interactive/resume",
+        info["server_url"] + "interactive/resume",
         info["token"],
         body={"inputs": inputs or {}},
     )
@@ -185,7 +182,12 @@ def no_process_of(info: dict[str, Any], pids: set[int]) -> None:
 def test_resume_with_kernel_edit_and_overrides(task: Callable[..., Task]) -> None:
     t = task({"epochs": 2}, max_idle_seconds=60)
     info = t.ready()
-    assert info["url"] == f"{info['base_url']}?token={info['token']}"
+    # Jupyter's server-info shape; the printed URL opens the starter notebook in JupyterLab
+    assert info["base_url"] == "/"
+    assert info["server_url"] == f"http://127.0.0.1:{info['port']}/"
+    assert info["url"] == (
+        f"{info['server_url']}lab/tree/train-interactive.ipynb?token={info['token']}"
+    )
     session = Path(info["session_dir"])
     assert (session / "context.json").stat().st_mode & 0o777 == 0o600
     assert session.stat().st_mode & 0o777 == 0o700
@@ -317,8 +319,8 @@ def test_token_from_jupyter_token(task: Callable[..., Task]) -> None:
     t = task({}, env={"JUPYTER_TOKEN": "from-the-env-123"}, max_idle_seconds=60)
     info = t.ready()
     assert info["token"] == "from-the-env-123"
-    assert http("GET", info["base_url"] + "interactive/status").status == 403
-    status = http("GET", info["base_url"] + "interactive/status", info["token"])
+    assert http("GET", info["server_url"] + "interactive/status").status == 403
+    status = http("GET", info["server_url"] + "interactive/status", info["token"])
     assert status.status == 200 and status.body["task"]["qualname"] == "train"
     resume(info)
     assert t.finish()[0] == 0

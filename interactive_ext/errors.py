@@ -1,0 +1,19 @@
+"""The exceptions a task's caller can see."""
+
+from __future__ import annotations
+
+
+class IdleTimeout(RuntimeError):
+    """Nobody resumed the task before the idle timeout (or the lifetime cap) stopped the server."""
+
+
+class ServerError(RuntimeError):
+    """The Jupyter server died or never came up; the message quotes its last log lines."""
+
+
+class SessionError(RuntimeError):
+    """A session directory or one of its files is missing, unreadable or not ours."""
+
+
+class InputsError(ValueError):
+    """Input overrides that do not fit the request format or the task's signature."""

@@ -1,0 +1,40 @@
+"""The CLI's exit codes and the errors that map to them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+PROG = "jupyter interactive-task"
+
+OK = 0
+TASK_FAILED = 1
+USAGE = 2
+IDLE = 3
+SERVER = 4
+SIGINT = 130
+SIGTERM = 143
+
+
+class UsageError(Exception):
+    """Bad input from the person at the keyboard: one clear line on stderr, exit 2."""
+
+
+class ServerRefused(Exception):
+    """The server answered, but not with success: exit 1."""
+
+
+def json_object(text: str, what: str, example: str) -> dict[str, Any]:
+    """Parse a JSON object given on the command line; UsageError with an example if it is not."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as e:
+        raise UsageError(
+            f"{what} is not valid JSON ({e}); give an object like '{example}'"
+        ) from None
+    if not isinstance(value, dict):
+        raise UsageError(
+            f"{what} must be a JSON object of parameter names to values like '{example}', "
+            f"not {type(value).__name__}"
+        )
+    return value

@@ -1,0 +1,104 @@
+"""Notebook helpers for a kernel of an interactive session: inputs, failure, resume."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from .errors import SessionError
+from .inputs import check_input_names
+from .names import EXCEPTION, INPUTS, SAVED_INPUTS
+from .session import Session
+
+log = logging.getLogger("interactive_ext")
+
+
+class TaskFailure(Exception):
+    """The task's failure when its exception could not be pickled: type, message, traceback."""
+
+    def __init__(self, type: str, message: str, traceback: str) -> None:
+        """Keep the failure's parts."""
+        super().__init__(f"{type}: {message}")
+        self.type = type
+        self.message = message
+        self.traceback = traceback
+
+
+def load_inputs() -> dict[str, Any]:
+    """The task's inputs by parameter name, with the overrides saved by save_inputs()."""
+    session = Session.from_env()
+    inputs = session.read_pickle(INPUTS)
+    if inputs is None:
+        raise SessionError(f"the session {session.path} has no inputs ({INPUTS} is missing)")
+    context = session.context()
+    if context is not None and context.unpicklable:
+        log.warning(
+            "inputs not available here (they do not pickle): %s", ", ".join(context.unpicklable)
+        )
+    saved = session.read_pickle(SAVED_INPUTS) or {}
+    return {**inputs, **saved}
+
+
+def load_error() -> BaseException | None:
+    """The task's failure (its exception, or a TaskFailure), or None when it did not fail."""
+    session = Session.from_env()
+    error = session.error()
+    if error is None:
+        return None
+    try:
+        exc = session.read_pickle(EXCEPTION)
+    except Exception as e:  # an exception class this kernel cannot import
+        log.warning("the task's exception does not unpickle here (%s); giving its text", e)
+        exc = None
+    if isinstance(exc, BaseException):
+        return exc
+    return TaskFailure(error.type, error.message, error.traceback)
+
+
+def save_inputs(**overrides: Any) -> dict[str, Any]:
+    """Store input overrides for the next resume (merged with those saved before); all of them."""
+    session = Session.from_env()
+    check_input_names(list(overrides), session.context())
+    saved = session.read_pickle(SAVED_INPUTS) or {}
+    saved.update(overrides)
+    session.write_pickle(SAVED_INPUTS, saved)
+    return saved
+
+
+def resume(**overrides: Any) -> dict[str, Any]:
+    """Ask the server to resume the task (with JSON input overrides); the server's answer."""
+    from .client import Client
+
+    session = Session.from_env()
+    check_input_names(list(overrides), session.context())
+    info = session.ready()
+    if info is None:
+        raise SessionError(f"the session {session.path} has no running server (not ready)")
+    try:
+        json.dumps(overrides)
+    except TypeError as e:
+        raise TypeError(
+            f"resume() overrides must be JSON values ({e}); "
+            "use save_inputs(...) for other Python objects, then resume()"
+        ) from None
+    saved = sorted(session.read_pickle(SAVED_INPUTS) or {})
+    reply = Client.from_ready(info).resume(overrides)
+    if reply.status != 202:
+        raise SessionError(f"the server refused to resume ({reply.status}): {reply.message}")
+    print(
+        "Resuming: the server and this kernel are stopping; the task runs in its own process "
+        f"with the original inputs, {_changed(saved, sorted(overrides))}."
+    )
+    answer: dict[str, Any] = reply.body if isinstance(reply.body, dict) else {}
+    return {**answer, "saved_inputs": saved, "overrides": sorted(overrides)}
+
+
+def _changed(saved: list[str], overrides: list[str]) -> str:
+    """Which inputs the resumed run takes from save_inputs() and from resume(), for a person."""
+    parts = []
+    if saved:
+        parts.append(f"save_inputs() for {', '.join(saved)}")
+    if overrides:
+        parts.append(f"resume() overrides for {', '.join(overrides)}")
+    return "and " + " and ".join(parts) if parts else "unchanged"

@@ -1,0 +1,42 @@
+"""The names shared across processes: the extension's routes, session files, environment."""
+
+from __future__ import annotations
+
+EXTENSION = "interactive"
+"""The extension's name; its routes live under /EXTENSION/ (see route())."""
+
+RESUME = "resume"
+HEARTBEAT = "heartbeat"
+STATUS = "status"
+SAVED = "saved"
+PAGE = ""
+
+
+def route(endpoint: str) -> str:
+    """The path of one of the extension's endpoints, relative to the server's base URL."""
+    return f"{EXTENSION}/{endpoint}" if endpoint else EXTENSION
+
+
+# -- files of the session directory ------------------------------------------------------
+CONTEXT = "context.json"
+INPUTS = "inputs.pkl"
+SAVED_INPUTS = "saved_inputs.pkl"
+ERROR = "error.json"
+EXCEPTION = "exception.pkl"
+OUTCOME = "outcome.json"
+READY = "server.json"
+SERVER_CONFIG = "server_config.json"
+SERVER_LOG = "server.log"
+
+# -- environment variables ---------------------------------------------------------------
+SESSION_ENV = "INTERACTIVE_EXT_SESSION"
+"""Set in the kernels of a session: the session directory (load_inputs() and friends read it)."""
+
+PARENT_PID_ENV = "INTERACTIVE_EXT_PARENT_PID"
+"""Set for the server child: the task process's pid (the child stops when it is gone)."""
+
+ENABLE_ENV = "INTERACTIVE_EXT_ENABLE"
+"""Overrides the decorator's `enable` (0 or 1) without a code change."""
+
+TOKEN_ENV = "JUPYTER_TOKEN"
+"""Jupyter's own variable: the default token."""

@@ -1,0 +1,181 @@
+"""The parameters of @interactive: defaults, help and checks, defined once for every caller."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from .names import ENABLE_ENV
+
+ON_IDLE = ("fail", "resume")
+
+
+def is_on(seconds: float) -> bool:
+    """Whether a time limit is set: 0 disables it."""
+    return seconds > 0
+
+
+def check_seconds(name: str, value: Any) -> float:
+    """A number of seconds >= 0 (0 disables the limit); TypeError/ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, not {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0 (0 disables it), got {value}")
+    return value
+
+
+def _port(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int (0 picks a free port), not {value!r}")
+    if not 0 <= value <= 65535:
+        raise ValueError(f"{name} must be in 0..65535 (0 picks a free port), got {value}")
+    return value
+
+
+def _ip(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"{name} must be a non-empty string like '127.0.0.1', not {value!r}")
+    return value
+
+
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, not {value!r}")
+    return value
+
+
+def _hook(name: str, value: Any) -> Any:
+    if value is not None and not callable(value):
+        raise TypeError(f"{name} must be a callable taking no arguments, not {value!r}")
+    return value
+
+
+def _on_idle(name: str, value: Any) -> str:
+    if value not in ON_IDLE:
+        raise ValueError(
+            f"{name} must be 'fail' (raise IdleTimeout) or 'resume' (run the task anyway), "
+            f"not {value!r}"
+        )
+    return str(value)
+
+
+def _token(name: str, value: Any) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise TypeError(
+            f"{name} must be a non-empty string (None: JUPYTER_TOKEN or random), not {value!r}"
+        )
+    return value
+
+
+def _path(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path, not {value!r}")
+    return os.fspath(value)
+
+
+def option(default: Any, check: Callable[[str, Any], Any], help: str, **cli: Any) -> Any:
+    """A dataclass field with its check, its help text and how the CLI spells its flag."""
+    return field(default=default, metadata={"check": check, "help": help, "cli": cli})
+
+
+@dataclass
+class Options:
+    """The parameters of @interactive; every value is checked on creation."""
+
+    max_idle_seconds: float = option(
+        3600.0,
+        check_seconds,
+        "stop the server after S seconds without activity; 0 disables it",
+        type=float,
+        metavar="S",
+    )
+    port: int = option(
+        8888, _port, "the server's port; 0 = any free port; a taken port is exit 4", type=int
+    )
+    ip: str = option("127.0.0.1", _ip, "the address the server binds")
+    enable: bool = option(
+        True, _flag, "start Jupyter; --no-enable just runs the task (INTERACTIVE_EXT_ENABLE=0|1)"
+    )
+    run_task_first: bool = option(
+        False, _flag, "run the task first and start Jupyter only if it raises"
+    )
+    notebook_dir: str | None = option(
+        None,
+        _path,
+        "where the starter notebook is written (default: the current directory)",
+        metavar="DIR",
+    )
+    pre_execute: Callable[[], Any] | None = option(
+        None, _hook, "a function called before the server starts", metavar="MODULE:FUNCTION"
+    )
+    post_execute: Callable[[], Any] | None = option(
+        None,
+        _hook,
+        "a function called once after the last server round and the resumed task",
+        metavar="MODULE:FUNCTION",
+    )
+    on_idle: str = option(
+        "fail",
+        _on_idle,
+        "on the idle timeout or lifetime cap: fail (exit 3) or resume the task",
+        choices=list(ON_IDLE),
+    )
+    max_lifetime_seconds: float = option(
+        0.0,
+        check_seconds,
+        "stop the server S seconds after it started, active or not; 0 = no cap",
+        type=float,
+        metavar="S",
+    )
+    token: str | None = option(
+        None, _token, "the server's token (default: $JUPYTER_TOKEN, or a random one)"
+    )
+    ready_file: str | None = option(
+        None,
+        _path,
+        "write the server's url, token, port and pid as JSON to FILE once it answers",
+        metavar="FILE",
+    )
+
+    def __post_init__(self) -> None:
+        """Check every value; TypeError/ValueError say what is wrong and what is allowed."""
+        for f in fields(self):
+            setattr(self, f.name, f.metadata["check"](f.name, getattr(self, f.name)))
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the task is interactive: INTERACTIVE_EXT_ENABLE=0|1 overrides `enable`."""
+        value = os.environ.get(ENABLE_ENV, "").strip().lower()
+        if not value:
+            return self.enable
+        if value in ("1", "true", "yes", "on"):
+            return True
+        if value in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(
+            f"{ENABLE_ENV}={value!r} is not valid: use 1 (interactive) or 0 (disabled)"
+        )
+
+
+DEFAULTS = Options()
+"""The default of every option (the server's traits take theirs from here)."""
+
+
+def option_names() -> list[str]:
+    """The names of the options, in order."""
+    return [f.name for f in fields(Options)]
+
+
+def options_from(**options: Any) -> Options:
+    """Options from keyword arguments, with a clear error for an unknown name."""
+    unknown = sorted(set(options) - set(option_names()))
+    if unknown:
+        raise TypeError(
+            f"unknown option(s) {', '.join(unknown)} for @interactive; "
+            f"the options are {', '.join(option_names())}"
+        )
+    return Options(**options)

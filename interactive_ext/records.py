@@ -1,0 +1,102 @@
+"""Typed records that cross a process boundary as JSON: context, outcome, ready info, error."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import time
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from .errors import SessionError
+
+R = TypeVar("R", bound="Record")
+
+
+class Reason(str, enum.Enum):
+    """Why the server stopped."""
+
+    RESUMED = "resumed"
+    IDLE = "idle"
+    LIFETIME = "lifetime"
+
+    def __str__(self) -> str:
+        """The value, as written in outcome.json."""
+        return self.value
+
+
+class Record:
+    """JSON in and out, with a clear error for a file of the wrong shape."""
+
+    @classmethod
+    def from_json(cls: type[R], data: Any, source: str = "record") -> R:
+        """Build the record from decoded JSON; SessionError names source if it does not fit."""
+        if not isinstance(data, dict):
+            raise SessionError(f"{source} is not a JSON object")
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        try:
+            return cls(**{k: v for k, v in data.items() if k in names})
+        except (TypeError, ValueError) as e:
+            raise SessionError(f"{source} does not hold a valid {cls.__name__}: {e}") from None
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as JSON-able values."""
+        data = dataclasses.asdict(self)  # type: ignore[call-overload]
+        return {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in data.items()}
+
+
+@dataclass
+class TaskContext(Record):
+    """What the task is: written by the task process, read by the server and the kernels."""
+
+    module: str
+    qualname: str
+    source_file: str | None = None
+    parameters: list[str] = field(default_factory=list)
+    var_keyword: bool = False
+    notebook: str | None = None
+    started: float = field(default_factory=time.time)
+    pid: int = 0
+    unpicklable: list[str] = field(default_factory=list)
+
+    @property
+    def ref(self) -> str:
+        """module:qualname."""
+        return f"{self.module}:{self.qualname}"
+
+
+@dataclass
+class Outcome(Record):
+    """Why the server stopped, and the input overrides of a resume (JSON values)."""
+
+    reason: Reason
+    inputs: dict[str, Any] = field(default_factory=dict)
+    time: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        """Accept the reason as its string."""
+        self.reason = Reason(self.reason)
+
+
+@dataclass
+class ReadyInfo(Record):
+    """The server's ready file, in Jupyter's server-info shape (base_url is a path)."""
+
+    url: str
+    """The URL a person opens (the starter notebook's page), with the token."""
+    server_url: str
+    """The server's root URL, without the token."""
+    base_url: str
+    port: int
+    token: str
+    pid: int
+    session_dir: str
+
+
+@dataclass
+class ErrorRecord(Record):
+    """A failure of the task: type, message and traceback (error.json)."""
+
+    type: str
+    message: str
+    traceback: str

@@ -1,0 +1,277 @@
+"""The run loop of an interactive task: session, server rounds, resume, the task's result."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import shutil
+import signal
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .errors import IdleTimeout
+from .inputs import bind_inputs, call_with_inputs, write_inputs
+from .launcher import ServerProcess, ServerSpec
+from .loader import direct, reload_function, running_directly, source_root, unwrap
+from .names import CONTEXT, ERROR, EXCEPTION, OUTCOME, READY, SAVED_INPUTS, SESSION_ENV
+from .options import Options
+from .records import ErrorRecord, Outcome, Reason, TaskContext
+from .session import Session
+from .signals import Interrupted, catch_signals
+
+log = logging.getLogger("interactive_ext")
+
+
+def make_context(func: Callable[..., Any], notebook: Path) -> TaskContext:
+    """The session's context record for func."""
+    target = unwrap(func)
+    try:
+        source = inspect.getsourcefile(target)
+    except TypeError:
+        source = None
+    params = inspect.signature(target).parameters
+    return TaskContext(
+        module=target.__module__,
+        qualname=target.__qualname__,
+        source_file=os.path.abspath(source) if source else None,
+        parameters=[n for n, p in params.items() if p.kind is not p.VAR_KEYWORD],
+        var_keyword=any(p.kind is p.VAR_KEYWORD for p in params.values()),
+        notebook=str(notebook),
+        started=time.time(),
+        pid=os.getpid(),
+    )
+
+
+def record_error(session: Session, exc: BaseException) -> ErrorRecord:
+    """Write error.json (type, message, traceback) and exception.pkl when it pickles."""
+    kind = type(exc)
+    name = (
+        kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    )
+    error = ErrorRecord(
+        type=name,
+        message=str(exc),
+        traceback="".join(traceback.format_exception(kind, exc, exc.__traceback__)),
+    )
+    session.write_json(ERROR, error.to_json())
+    try:
+        session.write_pickle(EXCEPTION, exc)
+    except Exception:
+        session.remove(EXCEPTION)
+    return error
+
+
+def ensure_logging() -> None:
+    """Make the URL line visible when the program configured no logging at all."""
+    if not logging.getLogger().handlers and not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("[interactive_ext] %(message)s"))
+        log.addHandler(handler)
+        if log.level == logging.NOTSET:
+            log.setLevel(logging.INFO)
+
+
+def run_interactive(
+    func: Callable[..., Any], args: tuple, kwargs: dict[str, Any], options: Options
+) -> Any:
+    """Run a task interactively: serve Jupyter, wait for resume, run the re-loaded function."""
+    if running_directly() or os.environ.get(SESSION_ENV) or not options.enabled:
+        return func(*args, **kwargs)
+    inputs = bind_inputs(func, args, kwargs)
+    ensure_logging()
+    if options.pre_execute is not None:
+        options.pre_execute()
+    error: BaseException | None = None
+    if options.run_task_first:
+        try:
+            with direct():
+                return func(*args, **kwargs)
+        except Exception as e:
+            log.warning(
+                "task %s failed (%s: %s); starting Jupyter", func.__qualname__, type(e).__name__, e
+            )
+            error = e
+    return TaskRun(func, inputs, options, error).run()
+
+
+class TaskRun:
+    """One interactive run: the session, the server rounds and the resume."""
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        inputs: dict[str, Any],
+        options: Options,
+        error: BaseException | None,
+    ) -> None:
+        """Check where the notebook goes; nothing starts yet."""
+        self.func = func
+        self.inputs = inputs
+        self.options = options
+        self.error = error
+        self.qualname: str = unwrap(func).__qualname__
+        self.notebook_dir = Path(options.notebook_dir or os.getcwd()).resolve()
+        if not self.notebook_dir.is_dir():
+            raise ValueError(
+                f"notebook_dir {self.notebook_dir} is not a directory; create it or pass another"
+            )
+
+    def run(self) -> Any:
+        """The whole loop; returns the task's result or raises."""
+        from .notebook import notebook_name
+
+        self.session = Session.create()
+        log.info("interactive session directory %s", self.session.path)
+        self.context = make_context(self.func, self.notebook_dir / notebook_name(self.qualname))
+        ok = served = False
+        first: Callable[[], None] | None = self.prepare
+        try:
+            while True:
+                served = True
+                outcome = self.serve(while_starting=first)
+                first = None
+                inputs = self.inputs_after(outcome)
+                try:
+                    result = self.resume_task(inputs)
+                except Exception as e:
+                    if not self.options.run_task_first:
+                        raise
+                    self.retry_after(e, inputs)
+                    continue
+                ok = True
+                return result
+        finally:
+            self.finish(served, ok)
+
+    def prepare(self) -> None:
+        """The session's files and the notebook, written while the server starts."""
+        from .notebook import write_notebook
+
+        self.context.unpicklable = write_inputs(self.session, self.inputs)
+        self.session.write_json(CONTEXT, self.context.to_json())
+        error = record_error(self.session, self.error) if self.error is not None else None
+        write_notebook(self.notebook_dir, self.context, error)
+
+    def inputs_after(self, outcome: Outcome) -> dict[str, Any]:
+        """The inputs of the resumed run (IdleTimeout when the server idled out, on_idle=fail)."""
+        if outcome.reason is not Reason.RESUMED:
+            if self.options.on_idle == "fail":
+                raise IdleTimeout(self.idle_message(outcome.reason))
+            log.info(
+                "server stopped (%s); on_idle='resume': running the task", outcome.reason.value
+            )
+        saved = self.session.read_pickle(SAVED_INPUTS) or {}
+        return {**self.inputs, **saved, **outcome.inputs}
+
+    def resume_task(self, inputs: dict[str, Any]) -> Any:
+        """Re-load the task from its source and run it with inputs."""
+        if "<locals>" in self.qualname:
+            log.info("%s is a nested function: running it as it was", self.qualname)
+            func = unwrap(self.func)
+        else:
+            func = reload_function(self.context)
+        log.info("resuming task %s", self.qualname)
+        with direct():
+            return call_with_inputs(func, inputs)
+
+    def retry_after(self, error: Exception, inputs: dict[str, Any]) -> None:
+        """A resumed run failed (run_task_first): keep its failure and serve again."""
+        log.warning(
+            "resumed task %s failed (%s: %s); starting Jupyter again",
+            self.qualname,
+            type(error).__name__,
+            error,
+        )
+        self.inputs = inputs
+        write_inputs(self.session, inputs)
+        self.session.remove(SAVED_INPUTS, OUTCOME)
+        record_error(self.session, error)
+
+    def finish(self, served: bool, ok: bool) -> None:
+        """post_execute, then remove the session after a success or keep it after a failure."""
+        if served and self.options.post_execute is not None:
+            self.options.post_execute()
+        if ok:
+            shutil.rmtree(self.session.path, ignore_errors=True)
+            log.info("task done; removed the session directory %s", self.session.path)
+        else:
+            log.warning(
+                "kept the session directory %s (the task did not succeed)", self.session.path
+            )
+
+    def idle_message(self, reason: Reason) -> str:
+        """The IdleTimeout message."""
+        opts = self.options
+        if reason is Reason.LIFETIME:
+            why = f"its lifetime cap (max_lifetime_seconds={opts.max_lifetime_seconds:g})"
+        else:
+            why = f"nobody resumed it within max_idle_seconds={opts.max_idle_seconds:g}"
+        return (
+            f"the Jupyter server for task {self.qualname} stopped: {why} "
+            f"(on_idle='fail'; pass on_idle='resume' to run the task anyway); "
+            f"session kept in {self.session.path}"
+        )
+
+    def spec(self) -> ServerSpec:
+        """What the server of this task is started with."""
+        opts = self.options
+        root = source_root(self.context.module, self.context.source_file)
+        return ServerSpec(
+            session=self.session,
+            root_dir=str(self.notebook_dir),
+            ip=opts.ip,
+            port=opts.port,
+            token=opts.token,
+            max_idle_seconds=opts.max_idle_seconds,
+            max_lifetime_seconds=opts.max_lifetime_seconds,
+            source_dirs=[root] if root else [],
+            ready_file=opts.ready_file,
+            notebook=Path(self.context.notebook or "").name or None,
+        )
+
+    def serve(self, while_starting: Callable[[], None] | None = None) -> Outcome:
+        """Start the server, wait for it to stop by itself, stop it; the recorded outcome."""
+        self.session.remove(OUTCOME, READY)
+        server = ServerProcess(self.spec())
+        code: int | None = None
+        with catch_signals() as signals:
+            try:
+                code = self.serve_until_exit(server, while_starting)
+            except Interrupted:
+                pass
+            finally:
+                signals.armed = False  # a signal now is noted; the stop is not cut short
+                self.stop(server)
+        if signals.received is not None:
+            name = signal.Signals(signals.received).name
+            log.warning("got %s: stopped the Jupyter server and its kernels", name)
+            signals.reraise()
+        outcome = self.session.outcome()
+        if outcome is None:
+            raise server.error(f"the Jupyter server exited (code {code}) without a resume")
+        return outcome
+
+    def serve_until_exit(
+        self, server: ServerProcess, while_starting: Callable[[], None] | None
+    ) -> int:
+        """Spawn the server, do while_starting meanwhile, announce the URL, wait for the exit."""
+        server.spawn()
+        if while_starting is not None:
+            while_starting()
+        info = server.wait_ready()
+        log.info(
+            "Jupyter for task %s: %s (notebook %s)", self.qualname, info.url, self.context.notebook
+        )
+        return server.wait()
+
+    def stop(self, server: ServerProcess) -> None:
+        """Stop the server and its kernels; remove the ready file."""
+        try:
+            server.stop()
+        finally:
+            if self.options.ready_file:
+                Path(self.options.ready_file).unlink(missing_ok=True)

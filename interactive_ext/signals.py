@@ -1,0 +1,96 @@
+"""SIGTERM and SIGINT: stop the server first, then behave as the signal would have."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from typing import Any, NoReturn
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class Interrupted(BaseException):
+    """SIGTERM or SIGINT arrived while the server ran."""
+
+    def __init__(self, signum: int) -> None:
+        """Keep the signal's number."""
+        super().__init__(signum)
+        self.signum = signum
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived in the CLI: unwind (stopping the server) and exit 143."""
+
+
+class SignalState:
+    """While armed, the first SIGTERM/SIGINT raises Interrupted; later ones are only noted."""
+
+    def __init__(self) -> None:
+        """No signal yet, armed."""
+        self.previous: dict[int, Any] = {}
+        self.received: int | None = None
+        self.armed = True
+
+    def handler(self, signum: int, frame: Any) -> None:
+        """The signal handler installed while the server runs."""
+        if self.received is not None:
+            return
+        self.received = signum
+        if self.armed:
+            raise Interrupted(signum)
+
+    def reraise(self) -> None:
+        """After the server is stopped: behave as the received signal would have without us."""
+        if self.received is None:
+            return
+        signum = self.received
+        prev = self.previous.get(signum, signal.SIG_DFL)
+        if callable(prev) and prev is not signal.default_int_handler:
+            prev(signum, None)
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def catch_signals() -> Iterator[SignalState]:
+    """While the server runs, turn SIGTERM/SIGINT into Interrupted so that it is stopped.
+
+    Outside the main thread (a Dask worker, say) no handler can be installed: the state is
+    returned unarmed and the server is stopped by the other paths (its parent watch).
+    """
+    state = SignalState()
+    if threading.current_thread() is not threading.main_thread():
+        yield state
+        return
+    for sig in STOP_SIGNALS:
+        prev = signal.getsignal(sig)
+        if prev is signal.SIG_IGN:
+            continue
+        state.previous[sig] = prev
+        signal.signal(sig, state.handler)
+    try:
+        yield state
+    finally:
+        for signum, before in state.previous.items():
+            signal.signal(signum, before if before is not None else signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def signals_as_exceptions() -> Iterator[None]:
+    """For the CLI: SIGTERM raises Terminated and SIGINT KeyboardInterrupt, so cleanup runs."""
+
+    def on_term(signum: int, frame: Any) -> NoReturn:
+        raise Terminated()
+
+    previous = {
+        signal.SIGTERM: signal.signal(signal.SIGTERM, on_term),
+        signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
