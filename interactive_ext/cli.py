@@ -250,11 +250,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except UsageError as e:
-        print(f"{PROG} {args.command}: error: {e}", file=sys.stderr)
-        return exits.USAGE
+        return exits.fail(exits.USAGE, f"error: {e}", args.command)
     except ServerRefused as e:
-        print(f"{PROG} {args.command}: {e}", file=sys.stderr)
-        return exits.TASK_FAILED
+        return exits.fail(exits.TASK_FAILED, str(e), args.command)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import exits
-from .exits import PROG, UsageError
+from .exits import UsageError
 from .options import Options, option_names
 from .signals import Terminated, signals_as_exceptions
 
@@ -199,11 +199,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         try:
             return _run(args)
         except KeyboardInterrupt:
-            print(f"{PROG} run: interrupted (SIGINT)", file=sys.stderr)
-            return exits.SIGINT
+            return exits.fail(exits.SIGINT, "interrupted (SIGINT)")
         except Terminated:
-            print(f"{PROG} run: terminated (SIGTERM)", file=sys.stderr)
-            return exits.SIGTERM
+            return exits.fail(exits.SIGTERM, "terminated (SIGTERM)")
 
 
 def prepare(args: argparse.Namespace) -> tuple[Callable[..., Any], dict[str, Any], Options]:
@@ -233,26 +231,21 @@ def _run(args: argparse.Namespace) -> int:
         raise
     except Exception:  # a module that exists raised while being imported
         traceback.print_exc()
-        print(f"{PROG} run: importing the task or a hook failed (above)", file=sys.stderr)
-        return exits.TASK_FAILED
+        return exits.fail(exits.TASK_FAILED, "importing the task or a hook failed (above)")
     try:
         with contextlib.redirect_stdout(sys.stderr):
             result = run_interactive(func, (), kwargs, options)
     except IdleTimeout as e:
-        print(f"{PROG} run: {e}", file=sys.stderr)
-        return exits.IDLE
+        return exits.fail(exits.IDLE, str(e))
     except ServerError as e:
-        print(f"{PROG} run: the Jupyter server failed: {e}", file=sys.stderr)
-        return exits.SERVER
+        return exits.fail(exits.SERVER, f"the Jupyter server failed: {e}")
     except Exception:
         traceback.print_exc()
         return exits.TASK_FAILED
     try:
         write_result(result, args.output)
     except ResultError as e:
-        print(f"{PROG} run: {e}", file=sys.stderr)
-        return exits.TASK_FAILED
+        return exits.fail(exits.TASK_FAILED, str(e))
     except OSError as e:
-        print(f"{PROG} run: cannot write --output {args.output}: {e}", file=sys.stderr)
-        return exits.TASK_FAILED
+        return exits.fail(exits.TASK_FAILED, f"cannot write --output {args.output}: {e}")
     return exits.OK

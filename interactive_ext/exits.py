@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 PROG = "jupyter interactive-task"
@@ -38,3 +39,9 @@ def json_object(text: str, what: str, example: str) -> dict[str, Any]:
             f"not {type(value).__name__}"
         )
     return value
+
+
+def fail(code: int, message: str, command: str = "run") -> int:
+    """Say on stderr why the command ends, in one line; the exit code."""
+    print(f"{PROG} {command}: {message}", file=sys.stderr)
+    return code
