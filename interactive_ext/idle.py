@@ -68,6 +68,7 @@ class IdleWatcher:
         self.pull_sources: dict[str, PullSource] = {}
         self.reconcile: Callable[[], None] | None = None
         self.fired = False
+        self.stopped = False
         self._warned_deadline = float("-inf")
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -87,7 +88,8 @@ class IdleWatcher:
         self._arm()
 
     def stop(self) -> None:
-        """Cancel the timer; nothing fires after this."""
+        """Cancel the timer; nothing fires, and no event moves the deadline, after this."""
+        self.stopped = True
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -97,6 +99,8 @@ class IdleWatcher:
 
     def touch(self, source: str) -> None:
         """Record a user event now (cheap: moves a timestamp, the timer re-reads it)."""
+        if self.stopped:  # the server is stopping: its kernels going away are not a person
+            return
         now = time.monotonic()
         if now >= self.last_activity:
             self.last_activity = now

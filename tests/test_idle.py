@@ -127,6 +127,9 @@ async def test_stop_cancels():
     w = make(rec)
     w.start()
     w.stop()
+    deadline = w.state()["shutdown_deadline"]
+    w.touch("kernel:a")  # a kernel shutting down with the server is not a person
+    assert w.state()["shutdown_deadline"] == deadline
     await asyncio.sleep(IDLE * 1.5)
     assert rec.idle_at is None
 

@@ -73,16 +73,18 @@ class Served:
         return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
     def watch_until_exit(self, cap: float) -> Watched:
-        """Poll the heartbeat (not activity) until the server process is gone, at most cap s."""
+        """Poll the status (not activity) until the server process is gone, at most cap s."""
         watched = Watched()
         end = time.monotonic() + cap
         while self.server_alive():
             if time.monotonic() > end:
                 raise AssertionError(f"server still up after {cap} s: {watched}\n{self.log()}")
             try:
-                hb = self.heartbeat()
-            except (OSError, AssertionError):  # stopping: it no longer answers
-                hb = {}
+                r = self.request("GET", "/interactive/status")
+            except OSError:  # stopping: it no longer answers
+                r = None
+            waiting = r is not None and r.status == 200 and r.body.get("state") == "waiting"
+            hb = r.body["idle"] if waiting else {}  # once it decided, the deadline is final
             if hb.get("shutdown_deadline"):
                 watched.deadline = datetime.fromisoformat(hb["shutdown_deadline"]).timestamp()
             if hb.get("last_activity_source"):
