@@ -32,6 +32,7 @@ from benchmarks import (  # noqa: E402
     idle,
     idle_cost,
     inputs,
+    lab_idle,
     memory,
     overhead,
     report,
@@ -48,6 +49,7 @@ FIGURES: dict[str, Callable[[common.Settings], dict[str, Any]]] = {
     "idle_cost": idle_cost.measure,
     "inputs": inputs.measure,
     "memory": memory.measure,
+    "lab_idle": lab_idle.measure,
     "zero_copy": zero_copy.measure,
 }
 
