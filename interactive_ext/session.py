@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import pickle
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from . import pickles
 from .errors import SessionError
 from .names import CONTEXT, ERROR, OUTCOME, READY, SESSION_ENV
 from .records import ErrorRecord, Outcome, R, ReadyInfo, Reason, TaskContext
@@ -102,13 +102,12 @@ class Session:
 
     def write_pickle(self, name: str, obj: Any) -> None:
         """Pickle obj into one file of the session atomically."""
-        atomic_write(self.path / name, lambda f: pickle.dump(obj, f, pickle.HIGHEST_PROTOCOL))
+        pickles.dump(obj, self.path / name)
 
     def read_pickle(self, name: str) -> Any | None:
         """Unpickle one file of the session, or None when it is absent."""
         try:
-            with open(self.path / name, "rb") as f:
-                return pickle.load(f)
+            return pickles.load(self.path / name)
         except FileNotFoundError:
             return None
 

@@ -254,3 +254,53 @@ def test_a_plain_pickle_still_loads(tmp_path: Path) -> None:
     path.write_bytes(pickle.dumps(obj, protocol=4)[:-100])
     with pytest.raises(PickleFileError, match="corrupt pickle data"):
         pickles.load(path)
+
+
+# -- end to end: two kernels of one session -------------------------------------------
+
+KERNEL_LOAD = """
+import numpy as np
+from interactive_ext import load_inputs
+a = load_inputs()["a"]
+address = a.__array_interface__["data"][0]
+maps = open("/proc/self/maps").read().splitlines()
+spans = [(m, *(int(x, 16) for x in m.split()[0].split("-"))) for m in maps]
+where = [m for m, low, high in spans if low <= address < high]
+print("mapped", where[0].endswith("/inputs.pkl"), a[1], flush=True)
+"""
+
+
+def printed(messages: list[dict]) -> str:
+    """What a cell printed (its stdout), or its error."""
+    for m in messages:
+        if m["msg_type"] == "error":
+            raise AssertionError("\n".join(m["content"]["traceback"]))
+    return "".join(m["content"]["text"] for m in messages if m["msg_type"] == "stream")
+
+
+def test_a_write_in_one_kernel_is_not_seen_by_another(
+    tmp_path: Path, start_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import execute, start_kernel
+
+    from interactive_ext.session import Session
+
+    session = Session.create(tmp_path)
+    session.write_pickle("inputs.pkl", {"a": big(4)})
+    before = digest(session.path / "inputs.pkl")
+    monkeypatch.delenv("INTERACTIVE_EXT_SESSION", raising=False)
+    server = start_server(
+        "--KernelProvisionerFactory.default_provisioner_name=interactive-provisioner",
+        f"--InteractiveProvisioner.session_dir={session.path}",
+    )
+    first, second = start_kernel(server), start_kernel(server)
+    for kernel in (first, second):
+        assert printed(execute(server, kernel, KERNEL_LOAD)).split() == ["mapped", "True", "1.0"]
+    assert printed(execute(server, first, "a[:] = -5.0; print(a[1], a.sum())")).split() == [
+        "-5.0",
+        str(-5.0 * len(big(4))),
+    ]
+    seen = printed(execute(server, second, "print(a[1], (a == load_inputs()['a']).all())"))
+    assert seen.split() == ["1.0", "True"]
+    assert digest(session.path / "inputs.pkl") == before
+    np.testing.assert_array_equal(session.read_pickle("inputs.pkl")["a"], big(4))
