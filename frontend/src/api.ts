@@ -49,7 +49,7 @@ export interface IStatus {
   idle: IIdle;
 }
 
-/** The default warning lead when the server does not say (its own default). */
+/** The warning lead when the server does not say: its default, at most half the idle time. */
 const DEFAULT_WARNING_SECONDS = 60;
 
 /** An error answer from the API, with the server's message. */
@@ -115,13 +115,14 @@ function task(raw: any): ITask | null {
 /** Normalize the idle object (status `idle`, heartbeat body). */
 export function normalizeIdle(raw: any): IIdle {
   const idle = raw && typeof raw === 'object' ? raw : {};
-  const warning = num(idle.warning_seconds);
+  const maxIdle = num(idle.max_idle_seconds);
+  const fallback = Math.min(DEFAULT_WARNING_SECONDS, (maxIdle ?? Infinity) / 2);
   return {
     secondsRemaining: num(idle.seconds_remaining),
     shutdownDeadline: str(idle.shutdown_deadline),
     holds: Array.isArray(idle.holds) ? idle.holds.map(String) : [],
-    maxIdleSeconds: num(idle.max_idle_seconds),
-    warningSeconds: warning ?? DEFAULT_WARNING_SECONDS
+    maxIdleSeconds: maxIdle,
+    warningSeconds: num(idle.warning_seconds) ?? fallback
   };
 }
 

@@ -36,6 +36,9 @@ export function statusText(model: SessionModel): string | null {
       ? `${name} · resuming`
       : `${name} · stopping`;
   }
+  if (model.unreachable) {
+    return `${name} · no connection`;
+  }
   if (status.idle.holds.length > 0) {
     return `${name} · kernel busy`;
   }

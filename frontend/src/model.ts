@@ -77,6 +77,11 @@ export class SessionModel {
     return this._stopReason;
   }
 
+  /** Whether the last status poll could not reach the server. */
+  get unreachable(): boolean {
+    return this._unreachable;
+  }
+
   /** Whether the server has gone after a known stop. */
   get stopped(): boolean {
     return this._stopped;
@@ -144,6 +149,7 @@ export class SessionModel {
     this._refreshing = true;
     try {
       const raw = await requestAPI('status', {}, { client: this.clientId });
+      this._unreachable = false;
       this._update(normalizeStatus(raw));
     } catch (error) {
       if (error instanceof ApiError && error.status === 404 && !this._status) {
@@ -156,6 +162,8 @@ export class SessionModel {
         this._markStopped();
         return;
       }
+      this._unreachable = error instanceof ServerConnection.NetworkError;
+      this._changed.emit();
       console.debug('interactive-ext: status failed', error);
     } finally {
       this._refreshing = false;
@@ -262,6 +270,7 @@ export class SessionModel {
   private _stopped = false;
   private _disposed = false;
   private _refreshing = false;
+  private _unreachable = false;
   private _syncedAt = 0;
   private _tick = 0;
   private _poll = 0;
