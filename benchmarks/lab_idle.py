@@ -116,7 +116,10 @@ def run_ours(s: Settings, browser: Any, i: int) -> dict[str, Any]:
         context.close()
         common.kill_tree(proc)
     with contextlib.suppress(OSError, ValueError):
-        run["outcome"] = json.loads((session / "outcome.json").read_text()).get("reason")
+        outcome = json.loads((session / "outcome.json").read_text())
+        run["outcome"] = outcome.get("reason")
+        if outcome.get("time") is not None and run["deadline"] is not None:
+            run["decision_overshoot"] = outcome["time"] - run["deadline"]
     return run
 
 

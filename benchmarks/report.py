@@ -370,7 +370,8 @@ def lab_idle_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
     row = _row(
         f"9 idle shutdown overshoot, a JupyterLab tab open on the notebook after one cell "
         f"(timeout {d['timeout']:.0f} s)",
-        f"{_dist(over)}; {len(ok)}/{len(ours)} in (0, 1 s]",
+        f"process exit: {_dist(over)}; {len(ok)}/{len(ours)} in (0, 1 s]<br>decision "
+        f"(outcome.json): {_dist([r.get('decision_overshoot') for r in ours])}",
         f"`--ServerApp.shutdown_no_activity_timeout`: {ref}",
         "-",
         "every run in (0, 1 s], outcome idle",

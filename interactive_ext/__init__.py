@@ -11,6 +11,8 @@ _LAZY = {
     "interactive": "decorator",
     "IdleTimeout": "errors",
     "ServerError": "errors",
+    "EnvironmentFailure": "errors",
+    "SessionError": "errors",
     "load_inputs": "helpers",
     "load_error": "helpers",
     "save_inputs": "helpers",
@@ -21,8 +23,11 @@ __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:
     from .decorator import interactive as interactive
+    from .errors import EnvironmentFailure as EnvironmentFailure
     from .errors import IdleTimeout as IdleTimeout
     from .errors import ServerError as ServerError
+    from .errors import SessionError as SessionError
+
     from .helpers import load_error as load_error
     from .helpers import load_inputs as load_inputs
     from .helpers import resume as resume

@@ -15,7 +15,8 @@ from .names import RESUME, STATUS, TOKEN_ENV, route
 from .records import ReadyInfo
 
 # Frontend pages a printed URL may point to; the server's root is what comes before them.
-FRONTEND_SUFFIX = re.compile(r"(lab|tree|notebooks|doc|interactive)(/.*)?$")
+# A whole path segment only, the leftmost: /street/lab/... keeps its prefix /street/.
+FRONTEND_SUFFIX = re.compile(r"(?<=/)(lab|tree|notebooks|doc|interactive)(/.*)?$")
 
 
 class Unreachable(ConnectionError):

@@ -63,6 +63,10 @@ def running() -> list[Found]:
     found = []
     for info in runtime_servers():
         client = Client.from_url(info["url"], info.get("token") or "", info["info_file"])
+        base_url = info.get("base_url")
+        if isinstance(base_url, str) and base_url.startswith("/"):  # exact, whatever its names
+            root = client.server_url.split("/", 3)[:3]
+            client.server_url = "/".join(root) + base_url.rstrip("/") + "/"
         try:
             reply = client.status(timeout=3)
         except Unreachable:

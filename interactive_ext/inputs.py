@@ -135,8 +135,11 @@ def write_inputs(session: Session, inputs: dict[str, Any]) -> list[str]:
     try:
         session.write_pickle(INPUTS, inputs)
         return []
+    except OSError:  # a full disk is not an input that does not pickle
+        raise
     except Exception:
         pass
+
     good: dict[str, Any] = {}
     skipped: list[str] = []
     for name, value in inputs.items():

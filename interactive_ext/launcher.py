@@ -49,6 +49,7 @@ class ServerSpec:
     root_dir: str
     ip: str = DEFAULTS.ip
     port: int = DEFAULTS.port
+    base_url: str = DEFAULTS.base_url
     token: str | None = None
     max_idle_seconds: float = DEFAULTS.max_idle_seconds
     max_lifetime_seconds: float = DEFAULTS.max_lifetime_seconds
@@ -130,6 +131,7 @@ class ServerProcess:
                 "ip": spec.ip,
                 "port": self.port,
                 "port_retries": 0,
+                "base_url": spec.base_url,
                 # a server without this extension would never stop by itself: fail instead
                 "reraise_server_extension_failures": True,
                 "open_browser": False,
@@ -181,8 +183,8 @@ class ServerProcess:
 
     @property
     def server_url(self) -> str:
-        """The server's root URL, without the token."""
-        return f"http://{url_host(self.spec.ip)}:{self.port}/"
+        """The server's root URL (base_url included), without the token."""
+        return f"http://{url_host(self.spec.ip)}:{self.port}{self.spec.base_url}"
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> ReadyInfo:
         """Poll the server until it answers, watching the child; the ready info."""
@@ -211,7 +213,7 @@ class ServerProcess:
         return ReadyInfo(
             url=f"{self.server_url}{page_path(self.spec.notebook)}?token={self.token}",
             server_url=self.server_url,
-            base_url="/",
+            base_url=self.spec.base_url,
             port=self.port,
             token=self.token,
             pid=self.proc.pid,

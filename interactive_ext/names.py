@@ -27,6 +27,8 @@ OUTCOME = "outcome.json"
 READY = "server.json"
 SERVER_CONFIG = "server_config.json"
 SERVER_LOG = "server.log"
+KEPT = "kept.json"
+"""Why a session directory was kept (the task did not succeed), when, for which task."""
 
 # -- environment variables ---------------------------------------------------------------
 SESSION_ENV = "INTERACTIVE_EXT_SESSION"
@@ -34,6 +36,14 @@ SESSION_ENV = "INTERACTIVE_EXT_SESSION"
 
 PARENT_PID_ENV = "INTERACTIVE_EXT_PARENT_PID"
 """Set for the server child: the task process's pid (the child stops when it is gone)."""
+
+READY_FILE_ENV = "INTERACTIVE_EXT_READY_FILE"
+"""Set for the server child: the ready file it removes when it ends, if the task process cannot."""
+
+SERVER_EXIT_CODES = {"resumed": 0, "idle": 83, "lifetime": 84}
+"""The server child's exit code for each outcome reason: the task process learns why the server
+stopped even when the outcome file could not be written (its session directory was removed)."""
+
 
 ENABLE_ENV = "INTERACTIVE_EXT_ENABLE"
 """Overrides the decorator's `enable` (0 or 1) without a code change."""

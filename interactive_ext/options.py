@@ -40,6 +40,14 @@ def _ip(name: str, value: Any) -> str:
     return value
 
 
+def _base_url(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.startswith("/") or "//" in value or "?" in value:
+        raise ValueError(
+            f"{name} must be a URL path starting with '/', like '/user/ana/task/', not {value!r}"
+        )
+    return value if value.endswith("/") else value + "/"
+
+
 def _flag(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False, not {value!r}")
@@ -97,6 +105,12 @@ class Options:
         8888, _port, "the server's port; 0 = any free port; a taken port is exit 4", type=int
     )
     ip: str = option("127.0.0.1", _ip, "the address the server binds")
+    base_url: str = option(
+        "/",
+        _base_url,
+        "the server's path prefix behind a proxy or ingress (Jupyter's ServerApp.base_url)",
+        metavar="PATH",
+    )
     enable: bool = option(
         True, _flag, "start Jupyter; --no-enable just runs the task (INTERACTIVE_EXT_ENABLE=0|1)"
     )

@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import signal
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from .launcher import ServerProcess, ServerSpec
 from .loader import direct, reload_function, running_directly, source_root, unwrap
 from .names import CONTEXT, ERROR, EXCEPTION, OUTCOME, READY, SAVED_INPUTS, SESSION_ENV
 from .options import Options
+from .ranks import RankOutcome, World, detect_world, follow, start_leader
 from .records import ErrorRecord, Outcome, Reason, TaskContext
 from .session import Session
 from .signals import Interrupted, catch_signals
@@ -75,6 +77,26 @@ def ensure_logging() -> None:
             log.setLevel(logging.INFO)
 
 
+def info_shown() -> bool:
+    """Whether an INFO record of our logger reaches a handler that shows it."""
+    if not log.isEnabledFor(logging.INFO):
+        return False
+    logger: logging.Logger | None = log
+    while logger is not None:
+        if any(h.level <= logging.INFO for h in logger.handlers):
+            return True
+        logger = logger.parent if logger.propagate else None
+    return False
+
+
+def announce(message: str, *args: Any) -> None:
+    """A line a person must see (the URL): logged, or printed to stderr if logging drops it."""
+    if info_shown():
+        log.info(message, *args)
+    else:
+        print(f"[interactive_ext] {message % args}", file=sys.stderr, flush=True)
+
+
 def run_interactive(
     func: Callable[..., Any], args: tuple, kwargs: dict[str, Any], options: Options
 ) -> Any:
@@ -95,7 +117,21 @@ def run_interactive(
                 "task %s failed (%s: %s); starting Jupyter", func.__qualname__, type(e).__name__, e
             )
             error = e
+    world = detect_world()
+    if world.follows:  # only rank 0 of a multi-process job serves Jupyter
+        return follow_rank0(func, inputs, options, world)
     return TaskRun(func, inputs, options, error).run()
+
+
+def follow_rank0(
+    func: Callable[..., Any], inputs: dict[str, Any], options: Options, world: World
+) -> Any:
+    """A rank other than 0: no server; run the re-loaded task with rank 0's overrides."""
+    overrides = follow(world, options.on_idle)
+    context = make_context(func, Path(os.devnull))
+    task = unwrap(func) if "<locals>" in context.qualname else reload_function(context)
+    with direct():
+        return call_with_inputs(task, {**inputs, **overrides})
 
 
 class TaskRun:
@@ -126,6 +162,7 @@ class TaskRun:
 
         self.session = Session.create()
         log.info("interactive session directory %s", self.session.path)
+        self.ranks = start_leader(detect_world())
         self.context = make_context(self.func, self.notebook_dir / notebook_name(self.qualname))
         ok = served = False
         first: Callable[[], None] | None = self.prepare
@@ -134,6 +171,7 @@ class TaskRun:
                 served = True
                 outcome = self.serve(while_starting=first)
                 first = None
+                self.tell_ranks(outcome)
                 inputs = self.inputs_after(outcome)
                 try:
                     result = self.resume_task(inputs)
@@ -167,6 +205,14 @@ class TaskRun:
         saved = self.session.read_pickle(SAVED_INPUTS) or {}
         return {**self.inputs, **saved, **outcome.inputs}
 
+    def tell_ranks(self, outcome: Outcome) -> None:
+        """Rank 0 of a multi-process job: send the outcome to the other ranks."""
+        if self.ranks is not None:
+            saved = self.session.read_pickle(SAVED_INPUTS) or {}
+            resumed = outcome.reason is Reason.RESUMED
+            message = "" if resumed else self.idle_message(outcome.reason)
+            self.ranks.publish(RankOutcome(resumed, {**saved, **outcome.inputs}, message))
+
     def resume_task(self, inputs: dict[str, Any]) -> Any:
         """Re-load the task from its source and run it with inputs."""
         if "<locals>" in self.qualname:
@@ -193,6 +239,8 @@ class TaskRun:
 
     def finish(self, served: bool, ok: bool) -> None:
         """post_execute, then remove the session after a success or keep it after a failure."""
+        if self.ranks is not None:
+            self.ranks.close()
         if served and self.options.post_execute is not None:
             self.options.post_execute()
         if ok:
@@ -225,6 +273,7 @@ class TaskRun:
             root_dir=str(self.notebook_dir),
             ip=opts.ip,
             port=opts.port,
+            base_url=opts.base_url,
             token=opts.token,
             max_idle_seconds=opts.max_idle_seconds,
             max_lifetime_seconds=opts.max_lifetime_seconds,
@@ -263,7 +312,7 @@ class TaskRun:
         if while_starting is not None:
             while_starting()
         info = server.wait_ready()
-        log.info(
+        announce(
             "Jupyter for task %s: %s (notebook %s)", self.qualname, info.url, self.context.notebook
         )
         return server.wait()
