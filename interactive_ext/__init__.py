@@ -15,6 +15,7 @@ _LAZY = {
     "SessionError": "errors",
     "load_inputs": "helpers",
     "load_error": "helpers",
+    "load_result": "helpers",
     "save_inputs": "helpers",
     "resume": "helpers",
 }
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
     from .helpers import load_error as load_error
     from .helpers import load_inputs as load_inputs
+    from .helpers import load_result as load_result
     from .helpers import resume as resume
     from .helpers import save_inputs as save_inputs
 

@@ -21,6 +21,7 @@ from .names import EXTENSION, HEARTBEAT, RESUME, STATUS, route
 from .options import DEFAULTS, check_seconds, is_on
 from .records import Reason, TaskContext
 from .session import Session
+from .typecheck import task_status
 
 LIFECYCLE = "https://events.jupyter.org/interactive_ext/lifecycle/v1"
 SCHEMA_PATH = Path(__file__).parent / "event_schemas" / "lifecycle" / "v1.yaml"
@@ -225,7 +226,7 @@ class InteractiveApp(ExtensionApp):
             "started": wall(self.started),
             "session_dir": self.session_dir or None,
             "notebook": context.notebook if context else None,
-            "task": context.to_json() if context else None,
+            "task": task_status(context, self.session) if context else None,
             "problems": problems,
             "lifetime_deadline": wall(lifetime),
             "idle": self.heartbeat(),

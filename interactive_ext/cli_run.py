@@ -122,6 +122,17 @@ def check_signature(func: Callable[..., Any], kwargs: dict[str, Any]) -> None:
         ) from None
 
 
+def typed_kwargs(func: Callable[..., Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """kwargs converted to func's annotations; UsageError naming a value that does not fit."""
+    from .errors import InputsError
+    from .typecheck import convert
+
+    try:
+        return convert(func, kwargs)
+    except InputsError as e:
+        raise UsageError(f"--kwargs: {e}") from None
+
+
 def load(ref: str, what: str) -> Callable[..., Any]:
     """Load MODULE:FUNCTION or FILE.py:FUNCTION, with exit 2 on failure."""
     from .loader import load_function
@@ -214,6 +225,7 @@ def prepare(args: argparse.Namespace) -> tuple[Callable[..., Any], dict[str, Any
     func = load(args.function, "")
     plain = unwrap(func)
     check_signature(plain, kwargs)
+    kwargs = typed_kwargs(plain, kwargs)
     options = build_options(args, func)
     if args.output and not Path(args.output).resolve().parent.is_dir():
         raise UsageError(f"--output {args.output}: its directory does not exist")
@@ -234,7 +246,14 @@ def _run(args: argparse.Namespace) -> int:
         return exits.fail(exits.TASK_FAILED, "importing the task or a hook failed (above)")
     try:
         with contextlib.redirect_stdout(sys.stderr):
-            result = run_interactive(func, (), kwargs, options)
+            if inspect.iscoroutinefunction(func):
+                import asyncio
+
+                from .aio import run_interactive_async
+
+                result = asyncio.run(run_interactive_async(func, (), kwargs, options))
+            else:
+                result = run_interactive(func, (), kwargs, options)
     except IdleTimeout as e:
         return exits.fail(exits.IDLE, str(e))
     except ServerError as e:

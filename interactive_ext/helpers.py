@@ -6,10 +6,11 @@ import json
 import logging
 from typing import Any
 
-from .errors import SessionError
+from .errors import InputsError, SessionError
 from .inputs import check_input_names
-from .names import EXCEPTION, INPUTS, SAVED_INPUTS
+from .names import EXCEPTION, INPUTS, RESULT, SAVED_INPUTS, SAVED_VALUES
 from .session import Session
+from .typecheck import check_json, jsonable
 
 log = logging.getLogger("interactive_ext")
 
@@ -56,13 +57,38 @@ def load_error() -> BaseException | None:
     return TaskFailure(error.type, error.message, error.traceback)
 
 
-def save_inputs(**overrides: Any) -> dict[str, Any]:
-    """Store input overrides for the next resume (merged with those saved before); all of them."""
+def load_result() -> Any:
+    """The task's result when it succeeded before the server started (pause="after")."""
     session = Session.from_env()
-    check_input_names(list(overrides), session.context())
+    if not (session.path / RESULT).exists():
+        raise SessionError(
+            f"the session {session.path} has no result: the task did not succeed before the "
+            'server started (only @interactive(pause="after") keeps it), or it does not pickle'
+        )
+    return session.read_pickle(RESULT)
+
+
+def save_inputs(**overrides: Any) -> dict[str, Any]:
+    """Store input overrides for the next resume (merged with those saved before); all of them.
+
+    Values with a JSON form are checked against the task's annotations (TypeError naming the
+    parameter, nothing saved); the others are checked when the task resumes.
+    """
+    session = Session.from_env()
+    context = session.context()
+    check_input_names(list(overrides), context)
+    shown = {name: jsonable(value) for name, value in overrides.items()}
+    if context is not None:
+        try:
+            check_json(context.parameters, {k: v for k, (v, ok) in shown.items() if ok})
+        except InputsError as e:
+            raise TypeError(str(e)) from None
     saved = session.read_pickle(SAVED_INPUTS) or {}
     saved.update(overrides)
     session.write_pickle(SAVED_INPUTS, saved)
+    values = session.read_json(SAVED_VALUES) or {}
+    values.update({k: {"value": v, "json": ok} for k, (v, ok) in shown.items()})
+    session.write_json(SAVED_VALUES, values)
     return saved
 
 

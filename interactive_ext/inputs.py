@@ -12,7 +12,9 @@ from typing import Any
 from .errors import InputsError
 from .names import INPUTS
 from .records import TaskContext
+from .reloader import ReloadError, check_sources
 from .session import Session
+from .typecheck import check_json
 
 log = logging.getLogger("interactive_ext")
 
@@ -90,11 +92,11 @@ def check_input_names(names: list[str], context: TaskContext | None) -> None:
     """Raise InputsError when a name is not a parameter of the task (if one is known)."""
     if context is None or context.var_keyword:
         return
-    unknown = sorted(set(names) - set(context.parameters))
+    unknown = sorted(set(names) - set(context.names))
     if unknown:
         raise InputsError(
             f"unknown input(s) {', '.join(unknown)}: the task {context.qualname} takes "
-            f"{', '.join(context.parameters) or 'no parameters'}"
+            f"{', '.join(context.names) or 'no parameters'}"
         )
 
 
@@ -127,6 +129,12 @@ def parse_resume_body(body: bytes, context: TaskContext | None) -> dict[str, Any
             f"not {type(inputs).__name__}"
         )
     check_input_names(list(inputs), context)
+    if context is not None:
+        check_json(context.parameters, inputs)
+        try:
+            check_sources(context.modules)
+        except ReloadError as e:
+            raise InputsError(str(e)) from None
     return inputs
 
 

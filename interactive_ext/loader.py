@@ -7,6 +7,7 @@ import contextvars
 import importlib
 import importlib.util
 import linecache
+import logging
 import os
 import sys
 import types
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from .records import TaskContext
+
+log = logging.getLogger("interactive_ext")
 
 MAIN_ALIAS = "__interactive_main__"
 """The module name a script's code (`__main__`) is re-loaded under."""
@@ -139,10 +142,25 @@ def _reexec(name: str, source: str | None) -> types.ModuleType:
     return module
 
 
-def reload_function(context: TaskContext) -> Callable[..., Any]:
-    """The task's function re-loaded from its (possibly edited) source, without @interactive."""
+def reload_function(
+    context: TaskContext, modules: dict[str, list[int]] | None = None
+) -> Callable[..., Any]:
+    """The task's function after re-loading every changed module of modules (a snapshot).
+
+    Without a snapshot, the task's own module is executed again from its source file.
+    The function is returned without @interactive.
+    """
     name = context.module
-    if name == "__main__" or name not in sys.modules:
+    if modules is not None:
+        from .reloader import reload_changed
+
+        reloaded = reload_changed(modules)
+        if reloaded:
+            log.info("re-loaded changed modules: %s", ", ".join(reloaded))
+        module = sys.modules.get(name)
+        if module is None or (name == "__main__" and not _same_file(module, context)):
+            module = _reexec(name, context.source_file)
+    elif name == "__main__" or name not in sys.modules:
         module = _reexec(name, context.source_file)
     else:
         module = sys.modules[name]
@@ -153,6 +171,14 @@ def reload_function(context: TaskContext) -> Callable[..., Any]:
         else:
             module = importlib.reload(module)
     return unwrap(_resolve(module, context.qualname, name))  # type: ignore[no-any-return]
+
+
+def _same_file(module: types.ModuleType, context: TaskContext) -> bool:
+    """Whether module was loaded from the task's source file."""
+    file = getattr(module, "__file__", None)
+    return bool(file and context.source_file) and os.path.realpath(file) == os.path.realpath(
+        context.source_file or ""
+    )
 
 
 def source_root(module_name: str, source_file: str | None) -> str | None:

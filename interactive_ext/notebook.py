@@ -33,12 +33,12 @@ def import_code(context: TaskContext) -> str:
     )
 
 
-def build(context: TaskContext, error: ErrorRecord | None) -> Any:
+def build(context: TaskContext, error: ErrorRecord | None, result: bool = False) -> Any:
     """The starter notebook (an nbformat NotebookNode) for a task context and failure."""
     import nbformat.v4 as nbf
 
     qualname = context.qualname
-    params = ", ".join(context.parameters) or "no parameters"
+    params = ", ".join(context.names) or "no parameters"
     intro = (
         f"# Interactive task `{qualname}`\n\n"
         f"Task `{context.ref}` ({params}), source file `{context.source_file}`.\n\n"
@@ -49,6 +49,13 @@ def build(context: TaskContext, error: ErrorRecord | None) -> Any:
             f"`{error.type}: {error.message}`. Fix the source file, try it here, "
             "then resume: the task runs again with your edited code.\n\n"
             "```\n" + error.traceback.rstrip() + "\n```\n"
+        )
+    elif result:
+        intro += (
+            "**The task succeeded; the server is up because it pauses after success** "
+            '(`pause="after"`). `load_result()` gives its result. Resume runs the task again '
+            "with your edited code (its new result is the one returned); if nobody resumes, "
+            "the server stops on idle and the result already computed is returned.\n"
         )
     else:
         intro += (
@@ -68,6 +75,11 @@ def build(context: TaskContext, error: ErrorRecord | None) -> Any:
         'The next cell does nothing unless you set `RESUME = True` in it, so "Run All" never '
         "resumes by accident."
     )
+    result_cells = (
+        [nbf.new_code_cell("from interactive_ext import load_result\n\nload_result()")]
+        if result
+        else []
+    )
     cells = [
         nbf.new_markdown_cell(intro),
         nbf.new_code_cell("%load_ext autoreload\n%autoreload 2"),
@@ -77,6 +89,7 @@ def build(context: TaskContext, error: ErrorRecord | None) -> Any:
         ),
         nbf.new_code_cell("inputs = load_inputs()\ninputs"),
         nbf.new_code_cell("error = load_error()  # the failure (an exception), or None\nerror"),
+        *result_cells,
         nbf.new_code_cell("result = task(**inputs)\nresult"),
         nbf.new_markdown_cell(resume_md),
         nbf.new_code_cell(
@@ -96,7 +109,10 @@ def build(context: TaskContext, error: ErrorRecord | None) -> Any:
 
 
 def write_notebook(
-    notebook_dir: str | os.PathLike[str], context: TaskContext, error: ErrorRecord | None
+    notebook_dir: str | os.PathLike[str],
+    context: TaskContext,
+    error: ErrorRecord | None,
+    result: bool = False,
 ) -> Path:
     """Write the starter notebook into notebook_dir unless a file of that name exists; its path."""
     import nbformat
@@ -105,7 +121,7 @@ def write_notebook(
     if path.exists():
         log.info("keeping the existing notebook %s (never overwritten)", path)
         return path
-    nb = build(context, error)
+    nb = build(context, error, result)
     data = nbformat.writes(nb)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)

@@ -10,6 +10,7 @@ from typing import Any
 from .names import ENABLE_ENV
 
 ON_IDLE = ("fail", "resume")
+PAUSE = ("after",)
 
 
 def is_on(seconds: float) -> bool:
@@ -67,6 +68,15 @@ def _on_idle(name: str, value: Any) -> str:
             f"not {value!r}"
         )
     return str(value)
+
+
+def _pause(name: str, value: Any) -> str | None:
+    if value is not None and value not in PAUSE:
+        raise ValueError(
+            f"{name} must be None or 'after' (start Jupyter after the task succeeded), "
+            f"not {value!r}"
+        )
+    return value  # type: ignore[no-any-return]
 
 
 def _token(name: str, value: Any) -> str | None:
@@ -153,6 +163,13 @@ class Options:
         _path,
         "write the server's url, token, port and pid as JSON to FILE once it answers",
         metavar="FILE",
+    )
+    pause: str | None = option(
+        None,
+        _pause,
+        "after: run the task first and, when it succeeds, still start Jupyter with "
+        "load_result(); a resume runs it again, the idle stop returns the result",
+        choices=list(PAUSE),
     )
 
     def __post_init__(self) -> None:

@@ -52,12 +52,24 @@ class TaskContext(Record):
     module: str
     qualname: str
     source_file: str | None = None
-    parameters: list[str] = field(default_factory=list)
+    parameters: list[dict[str, Any]] = field(default_factory=list)
+    """One object per parameter: name, annotation, default, value, json, schema (typecheck)."""
     var_keyword: bool = False
     notebook: str | None = None
     started: float = field(default_factory=time.time)
     pid: int = 0
     unpicklable: list[str] = field(default_factory=list)
+    modules: dict[str, list[int]] = field(default_factory=dict)
+    """The person's module files when the task started: path -> [mtime_ns, size] (reloader)."""
+
+    def __post_init__(self) -> None:
+        """Accept parameters given by name only (older context files)."""
+        self.parameters = [{"name": p} if isinstance(p, str) else p for p in self.parameters]
+
+    @property
+    def names(self) -> list[str]:
+        """The parameters' names."""
+        return [str(p.get("name")) for p in self.parameters]
 
     @property
     def ref(self) -> str:

@@ -22,6 +22,16 @@ from .names import CONTEXT, ERROR, EXCEPTION, OUTCOME, READY, SAVED_INPUTS, SESS
 from .options import Options
 from .ranks import RankOutcome, World, detect_world, follow, start_leader
 from .records import ErrorRecord, Outcome, Reason, TaskContext
+from .reloader import snapshot
+from .resumed import (
+    describe_task,
+    first_succeeded,
+    kept_result,
+    record_failure,
+    resumed_call,
+    run_first,
+    runs_first,
+)
 from .session import Session
 from .signals import Interrupted, catch_signals
 
@@ -40,7 +50,7 @@ def make_context(func: Callable[..., Any], notebook: Path) -> TaskContext:
         module=target.__module__,
         qualname=target.__qualname__,
         source_file=os.path.abspath(source) if source else None,
-        parameters=[n for n, p in params.items() if p.kind is not p.VAR_KEYWORD],
+        parameters=[{"name": n} for n, p in params.items() if p.kind is not p.VAR_KEYWORD],
         var_keyword=any(p.kind is p.VAR_KEYWORD for p in params.values()),
         notebook=str(notebook),
         started=time.time(),
@@ -107,20 +117,13 @@ def run_interactive(
     ensure_logging()
     if options.pre_execute is not None:
         options.pre_execute()
-    error: BaseException | None = None
-    if options.run_task_first:
-        try:
-            with direct():
-                return func(*args, **kwargs)
-        except Exception as e:
-            log.warning(
-                "task %s failed (%s: %s); starting Jupyter", func.__qualname__, type(e).__name__, e
-            )
-            error = e
+    error, result = run_first(func, args, kwargs, options)
+    if result is not None and not first_succeeded(func, options):
+        return result[0]
     world = detect_world()
     if world.follows:  # only rank 0 of a multi-process job serves Jupyter
         return follow_rank0(func, inputs, options, world)
-    return TaskRun(func, inputs, options, error).run()
+    return TaskRun(func, inputs, options, error, result).run()
 
 
 def follow_rank0(
@@ -143,12 +146,16 @@ class TaskRun:
         inputs: dict[str, Any],
         options: Options,
         error: BaseException | None,
+        result: tuple[Any] | None = None,
     ) -> None:
         """Check where the notebook goes; nothing starts yet."""
         self.func = func
         self.inputs = inputs
         self.options = options
         self.error = error
+        self.result = result  # the first run's, with pause="after"
+        self.modules = snapshot()
+        self.overrides: dict[str, Any] = {}
         self.qualname: str = unwrap(func).__qualname__
         self.notebook_dir = Path(options.notebook_dir or os.getcwd()).resolve()
         if not self.notebook_dir.is_dir():
@@ -172,11 +179,15 @@ class TaskRun:
                 outcome = self.serve(while_starting=first)
                 first = None
                 self.tell_ranks(outcome)
+                if kept_result(self, outcome):
+                    ok = True
+                    return self.result[0]  # type: ignore[index]
                 inputs = self.inputs_after(outcome)
                 try:
                     result = self.resume_task(inputs)
                 except Exception as e:
-                    if not self.options.run_task_first:
+                    record_failure(self, e)
+                    if not runs_first(self.options):
                         raise
                     self.retry_after(e, inputs)
                     continue
@@ -190,9 +201,10 @@ class TaskRun:
         from .notebook import write_notebook
 
         self.context.unpicklable = write_inputs(self.session, self.inputs)
+        describe_task(self)
         self.session.write_json(CONTEXT, self.context.to_json())
         error = record_error(self.session, self.error) if self.error is not None else None
-        write_notebook(self.notebook_dir, self.context, error)
+        write_notebook(self.notebook_dir, self.context, error, result=self.result is not None)
 
     def inputs_after(self, outcome: Outcome) -> dict[str, Any]:
         """The inputs of the resumed run (IdleTimeout when the server idled out, on_idle=fail)."""
@@ -203,7 +215,8 @@ class TaskRun:
                 "server stopped (%s); on_idle='resume': running the task", outcome.reason.value
             )
         saved = self.session.read_pickle(SAVED_INPUTS) or {}
-        return {**self.inputs, **saved, **outcome.inputs}
+        self.overrides = {**saved, **outcome.inputs}
+        return {**self.inputs, **self.overrides}
 
     def tell_ranks(self, outcome: Outcome) -> None:
         """Rank 0 of a multi-process job: send the outcome to the other ranks."""
@@ -214,13 +227,8 @@ class TaskRun:
             self.ranks.publish(RankOutcome(resumed, {**saved, **outcome.inputs}, message))
 
     def resume_task(self, inputs: dict[str, Any]) -> Any:
-        """Re-load the task from its source and run it with inputs."""
-        if "<locals>" in self.qualname:
-            log.info("%s is a nested function: running it as it was", self.qualname)
-            func = unwrap(self.func)
-        else:
-            func = reload_function(self.context)
-        log.info("resuming task %s", self.qualname)
+        """Re-load the changed modules and run the task with inputs (overrides converted)."""
+        func, inputs = resumed_call(self, inputs)
         with direct():
             return call_with_inputs(func, inputs)
 
@@ -233,9 +241,10 @@ class TaskRun:
             error,
         )
         self.inputs = inputs
-        write_inputs(self.session, inputs)
+        self.context.unpicklable = write_inputs(self.session, inputs)
         self.session.remove(SAVED_INPUTS, OUTCOME)
-        record_error(self.session, error)
+        describe_task(self)
+        self.session.write_json(CONTEXT, self.context.to_json())
 
     def finish(self, served: bool, ok: bool) -> None:
         """post_execute, then remove the session after a success or keep it after a failure."""

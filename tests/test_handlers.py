@@ -18,7 +18,12 @@ def session_dir(tmp_path):
     context = {
         "module": "train",
         "qualname": "train",
-        "parameters": ["epochs", "lr"],
+        "parameters": [
+            {"name": "epochs", "annotation": "int", "default": 3, "value": 5, "json": True,
+             "schema": {"type": "integer"}},
+            {"name": "lr", "annotation": None, "default": None, "value": "<object>",
+             "json": False, "schema": None},
+        ],
         "var_keyword": False,
         "notebook": "train.ipynb",
     }
@@ -48,7 +53,15 @@ async def test_status_names_the_task_and_session(jp_fetch, session_dir):
     assert body["state"] == "waiting"
     assert body["session_dir"] == str(session_dir)
     assert body["notebook"] == "train.ipynb"
-    assert body["task"]["parameters"] == ["epochs", "lr"]
+    assert body["task"]["parameters"] == [
+        {"name": "epochs", "annotation": "int", "default": 3, "value": 5, "json": True},
+        {"name": "lr", "annotation": None, "default": None, "value": "<object>", "json": False},
+    ]
+    # what save_inputs() stored is read fresh on every status
+    (session_dir / "saved_inputs.json").write_text(json.dumps({"lr": {"value": 0.5, "json": True}}))
+    body = await get_json(jp_fetch, "interactive", "status")
+    assert body["task"]["parameters"][1]["value"] == 0.5
+    assert body["task"]["parameters"][1]["json"] is True
     assert body["idle"]["max_idle_seconds"] == 3600
 
 
@@ -77,6 +90,8 @@ async def test_heartbeat_get_is_not_activity_post_is(jp_fetch):
         (b'{"inputs": {}, "extra": 1}', "unknown key(s) extra"),
         (b'{"inputs": [1]}', '"inputs" must be an object'),
         (b'{"inputs": {"epochs": 1, "batch": 2}}', "unknown input(s) batch"),
+        (b'{"inputs": {"epochs": "ten"}}', "input epochs must be int, got 'ten'"),
+        (b'{"inputs": {"epochs": 1.5}}', "input epochs must be int, got 1.5"),
     ],
 )
 async def test_resume_rejects_bad_bodies(jp_fetch, session_dir, body, message):

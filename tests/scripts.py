@@ -1,0 +1,123 @@
+"""Task scripts run as a user runs them (`python script.py`), with a ready file and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ServerProcess, alive, descendants, execute, http, kill_tree, wait_for
+
+
+@dataclass
+class Script:
+    """A running task script."""
+
+    proc: subprocess.Popen[str]
+    dir: Path
+    ready_file: Path
+
+    def ready(self, timeout: float = 60) -> dict[str, Any]:
+        """Wait for the ready file (a new one each round); its JSON."""
+
+        def check() -> Any:
+            if self.proc.poll() is not None:
+                out, err = self.proc.communicate()
+                raise AssertionError(f"task exited with {self.proc.returncode}:\n{out}\n{err}")
+            try:
+                return json.loads(self.ready_file.read_text())
+            except (OSError, ValueError):
+                return None
+
+        return wait_for(check, timeout, "the ready file")  # type: ignore[no-any-return]
+
+    def resume(self, info: dict[str, Any], inputs: dict[str, Any] | None = None) -> Any:
+        """POST /interactive/resume; the response."""
+        body = {"inputs": inputs or {}}
+        return http("POST", info["server_url"] + "interactive/resume", info["token"], body=body)
+
+    def status(self, info: dict[str, Any]) -> dict[str, Any]:
+        """GET /interactive/status."""
+        r = http("GET", info["server_url"] + "interactive/status", info["token"])
+        assert r.status == 200, r
+        return r.body  # type: ignore[no-any-return]
+
+    def gone(self, info: dict[str, Any]) -> None:
+        """Wait until the round's server has stopped (its ready file removed)."""
+        wait_for(lambda: not alive(info["pid"]), 30, "the server to stop")
+
+    def finish(self, timeout: float = 60) -> tuple[int, dict[str, Any], str]:
+        """Wait for the script to exit: code, the last JSON line it printed, its stderr."""
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_tree(self.proc)
+            out, err = self.proc.communicate()
+            raise AssertionError(f"still running after {timeout} s:\n{out}\n{err}") from None
+        lines = [line for line in out.splitlines() if line.startswith("{")]
+        return self.proc.returncode, json.loads(lines[-1]) if lines else {}, err
+
+
+def server_of(info: dict[str, Any], proc: subprocess.Popen[str]) -> ServerProcess:
+    """The round's server, for conftest's kernel helpers."""
+    return ServerProcess(proc, info["port"], info["token"], Path(info["session_dir"]), Path())
+
+
+def run_cell(server: ServerProcess, kernel_id: str, code: str) -> tuple[str, list[dict]]:
+    """Run code in a kernel: (its stdout, the error contents)."""
+    msgs = execute(server, kernel_id, code)
+    errors = [m["content"] for m in msgs if m["msg_type"] == "error"]
+    out = "".join(m["content"]["text"] for m in msgs if m["msg_type"] == "stream")
+    return out, errors
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    """Write a source file (dedented), with a new mtime even within one clock tick."""
+    path = folder / name
+    before = path.stat().st_mtime_ns if path.exists() else 0
+    path.write_text(textwrap.dedent(text))
+    if path.stat().st_mtime_ns == before:
+        os.utime(path, ns=(before + 1_000_000, before + 1_000_000))
+    return path
+
+
+@pytest.fixture
+def script(tmp_path: Path) -> Iterator[Callable[..., Script]]:
+    """Factory: run tmp_path/NAME with python; every process is killed at the end."""
+    started: list[Script] = []
+
+    def start(name: str, *args: str, env: dict[str, str] | None = None) -> Script:
+        ready = tmp_path / "ready.json"
+        full_env = {**os.environ, "READY_FILE": str(ready), "PYTHONUNBUFFERED": "1", **(env or {})}
+        full_env.pop("INTERACTIVE_EXT_SESSION", None)
+        full_env.pop("JUPYTER_TOKEN", None)
+        proc = subprocess.Popen(
+            [sys.executable, str(tmp_path / name), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=full_env,
+            cwd=tmp_path,
+            start_new_session=True,
+        )
+        s = Script(proc, tmp_path, ready)
+        started.append(s)
+        return s
+
+    try:
+        yield start
+    finally:
+        for s in started:
+            pids = descendants(s.proc.pid)
+            kill_tree(s.proc)
+            for pid in pids:
+                if alive(pid):
+                    os.kill(pid, signal.SIGKILL)
