@@ -11,7 +11,14 @@ class ServerError(RuntimeError):
     """The Jupyter server died or never came up; the message quotes its last log lines."""
 
 
-class SessionError(RuntimeError):
+class EnvironmentFailure(RuntimeError):
+    """The machine, not the task, failed: a read-only or full disk, an unusable directory.
+
+    The CLI exits 5 with its message; nothing of the session is left behind.
+    """
+
+
+class SessionError(EnvironmentFailure):
     """A session directory or one of its files is missing, unreadable or not ours."""
 
 

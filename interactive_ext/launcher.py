@@ -19,18 +19,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from . import containment
 from .errors import ServerError
+from .leftovers import connection_files, remove_server_files
 from .names import (
     EXTENSION,
     PARENT_PID_ENV,
     READY,
+    READY_FILE_ENV,
     SERVER_CONFIG,
     SERVER_LOG,
     SESSION_ENV,
     TOKEN_ENV,
 )
 from .options import DEFAULTS
-from .procs import alive, descendants, session_processes
+from .procs import descendants, session_processes
 from .records import ReadyInfo
 from .session import Session, atomic_write
 
@@ -121,6 +124,8 @@ class ServerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = spec.session.path / SERVER_LOG
         self.info: ReadyInfo | None = None
+        self.spawned_at: int | None = None
+        self.was_subreaper = False
 
     def config(self) -> dict[str, Any]:
         """The server's config (a 0600 file, so the token never shows in `ps`)."""
@@ -166,8 +171,14 @@ class ServerProcess:
         env = dict(os.environ)
         env.pop(SESSION_ENV, None)
         env[PARENT_PID_ENV] = str(os.getpid())
+        if spec.ready_file:
+            env[READY_FILE_ENV] = str(Path(spec.ready_file).absolute())
         cmd = [sys.executable, "-m", "interactive_ext.server_child", f"--config={config_path}"]
         fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        # The server's orphans come to us if the server child is killed: see stop().
+        self.was_subreaper = containment.subreaper()
+        containment.set_subreaper(True)
+        self.spawned_at = containment.now_ticks()
         try:
             self.proc = subprocess.Popen(
                 cmd,
@@ -249,9 +260,24 @@ class ServerProcess:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        # Kernels run in sessions of their own: none (nor what they started) outlives the
-        # server. One still here (a kernel that was still starting, say) is an orphan now.
-        stop_processes(kernels | session_processes(self.spec.session.path))
+        self.contain(kernels)
+
+    def contain(self, known: set[int]) -> None:
+        """Stop what the server left: known pids, its orphans re-parented to us, their trees.
+
+        After a clean stop nothing is left; after a kill -9 of the server child its kernels,
+        terminals and what they detached are our children (we are a subreaper while serving).
+        """
+        assert self.proc is not None
+        orphans = containment.foreign_children(self.spawned_at) - {self.proc.pid}
+        left = containment.tree(known | orphans | session_processes(self.spec.session.path))
+        files = connection_files(left)
+        containment.stop_tree(left, why="left by the Jupyter server")
+        containment.reap(orphans)
+        if self.proc.returncode is not None and self.proc.returncode < 0:
+            remove_server_files(self.proc.pid, files)
+        if not self.was_subreaper:
+            containment.set_subreaper(False)
 
     def log_tail(self, lines: int = LOG_TAIL) -> str:
         """The last lines the server wrote."""
@@ -268,19 +294,3 @@ class ServerProcess:
             what += f" (port {self.port} on {self.spec.ip} is already in use)"
         return ServerError(f"{what}; log {self.log_path}, last lines:\n{tail}")
 
-
-def stop_processes(pids: set[int], grace: float = 2.0) -> None:
-    """SIGTERM the live ones of pids, then SIGKILL those still alive after grace seconds."""
-    stray = {p for p in pids if alive(p)}
-    for pid in stray:
-        log.info("stopping process %s left by the Jupyter server", pid)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while stray and time.monotonic() < deadline:
-        time.sleep(0.05)
-        stray = {p for p in stray if alive(p)}
-    for pid in stray:
-        log.warning("killing process %s left behind by the Jupyter server", pid)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)

@@ -128,6 +128,18 @@ def load(path: str | os.PathLike[str]) -> Any:
     return _unpickle(path, view[HEADER : HEADER + inband], buffers)
 
 
+def check(path: str | os.PathLike[str]) -> None:
+    """Raise PickleFileError unless path's header and table are sound (nothing unpickled)."""
+    mapped = _map(path)
+    try:
+        view = memoryview(mapped)
+        if not (view.nbytes >= 1 and view[0] == _PROTO):
+            _layout(path, view)
+        view.release()
+    finally:
+        mapped.close()
+
+
 def _map(path: str | os.PathLike[str]) -> mmap.mmap:
     """Map the regular file at path (no symlink followed) privately, copy-on-write."""
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC

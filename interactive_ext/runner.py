@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-import shutil
 import signal
 import sys
 import time
@@ -14,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from . import failures, kept
 from .errors import IdleTimeout
 from .inputs import bind_inputs, call_with_inputs, write_inputs
 from .launcher import ServerProcess, ServerSpec
@@ -193,6 +193,9 @@ class TaskRun:
                     continue
                 ok = True
                 return result
+        except SystemExit as e:  # the task's sys.exit(0) is a success; its result is None
+            ok = failures.exit_ok(e)
+            raise
         finally:
             self.finish(served, ok)
 
@@ -214,14 +217,14 @@ class TaskRun:
             log.info(
                 "server stopped (%s); on_idle='resume': running the task", outcome.reason.value
             )
-        saved = self.session.read_pickle(SAVED_INPUTS) or {}
+        saved = failures.saved_inputs(self.session)
         self.overrides = {**saved, **outcome.inputs}
         return {**self.inputs, **self.overrides}
 
     def tell_ranks(self, outcome: Outcome) -> None:
         """Rank 0 of a multi-process job: send the outcome to the other ranks."""
         if self.ranks is not None:
-            saved = self.session.read_pickle(SAVED_INPUTS) or {}
+            saved = failures.saved_inputs(self.session)
             resumed = outcome.reason is Reason.RESUMED
             message = "" if resumed else self.idle_message(outcome.reason)
             self.ranks.publish(RankOutcome(resumed, {**saved, **outcome.inputs}, message))
@@ -252,13 +255,7 @@ class TaskRun:
             self.ranks.close()
         if served and self.options.post_execute is not None:
             self.options.post_execute()
-        if ok:
-            shutil.rmtree(self.session.path, ignore_errors=True)
-            log.info("task done; removed the session directory %s", self.session.path)
-        else:
-            log.warning(
-                "kept the session directory %s (the task did not succeed)", self.session.path
-            )
+        kept.settle(self.session, ok, self.qualname)
 
     def idle_message(self, reason: Reason) -> str:
         """The IdleTimeout message."""
@@ -270,7 +267,7 @@ class TaskRun:
         return (
             f"the Jupyter server for task {self.qualname} stopped: {why} "
             f"(on_idle='fail'; pass on_idle='resume' to run the task anyway); "
-            f"session kept in {self.session.path}"
+            f"{kept.where(self.session)}"
         )
 
     def spec(self) -> ServerSpec:
@@ -308,7 +305,7 @@ class TaskRun:
             name = signal.Signals(signals.received).name
             log.warning("got %s: stopped the Jupyter server and its kernels", name)
             signals.reraise()
-        outcome = self.session.outcome()
+        outcome = failures.outcome_of(self.session, code)
         if outcome is None:
             raise server.error(f"the Jupyter server exited (code {code}) without a resume")
         return outcome
@@ -317,9 +314,13 @@ class TaskRun:
         self, server: ServerProcess, while_starting: Callable[[], None] | None
     ) -> int:
         """Spawn the server, do while_starting meanwhile, announce the URL, wait for the exit."""
-        server.spawn()
-        if while_starting is not None:
-            while_starting()
+        try:
+            server.spawn()
+            if while_starting is not None:
+                while_starting()
+        except OSError as e:  # a read-only notebook_dir, a full disk: not the task's failure
+            raise failures.environment_failure(e, self.session, self.notebook_dir) from None
+
         info = server.wait_ready()
         announce(
             "Jupyter for task %s: %s (notebook %s)", self.qualname, info.url, self.context.notebook

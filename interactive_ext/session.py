@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
+import stat
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -16,7 +18,10 @@ from .errors import SessionError
 from .names import CONTEXT, ERROR, OUTCOME, READY, SESSION_ENV
 from .records import ErrorRecord, Outcome, R, ReadyInfo, Reason, TaskContext
 
-__all__ = ["Session", "SessionError", "atomic_write"]
+__all__ = ["Session", "SessionError", "atomic_write", "safe_parent"]
+
+log = logging.getLogger("interactive_ext")
+PREFIX = "interactive-"
 
 
 def atomic_write(path: Path, data: bytes | Callable[[IO[bytes]], None]) -> None:
@@ -40,26 +45,110 @@ def atomic_write(path: Path, data: bytes | Callable[[IO[bytes]], None]) -> None:
         raise
 
 
+def unsafe(folder: str | os.PathLike[str]) -> str | None:
+    """Why others could swap files in folder (writable by them, no sticky bit), or None."""
+    try:
+        st = os.stat(folder)
+    except OSError as e:
+        return f"cannot be used ({e.strerror})"
+    if not stat.S_ISDIR(st.st_mode):
+        return "is not a directory"
+    if st.st_uid not in (0, os.geteuid()):
+        return f"belongs to uid {st.st_uid}"
+    if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
+        return f"is writable by others (mode {stat.S_IMODE(st.st_mode):o}) without the sticky bit"
+    return None
+
+
+def _runtime_dir() -> str:
+    """Jupyter's runtime directory, created private if missing."""
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    folder = jupyter_runtime_dir()
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    return folder
+
+
+def safe_parent() -> str:
+    """Where session directories go: the temp dir, unless others can swap files in it.
+
+    A TMPDIR that others can write without the sticky bit would let them rename a session
+    directory and plant pickles in its place; then $XDG_RUNTIME_DIR or Jupyter's runtime
+    directory is used instead, and with neither safe the session is refused.
+    """
+    tmp = tempfile.gettempdir()
+    why = unsafe(tmp)
+    if why is None:
+        return tmp
+    for name, get in (
+        ("XDG_RUNTIME_DIR", lambda: os.environ.get("XDG_RUNTIME_DIR", "")),
+        ("Jupyter's runtime directory", _runtime_dir),
+    ):
+        try:
+            folder = get()
+        except OSError:
+            continue
+        if folder and unsafe(folder) is None:
+            log.warning("the temp dir %s %s: the session goes to %s (%s)", tmp, why, folder, name)
+            return folder
+    raise SessionError(
+        f"the temp dir {tmp} {why}: another user could plant files in the session; set TMPDIR "
+        "to a directory only you can write (e.g. TMPDIR=$HOME/tmp) or give it the sticky bit"
+    )
+
+
 @dataclass
 class Session:
     """One interactive session: a private directory of small files."""
 
     path: Path
+    ident: tuple[int, int] | None = field(default=None, compare=False)
+    """(device, inode) of the directory when this process created it: checked before reads."""
 
     @classmethod
     def create(cls, parent: str | os.PathLike[str] | None = None) -> Session:
-        """Make a new private session directory (0700) under parent (default: temp dir)."""
-        path = Path(tempfile.mkdtemp(prefix="interactive-", dir=parent))
-        os.chmod(path, 0o700)
-        return cls(path)
+        """Make a new private session directory (0700) under parent (default: a safe temp dir)."""
+        try:
+            path = Path(tempfile.mkdtemp(prefix=PREFIX, dir=parent or safe_parent()))
+            os.chmod(path, 0o700)
+            st = os.lstat(path)
+        except OSError as e:
+            where = parent or tempfile.gettempdir()
+            raise SessionError(
+                f"cannot create a session directory in {where}: {e.strerror}; "
+                "set TMPDIR to a writable directory with free space"
+            ) from None
+        return cls(path, (st.st_dev, st.st_ino))
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Session:
-        """Open an existing session directory, with a clear error when it is not one."""
-        p = Path(path)
-        if not p.is_dir():
-            raise SessionError(f"session directory {p} does not exist")
-        return cls(p)
+        """Open an existing session directory, with a clear error when it is not one of ours."""
+        session = cls(Path(path))
+        session.check()
+        return session
+
+    def check(self) -> None:
+        """Raise SessionError unless the directory is ours: no link, our uid, not writable by
+        others, and the very directory this process created (when it did)."""
+        try:
+            st = os.lstat(self.path)
+        except FileNotFoundError:
+            raise SessionError(f"session directory {self.path} does not exist") from None
+        except OSError as e:
+            raise SessionError(f"session directory {self.path}: {e.strerror}") from None
+        problem = None
+        if stat.S_ISLNK(st.st_mode):
+            problem = "is a symbolic link"
+        elif not stat.S_ISDIR(st.st_mode):
+            problem = "is not a directory"
+        elif st.st_uid != os.geteuid():
+            problem = f"belongs to uid {st.st_uid}, not to us (uid {os.geteuid()})"
+        elif st.st_mode & 0o022:
+            problem = f"is writable by others (mode {stat.S_IMODE(st.st_mode):o})"
+        elif self.ident is not None and (st.st_dev, st.st_ino) != self.ident:
+            problem = "was replaced by another directory since the task created it"
+        if problem:
+            raise SessionError(f"session directory {self.path} {problem}; refusing to read it")
 
     @classmethod
     def from_env(cls) -> Session:
@@ -86,8 +175,11 @@ class Session:
 
     def read_json(self, name: str) -> Any | None:
         """Read one JSON file of the session, or None when it is absent."""
+        self.check()
         try:
-            return json.loads((self.path / name).read_text())
+            fd = os.open(self.path / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            with os.fdopen(fd, "rb") as f:
+                return json.loads(f.read())
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as e:
@@ -106,6 +198,7 @@ class Session:
 
     def read_pickle(self, name: str) -> Any | None:
         """Unpickle one file of the session, or None when it is absent."""
+        self.check()
         try:
             return pickles.load(self.path / name)
         except FileNotFoundError:
