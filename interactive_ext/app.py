@@ -8,26 +8,30 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_events import EventLogger
-from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.extension.application import ExtensionApp, ExtensionAppJinjaMixin
 from jupyter_server.serverapp import ServerApp
-from traitlets import Float, TraitError, Unicode, validate
+from traitlets import Float, TraitError, Unicode, default, validate
 
 from . import __version__
 from .activity import KERNEL_ACTIONS, KernelActivity, request_hook, terminal_source
 from .errors import SessionError
-from .handlers import HeartbeatHandler, ResumeHandler, StatusHandler
+from .failures import file_problems
+from .handlers import HeartbeatHandler, ResumeHandler, SavedHandler, StatusHandler
 from .idle import IdleWatcher, wall
-from .names import EXTENSION, HEARTBEAT, RESUME, STATUS, route
+from .names import EXTENSION, HEARTBEAT, OUTCOME, PAGE, RESUME, SAVED, STATUS, route
 from .options import DEFAULTS, check_seconds, is_on
+from .page import PageHandler
 from .records import Reason, TaskContext
 from .session import Session
+from .stopping import SaveWindow
 from .typecheck import task_status
 
 LIFECYCLE = "https://events.jupyter.org/interactive_ext/lifecycle/v1"
 SCHEMA_PATH = Path(__file__).parent / "event_schemas" / "lifecycle" / "v1.yaml"
+TEMPLATES = Path(__file__).parent / "templates"
 
 
-class InteractiveApp(ExtensionApp):
+class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
     """Resume gate, heartbeat and precise idle shutdown for a Jupyter server."""
 
     name = EXTENSION
@@ -55,7 +59,8 @@ class InteractiveApp(ExtensionApp):
         60.0,
         config=True,
         help="""Emit the idle_warning event this many seconds before the idle deadline
-        (default 60; capped at max_idle_seconds). 0 disables the warning.""",
+        (default 60; capped at half of max_idle_seconds, so that each approach to a deadline
+        starts quiet and warns once). 0 disables the warning.""",
     )
     session_dir = Unicode(
         "",
@@ -64,6 +69,15 @@ class InteractiveApp(ExtensionApp):
         the task context is read from. Empty (the default) in standalone use: the outcome is
         then only logged and emitted as an event.""",
     )
+    save_window_seconds = Float(
+        3.0,
+        config=True,
+        help="""Once the server is stopping (resume, idle, lifetime), the longest it waits for
+        open JupyterLab / Notebook 7 tabs to save their unsaved documents (default 3). Only tabs
+        with the frontend extension that asked for the status in the last 20 s are waited for;
+        with none, the server stops at once. A tab never holds the server past this window.
+        0 disables the wait.""",
+    )
     resume_grace_seconds = Float(
         0.2,
         config=True,
@@ -71,7 +85,9 @@ class InteractiveApp(ExtensionApp):
         server stops listening (default 0.2), so a concurrent caller gets 409, not a reset.""",
     )
 
-    @validate("max_idle_seconds", "max_lifetime_seconds", "idle_warning_seconds")
+    @validate(
+        "max_idle_seconds", "max_lifetime_seconds", "idle_warning_seconds", "save_window_seconds"
+    )
     def _non_negative(self, proposal: Any) -> float:
         try:
             return check_seconds(proposal["trait"].name, proposal["value"])
@@ -86,6 +102,10 @@ class InteractiveApp(ExtensionApp):
                 f"session_dir {value!r} is not a directory; create it or leave it empty"
             )
         return value
+
+    @default("template_paths")
+    def _template_paths(self) -> list[str]:
+        return [str(TEMPLATES)]
 
     # -- set-up -------------------------------------------------------------------
 
@@ -104,7 +124,9 @@ class InteractiveApp(ExtensionApp):
     def initialize_settings(self) -> None:
         """Create the watcher and hook the activity sources into the server."""
         self.state = "waiting"
+        self.stop_reason: Reason | None = None
         self.started = time.monotonic()
+        self.saves = SaveWindow(self.save_window_seconds, self.log)
         self.session = Session.open(self.session_dir) if self.session_dir else None
         self.watcher = IdleWatcher(
             self.max_idle_seconds,
@@ -129,6 +151,8 @@ class InteractiveApp(ExtensionApp):
                 (rf"/{route(RESUME)}", ResumeHandler),
                 (rf"/{route(HEARTBEAT)}", HeartbeatHandler),
                 (rf"/{route(STATUS)}", StatusHandler),
+                (rf"/{route(SAVED)}", SavedHandler),
+                (rf"/{route(PAGE)}", PageHandler),
             ]
         )
 
@@ -175,7 +199,8 @@ class InteractiveApp(ExtensionApp):
                         f"cannot record the resume in {self.session.path}: {e}"
                     ) from e
                 self.log.exception("cannot record the outcome %s; stopping anyway", reason.value)
-        self.state = "resuming" if reason is Reason.RESUMED else "stopping"
+        self.state = "stopping"
+        self.stop_reason = reason
         self.watcher.stop()
         if reason is Reason.RESUMED:
             self.emit(
@@ -184,11 +209,43 @@ class InteractiveApp(ExtensionApp):
                 reason=reason.value,
                 inputs=sorted(inputs or {}),
             )
-        self.emit("shutdown", f"server stopping: {reason.value}", reason=reason.value)
-        self.log.info("stopping the server: %s", reason.value)
+        window = self.saves.open()
+        self.emit(
+            "stopping", f"server stopping: {reason}", reason=reason.value, save_seconds=window
+        )
+        self.log.info("stopping the server: %s (save window %.1f s)", reason, window)
         grace = self.resume_grace_seconds if reason is Reason.RESUMED else 0.0
-        asyncio.get_running_loop().call_later(grace, self.server.stop)
+        self._stopping = asyncio.ensure_future(self._stop_after_saves(grace))
         return True
+
+    async def _stop_after_saves(self, grace: float) -> None:
+        """Let open tabs save (bounded), let requests in flight finish, then stop."""
+        started = time.monotonic()
+        await self.saves.wait()
+        if self.saves.failed and self.session is not None:
+            self.record_unsaved(self.saves.failed)
+        left = grace - (time.monotonic() - started)
+        if left > 0:
+            await asyncio.sleep(left)
+        reason = self.stop_reason.value if self.stop_reason else "?"
+        self.emit("shutdown", f"server stopping now: {reason}", reason=reason)
+        self.server.stop()
+
+    def record_unsaved(self, failed: list[dict[str, Any]]) -> None:
+        """Add the documents that could not be saved to the outcome, for the task's log."""
+        assert self.session is not None
+        try:
+            outcome = self.session.outcome()
+            if outcome is not None:
+                outcome.unsaved = failed
+                self.session.write_json(OUTCOME, outcome.to_json())
+        except (OSError, SessionError):
+            self.log.exception("cannot record the unsaved documents")
+
+    def already(self) -> str:
+        """Why a second resume is refused (409)."""
+        reason = self.stop_reason.value if self.stop_reason else "?"
+        return f"the server is already {self.state} ({reason})"
 
     def _warn(self, seconds_remaining: float) -> None:
         """Emit the idle warning event."""
@@ -211,11 +268,12 @@ class InteractiveApp(ExtensionApp):
         """The task context (None without one) and what is wrong with the session's files."""
         if self.session is None:
             return None, []
+        problems = file_problems(self.session)  # damaged pickles: named, the task resumable
         try:
-            return self.session.context(), []
+            return self.session.context(), problems
         except SessionError as e:
             self.log.warning("%s", e)
-            return None, [str(e)]
+            return None, [str(e), *problems]
 
     def status(self) -> dict[str, Any]:
         """The task context (if any), the state and the idle state."""
@@ -223,9 +281,12 @@ class InteractiveApp(ExtensionApp):
         lifetime = self.started + self.max_lifetime_seconds if self.max_lifetime_seconds else None
         return {
             "state": self.state,
+            "stop_reason": self.stop_reason.value if self.stop_reason else None,
+            "save_deadline": wall(self.saves.deadline) if self.stop_reason else None,
             "started": wall(self.started),
             "session_dir": self.session_dir or None,
             "notebook": context.notebook if context else None,
+            "notebook_path": self.notebook_path(context),
             "task": task_status(context, self.session) if context else None,
             "problems": problems,
             "lifetime_deadline": wall(lifetime),
@@ -234,4 +295,14 @@ class InteractiveApp(ExtensionApp):
 
     def heartbeat(self) -> dict[str, Any]:
         """The idle state (the heartbeat body)."""
-        return self.watcher.state()
+        return {**self.watcher.state(), "warning_seconds": self.watcher.warning_before}
+
+    def notebook_path(self, context: TaskContext | None) -> str | None:
+        """The starter notebook relative to the server's root (for /lab/tree/PATH), if inside."""
+        if context is None or not context.notebook:
+            return None
+        root = Path(self.server.root_dir).resolve()
+        try:
+            return Path(context.notebook).resolve().relative_to(root).as_posix()
+        except ValueError:
+            return None

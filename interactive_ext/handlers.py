@@ -11,8 +11,13 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
 from .errors import InputsError, SessionError
-from .inputs import parse_resume_body
+from .inputs import parse_resume_body, parse_saved_body
 from .records import Reason
+
+NO_TOKEN = (
+    "missing or wrong token: send the header 'Authorization: token TOKEN' (the token is in the "
+    "URL the task printed, and in its ready file)"
+)
 
 
 class InteractiveHandler(ExtensionHandlerMixin, APIHandler):
@@ -24,6 +29,12 @@ class InteractiveHandler(ExtensionHandlerMixin, APIHandler):
     def app(self) -> Any:
         """The InteractiveApp serving this request."""
         return self.extensionapp
+
+    def check_xsrf_cookie(self) -> None:
+        """No token and no login: say so (403) before jupyter_server asks for an _xsrf field."""
+        if hasattr(self, "_jupyter_current_user") and self.current_user is None:
+            raise web.HTTPError(403, NO_TOKEN)
+        super().check_xsrf_cookie()
 
     def reply(self, model: dict[str, Any], status: int = 200) -> None:
         """Answer with a JSON body."""
@@ -40,7 +51,7 @@ class ResumeHandler(InteractiveHandler):
     def post(self) -> None:
         """Resume the task, optionally with input overrides {"inputs": {...}}."""
         if self.app.state != "waiting":
-            raise web.HTTPError(409, f"the server is already {self.app.state}")
+            raise web.HTTPError(409, self.app.already())
         context, _ = self.app.task_context()  # a broken context: no name checks, still resumable
         try:
             inputs = parse_resume_body(self.request.body, context)
@@ -52,7 +63,7 @@ class ResumeHandler(InteractiveHandler):
             self.log.error("resume refused: %s", e)
             raise web.HTTPError(500, str(e)) from None
         if not stopping:
-            raise web.HTTPError(409, f"the server is already {self.app.state}")
+            raise web.HTTPError(409, self.app.already())
         self.reply({"status": "resuming", "inputs": sorted(inputs)}, status=202)
 
 
@@ -79,5 +90,23 @@ class StatusHandler(InteractiveHandler):
     @web.authenticated
     @authorized
     def get(self) -> None:
-        """Report the status."""
+        """Report the status; ?client=ID marks a frontend that saves before a stop."""
+        client = self.get_argument("client", "")
+        if client:
+            self.app.saves.seen(client[:100])
         self.reply(self.app.status())
+
+
+class SavedHandler(InteractiveHandler):
+    """POST /interactive/saved: a frontend saved its documents for a stopping server."""
+
+    @web.authenticated
+    @authorized
+    def post(self) -> None:
+        """Acknowledge {"client": ID, "saved": [paths], "failed": [{"path", "error"}]}."""
+        try:
+            body = parse_saved_body(self.request.body)
+        except InputsError as e:
+            raise web.HTTPError(400, str(e)) from None
+        self.app.saves.ack(body["client"], body["saved"], body["failed"])
+        self.reply({"state": self.app.state})

@@ -160,3 +160,19 @@ def write_inputs(session: Session, inputs: dict[str, Any]) -> list[str]:
     log.warning("inputs that do not pickle are not available in notebooks: %s", ", ".join(skipped))
     session.write_pickle(INPUTS, good)
     return skipped
+
+
+def parse_saved_body(body: bytes) -> dict[str, Any]:
+    """Parse a frontend's save report {"client", "saved", "failed"}; InputsError if malformed."""
+    data = _decode_body(body) if body and body.strip() else {}
+    if not isinstance(data, dict) or not isinstance(data.get("client", ""), str):
+        raise InputsError('the body must be {"client": ID, "saved": [...], "failed": [...]}')
+    saved = data.get("saved") or []
+    failed = data.get("failed") or []
+    if not isinstance(saved, list) or not isinstance(failed, list):
+        raise InputsError('"saved" and "failed" must be lists')
+    return {
+        "client": data.get("client", ""),
+        "saved": [str(p) for p in saved],
+        "failed": [f if isinstance(f, dict) else {"path": str(f)} for f in failed],
+    }

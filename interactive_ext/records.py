@@ -84,6 +84,8 @@ class Outcome(Record):
     reason: Reason
     inputs: dict[str, Any] = field(default_factory=dict)
     time: float = field(default_factory=time.time)
+    unsaved: list[dict[str, Any]] = field(default_factory=list)
+    """Documents a frontend could not save before the stop: {"path", "error"}."""
 
     def __post_init__(self) -> None:
         """Accept the reason as its string."""

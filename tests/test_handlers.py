@@ -123,25 +123,6 @@ async def test_no_token_is_403(jp_fetch):
     assert e.value.code == 403
 
 
-async def test_idle_warning_event_goes_out(jp_fetch, jp_serverapp):
-    seen: list[dict] = []
-
-    async def listener(logger, schema_id, data):
-        seen.append(data)
-
-    jp_serverapp.event_logger.add_listener(schema_id=LIFECYCLE, listener=listener)
-    # pytest-jupyter does not run the server's post-start hook; start the extensions as it does.
-    await jp_serverapp.extension_manager.start_all_extensions()
-    # warning_seconds == max_idle_seconds: the warning is due as soon as activity happens.
-    await jp_fetch("interactive", "heartbeat", method="POST", body=b"")
-    for _ in range(100):
-        if seen:
-            break
-        await asyncio.sleep(0.02)
-    assert seen and seen[0]["action"] == "idle_warning"
-    assert 3590 < seen[0]["seconds_remaining"] <= 3600
-
-
 async def test_resume_that_cannot_be_recorded_is_refused(jp_fetch, session_dir):
     import shutil
 
@@ -152,3 +133,44 @@ async def test_resume_that_cannot_be_recorded_is_refused(jp_fetch, session_dir):
     assert "cannot record the resume" in json.loads(e.value.response.body)["message"]
     status = await get_json(jp_fetch, "interactive", "status")
     assert status["state"] == "waiting"
+
+
+async def test_status_names_the_notebook_and_warning(jp_fetch, jp_root_dir, session_dir):
+    body = await get_json(jp_fetch, "interactive", "status", params={"client": "tab-1"})
+    assert body["stop_reason"] is None and body["save_deadline"] is None
+    assert body["notebook_path"] is None  # train.ipynb is not under the server's root
+    assert body["idle"]["warning_seconds"] == 1800  # capped at half of max_idle_seconds
+    assert body["problems"] == []
+
+
+async def test_broken_context_is_named_and_resume_still_works(jp_fetch, session_dir):
+    (session_dir / "context.json").write_text("{not json")
+    body = await get_json(jp_fetch, "interactive", "status")
+    assert body["task"] is None
+    assert "context.json" in body["problems"][0]
+    r = await jp_fetch("interactive", "resume", method="POST", body=b'{"inputs": {"x": 1}}')
+    assert r.code == 202
+    assert json.loads((session_dir / "outcome.json").read_text())["inputs"] == {"x": 1}
+
+
+async def test_saved_reports_are_checked(jp_fetch):
+    ok = await get_json(
+        jp_fetch,
+        "interactive",
+        "saved",
+        method="POST",
+        body=json.dumps({"client": "c", "saved": ["a.ipynb"], "failed": []}),
+    )
+    assert ok == {"state": "waiting"}
+    with pytest.raises(HTTPClientError) as e:
+        await jp_fetch("interactive", "saved", method="POST", body=b'{"saved": 3}')
+    assert e.value.code == 400
+
+
+async def test_the_status_page_renders_without_jupyterlab(jp_fetch):
+    r = await jp_fetch("interactive", method="GET")
+    page = r.body.decode()
+    assert r.code == 200 and "text/html" in r.headers["Content-Type"]
+    assert "Interactive task <code>train</code>" in page
+    assert "Keep working" in page and "Resume task" in page
+    assert "X-XSRFToken" in page  # the buttons' POSTs carry the XSRF token

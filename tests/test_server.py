@@ -63,8 +63,8 @@ def test_resume_while_stopping_answers_409(start_server):
     assert server.request("POST", "/interactive/resume").status == 202
     r = server.request("POST", "/interactive/resume")
     assert r.status == 409
-    assert "already resuming" in r.body["message"]
-    assert server.request("GET", "/interactive/status").body["state"] == "resuming"
+    assert "already stopping (resumed)" in r.body["message"]
+    assert server.request("GET", "/interactive/status").body["state"] == "stopping"
     assert server.wait_exit(30) == 0
 
 
@@ -276,3 +276,14 @@ def test_terminal_input_counts_as_activity(start_server):
     body = server.request("GET", "/interactive/heartbeat").body
     assert body["last_activity_source"] == "terminal"
     assert body["last_activity"] > before
+
+
+def test_idle_warning_once_then_stopping_and_shutdown(start_server):
+    """The warning is logged once per approach, then the stop goes through the save window."""
+    server = start_server(
+        "--InteractiveApp.max_idle_seconds=3", "--InteractiveApp.idle_warning_seconds=60"
+    )
+    assert server.wait_exit(30) == 0
+    log = server.log()
+    assert log.count("idle: shutting down in") == 1, log  # warning capped at max_idle / 2
+    assert "stopping the server: idle (save window 0.0 s)" in log  # no tab: no wait
