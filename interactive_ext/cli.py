@@ -107,8 +107,11 @@ def _remaining(status: dict[str, Any]) -> str:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """One line per running server with the extension: url, kind, state, task, idle."""
+    from .cli_kept import cmd_list_kept
     from .discovery import running
 
+    if args.kept:
+        return cmd_list_kept(args)
     found = running()
     if args.json:
         rows = [
@@ -181,6 +184,7 @@ def add_client_command(sub: Any, common: argparse.ArgumentParser, name: str, **k
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
+    from .cli_kept import add_clean_command
     from .cli_run import add_run_command, cmd_run
 
     common = argparse.ArgumentParser(add_help=False)
@@ -231,7 +235,13 @@ def build_parser() -> argparse.ArgumentParser:
         "the idle clock. Task sessions come first.",
     )
     lst.add_argument("--json", action="store_true", help="print a JSON list instead")
+    lst.add_argument(
+        "--kept",
+        action="store_true",
+        help="list the session directories kept after failures instead: size, age, why",
+    )
     lst.set_defaults(func=cmd_list)
+    add_clean_command(sub, common)
     return parser
 
 

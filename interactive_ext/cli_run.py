@@ -24,13 +24,17 @@ log = logging.getLogger("interactive_ext.cli")
 RUN_EPILOG = """\
 exit codes:
   0    the task returned (its result is on stdout, or in --output)
-  1    the task raised (its traceback is on stderr), its module raised while
-       being imported, or its result could not be written: a result that is
-       not JSON-serializable needs --output FILE.pkl
+  0    also when the task calls sys.exit(0) or sys.exit() (its result is null)
+  1    the task raised (its traceback is on stderr) or called sys.exit(N) with
+       N not 0 (N is named on stderr), its module raised while being imported,
+       or its result could not be written: a result that is not
+       JSON-serializable needs --output FILE.pkl
   2    bad arguments: bad --kwargs JSON, unknown module, file or function,
        kwargs that do not fit the function's signature, a bad option value
   3    the server stopped on the idle timeout or the lifetime cap (--on-idle fail)
   4    the server died or never came up (e.g. the port is taken)
+  5    the machine failed, not the task: a read-only --notebook-dir, a full
+       disk, an unusable session directory (one line on stderr; nothing kept)
   130  interrupted (SIGINT); 143 terminated (SIGTERM): the server and its
        kernels are stopped first
 
@@ -234,7 +238,8 @@ def prepare(args: argparse.Namespace) -> tuple[Callable[..., Any], dict[str, Any
 
 def _run(args: argparse.Namespace) -> int:
     """cmd_run without the signal handling."""
-    from .errors import IdleTimeout, ServerError
+    from .errors import EnvironmentFailure, IdleTimeout, ServerError
+    from .failures import exit_ok
     from .runner import run_interactive
 
     try:
@@ -254,8 +259,14 @@ def _run(args: argparse.Namespace) -> int:
                 result = asyncio.run(run_interactive_async(func, (), kwargs, options))
             else:
                 result = run_interactive(func, (), kwargs, options)
+    except SystemExit as e:  # the task's own: 0 is a success, anything else a failure
+        if not exit_ok(e):
+            return exits.fail(exits.TASK_FAILED, f"the task called sys.exit({e.code!r})")
+        result = None
     except IdleTimeout as e:
         return exits.fail(exits.IDLE, str(e))
+    except EnvironmentFailure as e:
+        return exits.fail(exits.ENVIRONMENT, str(e))
     except ServerError as e:
         return exits.fail(exits.SERVER, f"the Jupyter server failed: {e}")
     except Exception:

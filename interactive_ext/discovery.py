@@ -45,6 +45,9 @@ def runtime_servers() -> list[dict[str, Any]]:
     """Info of the Jupyter servers of this user that are running (jpserver-*.json files)."""
     from jupyter_core.paths import jupyter_runtime_dir
 
+    from .leftovers import remove_stale_servers
+
+    remove_stale_servers()  # those of servers killed with no chance to clean up
     servers = []
     for path in sorted(Path(jupyter_runtime_dir()).glob("jpserver-*.json")):
         try:

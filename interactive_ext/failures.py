@@ -28,6 +28,8 @@ def environment_failure(e: OSError, session: Session, notebook_dir: Path) -> Env
     """The one-line EnvironmentFailure for an OSError met while writing the session or notebook."""
     where = Path(e.filename) if e.filename else None
     what = e.strerror or str(e)
+    if where is None and _full(session.path):  # a write that failed names no file
+        where = session.path
     if where is not None and session.path in (where, *where.parents):
         return EnvironmentFailure(
             f"cannot write the session directory {session.path}: {what}; free some space or "
@@ -39,6 +41,15 @@ def environment_failure(e: OSError, session: Session, notebook_dir: Path) -> Env
             "notebook_dir (--notebook-dir)"
         )
     return EnvironmentFailure(f"cannot start the Jupyter server: {where}: {what}")
+
+
+def _full(path: Path) -> bool:
+    """True if the file system of path has no free block left (for a write that failed)."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < 64 * 1024
 
 
 def outcome_of(session: Session, code: int | None) -> Outcome | None:

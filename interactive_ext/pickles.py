@@ -131,12 +131,12 @@ def load(path: str | os.PathLike[str]) -> Any:
 def check(path: str | os.PathLike[str]) -> None:
     """Raise PickleFileError unless path's header and table are sound (nothing unpickled)."""
     mapped = _map(path)
+    view = memoryview(mapped)
     try:
-        view = memoryview(mapped)
         if not (view.nbytes >= 1 and view[0] == _PROTO):
             _layout(path, view)
-        view.release()
     finally:
+        view.release()
         mapped.close()
 
 

@@ -320,7 +320,6 @@ class TaskRun:
                 while_starting()
         except OSError as e:  # a read-only notebook_dir, a full disk: not the task's failure
             raise failures.environment_failure(e, self.session, self.notebook_dir) from None
-
         info = server.wait_ready()
         announce(
             "Jupyter for task %s: %s (notebook %s)", self.qualname, info.url, self.context.notebook
