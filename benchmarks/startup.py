@@ -12,6 +12,7 @@ trivial task completes (exit 0).
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -93,11 +94,9 @@ def _wrapper_once(s: Settings, env_extra: dict[str, str] | None = None) -> dict[
         )
         child_log = ""
         if child is not None and env_extra:
-            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-            config = [a.decode() for a in cmdline if a.startswith(b"--config=")]
-            if config:
-                log_path = Path(config[0].split("=", 1)[1]).parent / "server.log"
-                child_log = log_path.read_text(errors="replace")
+            # the child's stdout is its log once it has its config (interactive_ext/handover.py)
+            log_path = Path(os.readlink(f"/proc/{child}/fd/1"))
+            child_log = log_path.read_text(errors="replace")
         code = resume_and_wait(proc, port)
         wrapper_log = proc.log_text()
     return {

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import exits
+from . import exits, handover
 from .exits import UsageError
+from .names import SESSION_ENV
 from .options import Options, option_names
 from .signals import Terminated, signals_as_exceptions
 
@@ -217,6 +218,29 @@ def cmd_run(args: argparse.Namespace) -> int:
             return exits.fail(exits.SIGINT, "interrupted (SIGINT)")
         except Terminated:
             return exits.fail(exits.SIGTERM, "terminated (SIGTERM)")
+        finally:
+            handover.discard()  # a server child spawned ahead that nobody took
+
+
+def serves_at_once(given: Any) -> bool:
+    """Whether the server starts before the task runs: enabled, no first run, rank 0, not in a
+    kernel. given: the Options, or the parsed flags (the decorator's own are not known yet)."""
+    from .ranks import detect_world
+    from .resumed import runs_first
+
+    if os.environ.get(SESSION_ENV):
+        return False
+    if not isinstance(given, Options):
+        names = ("enable", "run_task_first", "pause")
+        flags = {n: getattr(given, n) for n in names if getattr(given, n, None) is not None}
+        try:
+            given = Options(**flags)
+        except (TypeError, ValueError):
+            return False
+    try:
+        return given.enabled and not runs_first(given) and not detect_world().follows
+    except ValueError:  # bad INTERACTIVE_EXT_ENABLE or rank variables: the run names them
+        return False
 
 
 def prepare(args: argparse.Namespace) -> tuple[Callable[..., Any], dict[str, Any], Options]:
@@ -242,6 +266,8 @@ def _run(args: argparse.Namespace) -> int:
     from .failures import exit_ok
     from .runner import run_interactive
 
+    if serves_at_once(args):  # its imports overlap loading the task (handover.py)
+        handover.start_early()
     try:
         func, kwargs, options = prepare(args)
     except UsageError:
@@ -249,6 +275,8 @@ def _run(args: argparse.Namespace) -> int:
     except Exception:  # a module that exists raised while being imported
         traceback.print_exc()
         return exits.fail(exits.TASK_FAILED, "importing the task or a hook failed (above)")
+    if not serves_at_once(options):
+        handover.discard()
     try:
         with contextlib.redirect_stdout(sys.stderr):
             if inspect.iscoroutinefunction(func):

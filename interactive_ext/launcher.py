@@ -11,7 +11,6 @@ import secrets
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -19,17 +18,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from . import containment
+from . import containment, handover
 from .errors import ServerError
 from .leftovers import connection_files, remove_server_files
 from .names import (
     EXTENSION,
-    PARENT_PID_ENV,
     READY,
     READY_FILE_ENV,
     SERVER_CONFIG,
     SERVER_LOG,
-    SESSION_ENV,
     TOKEN_ENV,
 )
 from .options import DEFAULTS
@@ -126,6 +123,7 @@ class ServerProcess:
         self.info: ReadyInfo | None = None
         self.spawned_at: int | None = None
         self.was_subreaper = False
+        self.child: handover.WaitingChild | None = None
 
     def config(self) -> dict[str, Any]:
         """The server's config (a 0600 file, so the token never shows in `ps`)."""
@@ -157,7 +155,10 @@ class ServerProcess:
         }
 
     def spawn(self) -> None:
-        """Start the child process (it needs seconds to import; use them, then wait_ready)."""
+        """Hand the child its config: the one spawned ahead (handover.py), else a new one.
+
+        The child needs seconds to import; use them, then wait_ready.
+        """
         spec = self.spec
         if self.port == 0:
             self.port = free_port(spec.ip)
@@ -168,29 +169,15 @@ class ServerProcess:
             )
         config_path = spec.session.path / SERVER_CONFIG
         atomic_write(config_path, json.dumps(self.config(), indent=1).encode())
-        env = dict(os.environ)
-        env.pop(SESSION_ENV, None)
-        env[PARENT_PID_ENV] = str(os.getpid())
+        env = handover.child_env()
         if spec.ready_file:
             env[READY_FILE_ENV] = str(Path(spec.ready_file).absolute())
-        cmd = [sys.executable, "-m", "interactive_ext.server_child", f"--config={config_path}"]
-        fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        # The server's orphans come to us if the server child is killed: see stop().
-        self.was_subreaper = containment.subreaper()
-        containment.set_subreaper(True)
-        self.spawned_at = containment.now_ticks()
-        try:
-            self.proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=fd,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=spec.root_dir,
-                start_new_session=True,
-            )
-        finally:
-            os.close(fd)
+        self.child = child = handover.take()
+        self.proc, self.spawned_at = child.popen, child.spawned_at
+        self.was_subreaper = child.was_subreaper
+        child.hand_over(
+            handover.Handover([f"--config={config_path}"], env, spec.root_dir, str(self.log_path))
+        )
 
     @property
     def server_url(self) -> str:
@@ -261,6 +248,8 @@ class ServerProcess:
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         self.contain(kernels)
+        if self.child is not None:
+            self.child.close(self.log_path)
 
     def contain(self, known: set[int]) -> None:
         """Stop what the server left: known pids, its orphans re-parented to us, their trees.
@@ -289,8 +278,9 @@ class ServerProcess:
 
     def error(self, what: str) -> ServerError:
         """A ServerError with what happened and the server's last log lines."""
+        if self.child is not None:  # a child that died before its hand-over logged elsewhere
+            self.child.salvage(self.log_path)
         tail = self.log_tail()
         if f"port {self.port} is not available" in tail or "already in use" in tail:
             what += f" (port {self.port} on {self.spec.ip} is already in use)"
         return ServerError(f"{what}; log {self.log_path}, last lines:\n{tail}")
-
