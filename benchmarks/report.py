@@ -216,6 +216,19 @@ def resume_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
                 _verdict(med < 1.0 if med is not None else None) if k == 2 else "n/a",
             )
         )
+    changed = d.get("2_kernels_changed") or []
+    if changed:
+        vals = [r["seconds"] for r in changed]
+        rows.append(
+            _row(
+                f"3 resume, 2 kernels, {changed[0].get('changed')} changed modules re-loaded",
+                _dist(vals),
+                "- (flytekit: no resume)",
+                "-",
+                "(informative)",
+                "n/a",
+            )
+        )
     codes = sorted({r.get("exit_code") for k in (0, 2) for r in d[f"{k}_kernels"]}, key=str)
     return rows, [f"Exit codes of the resumed runs: {codes} (0 = the task returned)."]
 

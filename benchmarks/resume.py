@@ -8,24 +8,45 @@ the time.time() the task's first line writes to a file. Runs alternate 0 and 2 k
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from . import common
 from .common import Settings
 from .startup import wrapper_cmd
 
+CHANGED = 20
+"""Modules the task imports and that are edited before the resume (the reload case)."""
 
-def _once(s: Settings, kernels: int) -> dict[str, Any]:
-    """One resume with the given number of open kernels."""
+
+def _task_with_modules(work: Path) -> str:
+    """A task file importing CHANGED modules of its folder; its MODULE:FUNCTION reference."""
+    for i in range(CHANGED):
+        (work / f"mod{i}.py").write_text(f"def value():\n    return {i}\n")
+    imports = "".join(f"import mod{i}\n" for i in range(CHANGED))
+    (work / "task_mods.py").write_text(
+        f"import time\n{imports}\n\ndef first_line(path):\n"
+        "    open(path, 'w').write(repr(time.time()))\n    return mod0.value()\n"
+    )
+    return f"{work / 'task_mods.py'}:first_line"
+
+
+def _once(s: Settings, kernels: int, changed: bool = False) -> dict[str, Any]:
+    """One resume with the given number of open kernels (and CHANGED edited modules)."""
     work = common.tmpdir(s.work, f"resume-{kernels}k-")
     port = common.free_port()
     stamp = work / "first_line.txt"
     cmd = wrapper_cmd(work, port, "first_line", "--kwargs", f'{{"path": "{stamp}"}}')
+    if changed:
+        ref = _task_with_modules(work)
+        cmd = [ref if c.endswith("tasks.py:first_line") else c for c in cmd]
     with common.running(cmd, common.bench_env(s.work), work, work / "wrapper.log") as proc:
         common.wait_answer(proc, port)
         for _ in range(kernels):
             kernel_id = common.start_kernel(port)
             common.kernel_session(port, kernel_id)
+        for i in range(CHANGED if changed else 0):  # edited while the server waits
+            (work / f"mod{i}.py").write_text(f"def value():\n    return {i + 100}\n")
         t0 = time.time()
         status, body = common.request(port, "POST", "/interactive/resume", body={})
         if status != 202:
@@ -38,12 +59,17 @@ def _once(s: Settings, kernels: int) -> dict[str, Any]:
             code = proc.popen.wait(60)
         except Exception:
             code = None
-    return {"kernels": kernels, "seconds": latency, "exit_code": code}
+    return {
+        "kernels": kernels,
+        "changed": CHANGED if changed else 0,
+        "seconds": latency,
+        "exit_code": code,
+    }
 
 
 def measure(s: Settings) -> dict[str, Any]:
     """Resume latency with 0 and 2 kernels, alternated."""
-    out: dict[str, Any] = {"0_kernels": [], "2_kernels": []}
+    out: dict[str, Any] = {"0_kernels": [], "2_kernels": [], "2_kernels_changed": []}
     for i in range(s.runs):
         for k in (0, 2):
             run = _once(s, k)
@@ -55,4 +81,13 @@ def measure(s: Settings) -> dict[str, Any]:
                 run["seconds"],
                 run["exit_code"],
             )
+        run = _once(s, 2, changed=True)
+        out["2_kernels_changed"].append(run)
+        s.say(
+            "resume #%d with 2 kernels, %d changed modules: %.3f s (exit %s)",
+            i + 1,
+            CHANGED,
+            run["seconds"],
+            run["exit_code"],
+        )
     return out

@@ -60,6 +60,12 @@ async def run_interactive_async(
     return await AsyncTaskRun(func, inputs, options, error, result).run_async()
 
 
+def _done(future: asyncio.Future[None]) -> None:
+    """Mark future done (once)."""
+    if not future.done():
+        future.set_result(None)
+
+
 async def wait_exit(proc: subprocess.Popen[bytes]) -> int:
     """Wait for a child process to exit without blocking the loop; its exit code."""
     loop = asyncio.get_running_loop()
@@ -69,7 +75,7 @@ async def wait_exit(proc: subprocess.Popen[bytes]) -> int:
         return await asyncio.to_thread(proc.wait)
     exited = loop.create_future()
     try:
-        loop.add_reader(fd, lambda: exited.done() or exited.set_result(None))
+        loop.add_reader(fd, _done, exited)
     except NotImplementedError:  # a loop without readers
         os.close(fd)
         return await asyncio.to_thread(proc.wait)

@@ -176,9 +176,9 @@ def reload_function(
 def _same_file(module: types.ModuleType, context: TaskContext) -> bool:
     """Whether module was loaded from the task's source file."""
     file = getattr(module, "__file__", None)
-    return bool(file and context.source_file) and os.path.realpath(file) == os.path.realpath(
-        context.source_file or ""
-    )
+    if not isinstance(file, str) or not context.source_file:
+        return False
+    return os.path.realpath(file) == os.path.realpath(context.source_file)
 
 
 def source_root(module_name: str, source_file: str | None) -> str | None:

@@ -33,10 +33,8 @@ def import_code(context: TaskContext) -> str:
     )
 
 
-def build(context: TaskContext, error: ErrorRecord | None, result: bool = False) -> Any:
-    """The starter notebook (an nbformat NotebookNode) for a task context and failure."""
-    import nbformat.v4 as nbf
-
+def _intro(context: TaskContext, error: ErrorRecord | None, result: bool) -> str:
+    """The first cell: what the task is and why the server is up."""
     qualname = context.qualname
     params = ", ".join(context.names) or "no parameters"
     intro = (
@@ -63,6 +61,14 @@ def build(context: TaskContext, error: ErrorRecord | None, result: bool = False)
             "code, edit the source file, then resume: the task runs with the edited code and "
             "the inputs (with any overrides) and its process ends with the task's result.\n"
         )
+    return intro
+
+
+def build(context: TaskContext, error: ErrorRecord | None, result: bool = False) -> Any:
+    """The starter notebook (an nbformat NotebookNode) for a task context and failure."""
+    import nbformat.v4 as nbf
+
+    intro = _intro(context, error, result)
     resume_md = (
         "## Resume the task\n\n"
         "Resuming stops this server (and every kernel) and runs the task in its own process. "

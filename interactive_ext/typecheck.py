@@ -101,7 +101,10 @@ def annotation_text(annotation: Any, module: str | None) -> str | None:
         return None
     if isinstance(annotation, str):
         return annotation
-    return inspect.formatannotation(annotation, base_module=module)
+    text = inspect.formatannotation(annotation, base_module=module)
+    for prefix in ("typing.", f"{module}." if module else None):
+        text = text.replace(prefix, "") if prefix else text
+    return text
 
 
 def describe(func: Callable[..., Any], inputs: dict[str, Any]) -> list[dict[str, Any]]:

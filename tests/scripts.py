@@ -89,8 +89,8 @@ def write(folder: Path, name: str, text: str) -> Path:
     return path
 
 
-@pytest.fixture
-def script(tmp_path: Path) -> Iterator[Callable[..., Script]]:
+@pytest.fixture(name="script")
+def script_fixture(tmp_path: Path) -> Iterator[Callable[..., Script]]:
     """Factory: run tmp_path/NAME with python; every process is killed at the end."""
     started: list[Script] = []
 

@@ -10,7 +10,10 @@ import sys
 from pathlib import Path
 
 from conftest import kill_tree, wait_for
-from scripts import script, write  # noqa: F401 - the fixture
+from scripts import (
+    script_fixture,  # noqa: F401 - the `script` fixture
+    write,
+)
 
 from interactive_ext import interactive
 

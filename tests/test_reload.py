@@ -7,7 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from scripts import script, write  # noqa: F401 - the fixture
+from scripts import (
+    script_fixture,  # noqa: F401 - the `script` fixture
+    write,
+)
 
 from interactive_ext.reloader import ReloadError, check_sources, reload_changed, snapshot
 

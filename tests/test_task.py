@@ -193,7 +193,7 @@ def test_resume_with_kernel_edit_and_overrides(task: Callable[..., Task]) -> Non
     assert session.stat().st_mode & 0o777 == 0o700
     context = json.loads((session / "context.json").read_text())
     assert context["qualname"] == "train"
-    assert context["parameters"] == ["epochs", "lr", "fail"]
+    assert [p["name"] for p in context["parameters"]] == ["epochs", "lr", "fail"]
     notebook = Path(context["notebook"])
     assert notebook.parent == t.notebook_dir and notebook.exists()
 
