@@ -178,6 +178,9 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
         lifetime = getattr(self, "_lifetime", None)
         if lifetime is not None:
             lifetime.cancel()
+        stopping = getattr(self, "_stopping", None)
+        if stopping is not None and not stopping.done() and stopping is not asyncio.current_task():
+            stopping.cancel()  # the server is stopping already (a signal, say)
         self.kernels.close()
 
     def current_activity(self) -> bool:
