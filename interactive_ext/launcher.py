@@ -227,9 +227,15 @@ class ServerProcess:
             atomic_write(ready, json.dumps(info.to_json(), indent=1).encode())
 
     def wait(self) -> int:
-        """Wait for the server to exit by itself (resume, idle, lifetime); its exit code."""
+        """Wait for the server to exit by itself (resume, idle, lifetime); its exit code.
+
+        Polled, not one blocking wait: an interrupt that is not a real signal (Ray's
+        `ray.cancel` calls `_thread.interrupt_main()`) runs its handler only between bytecodes.
+        """
         assert self.proc is not None
-        return self.proc.wait()
+        while True:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                return self.proc.wait(timeout=0.5)
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Stop the server, then every process it left (kernels and what they started)."""

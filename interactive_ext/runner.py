@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import failures, kept
+from .engines import declared_inputs
 from .errors import IdleTimeout
 from .inputs import bind_inputs, call_with_inputs, write_inputs
 from .launcher import ServerProcess, ServerSpec
@@ -113,7 +114,7 @@ def run_interactive(
     """Run a task interactively: serve Jupyter, wait for resume, run the re-loaded function."""
     if running_directly() or os.environ.get(SESSION_ENV) or not options.enabled:
         return func(*args, **kwargs)
-    inputs = bind_inputs(func, args, kwargs)
+    inputs = declared_inputs(func, bind_inputs(func, args, kwargs))
     ensure_logging()
     if options.pre_execute is not None:
         options.pre_execute()
