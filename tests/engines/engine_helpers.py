@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from conftest import wait_for
 
 HERE = Path(__file__).parent
 BIN = Path(sys.executable).parent
@@ -91,3 +92,54 @@ def gone(pids: set[int]) -> bool:
         except psutil.NoSuchProcess:
             continue
     return True
+
+
+TIMEOUT = 120
+
+
+class Driver:
+    """An engine's driver script as a user runs it, its output in a file."""
+
+    def __init__(self, tmp_path: Path, argv: list[str], **env: str) -> None:
+        """Start argv (a script: HERE is on its PYTHONPATH) with this test's runtime dir."""
+        self.env = engine_env(tmp_path, **env)
+        self.out = tmp_path / "driver.log"
+        with open(self.out, "ab") as f:
+            self.proc = subprocess.Popen(
+                argv,
+                env=self.env,
+                cwd=HERE,
+                stdin=subprocess.PIPE,
+                stdout=f,
+                stderr=subprocess.STDOUT,
+            )
+
+    def output(self) -> str:
+        """What the driver printed so far."""
+        return self.out.read_text(errors="replace")
+
+    def session(self) -> dict[str, Any]:
+        """Wait for the one task session on this node; its `list --json` row."""
+
+        def one() -> Any:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"driver exited {self.proc.returncode}:\n{self.output()}")
+            if "Jupyter for task" not in self.output():  # the wrapper saw it ready: the URL
+                return None
+            rows = task_sessions(self.env)
+            return rows[0] if len(rows) == 1 else None
+
+        return wait_for(one, TIMEOUT, "the task's server in the worker", step=0.3)  # type: ignore[no-any-return]
+
+    def finish(self) -> tuple[int, str]:
+        """The driver's exit code and output."""
+        try:
+            code = self.proc.wait(TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"driver still running:\n{self.output()}") from None
+        return code, self.output()
+
+
+def script(name: str, *args: str) -> list[str]:
+    """The command line of one of the drivers next to this file."""
+    return [sys.executable, str(HERE / name), *args]

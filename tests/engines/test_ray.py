@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,51 +11,11 @@ from typing import Any
 
 import pytest
 from conftest import http, kill_tree, wait_for
-from engine_helpers import HERE, cli, engine_env, gone, runtime_pids, task_sessions, tree
+from engine_helpers import Driver, cli, gone, runtime_pids, script, tree
 
 pytest.importorskip("ray")  # the test extra installs it; a plain install has no Ray
 
 TIMEOUT = 120
-
-
-class Driver:
-    """The Ray driver script, its output in a file (Ray forwards the workers' output there)."""
-
-    def __init__(self, tmp_path: Path, mode: str, ray_tmp: str) -> None:
-        """Start ray_driver.py MODE with this test's runtime dir."""
-        self.env = engine_env(tmp_path, RAY_TMPDIR=ray_tmp)  # Ray's sockets need a short path
-        self.out = tmp_path / f"driver-{mode}.log"
-        with open(self.out, "wb") as f:
-            self.proc = subprocess.Popen(
-                [sys.executable, str(HERE / "ray_driver.py"), mode],
-                env=self.env,
-                stdin=subprocess.PIPE,
-                stdout=f,
-                stderr=subprocess.STDOUT,
-            )
-
-    def output(self) -> str:
-        """What the driver printed so far."""
-        return self.out.read_text(errors="replace")
-
-    def session(self) -> dict[str, Any]:
-        """Wait for the one task session on this node; its `list --json` row."""
-
-        def one() -> Any:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"driver exited {self.proc.returncode}:\n{self.output()}")
-            rows = task_sessions(self.env)
-            return rows[0] if len(rows) == 1 else None
-
-        return wait_for(one, TIMEOUT, "the task's server in the Ray worker", step=0.3)  # type: ignore[no-any-return]
-
-    def finish(self) -> tuple[int, str]:
-        """The driver's exit code and output."""
-        try:
-            code = self.proc.wait(TIMEOUT)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"driver still running:\n{self.output()}") from None
-        return code, self.output()
 
 
 @pytest.fixture
@@ -67,7 +25,9 @@ def driver(tmp_path: Path) -> Iterator[Any]:
     ray_tmp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
 
     def start(mode: str) -> Driver:
-        started.append(Driver(tmp_path, mode, ray_tmp))
+        started.append(
+            Driver(tmp_path, script("ray_driver.py", mode), RAY_TMPDIR=ray_tmp)
+        )  # short socket paths
         return started[-1]
 
     yield start
