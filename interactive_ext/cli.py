@@ -8,12 +8,14 @@ import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import exits
-from .client import Client, Reply, Unreachable
 from .exits import PROG, ServerRefused, UsageError
 from .options import DEFAULTS, Options
+
+if TYPE_CHECKING:  # urllib.request is imported by the commands that talk HTTP, not by `run`
+    from .client import Client, Reply
 
 log = logging.getLogger("interactive_ext.cli")
 
@@ -46,6 +48,8 @@ def find_client(args: argparse.Namespace) -> Client:
 
 def call(client: Client, method: str, endpoint: str, body: Any = None) -> Reply:
     """One REST call; nothing answering is a usage error (exit 2)."""
+    from .client import Unreachable
+
     try:
         return client.request(method, endpoint, body)
     except Unreachable as e:

@@ -262,12 +262,12 @@ def prepare(args: argparse.Namespace) -> tuple[Callable[..., Any], dict[str, Any
 
 def _run(args: argparse.Namespace) -> int:
     """cmd_run without the signal handling."""
+    if serves_at_once(args):  # its imports overlap ours and loading the task (handover.py)
+        handover.start_early()
     from .errors import EnvironmentFailure, IdleTimeout, ServerError
     from .failures import exit_ok
     from .runner import run_interactive
 
-    if serves_at_once(args):  # its imports overlap loading the task (handover.py)
-        handover.start_early()
     try:
         func, kwargs, options = prepare(args)
     except UsageError:
