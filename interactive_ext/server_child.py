@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import containment, handover
+from . import containment, handover, lean
 from .names import PARENT_PID_ENV, READY_FILE_ENV, SERVER_EXIT_CODES
 
 log = logging.getLogger("interactive_ext")
@@ -89,6 +89,7 @@ def main() -> None:
         containment.watch_exit(int(parent), _on_parent_gone, "interactive-parent-watch")
         if os.getppid() != int(parent):  # gone before the watch began
             _on_parent_gone()
+    lean.skip_imports()  # what a task session never needs (lean.py: each one measured)
     from jupyter_server.serverapp import ServerApp
 
     handover.receive()  # spawned ahead of its config: it comes now (handover.py)
