@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -64,10 +66,25 @@ def _intro(context: TaskContext, error: ErrorRecord | None, result: bool) -> str
     return intro
 
 
-def build(context: TaskContext, error: ErrorRecord | None, result: bool = False) -> Any:
-    """The starter notebook (an nbformat NotebookNode) for a task context and failure."""
-    import nbformat.v4 as nbf
+def _cell(kind: str, source: str) -> dict[str, Any]:
+    """A notebook cell in the nbformat 4.5 format, with its id."""
+    cell: dict[str, Any] = {
+        "cell_type": kind,
+        "id": uuid.uuid4().hex[:8],
+        "metadata": {},
+        "source": source,
+    }
+    if kind == "code":
+        cell.update(execution_count=None, outputs=[])
+    return cell
 
+
+def build(context: TaskContext, error: ErrorRecord | None, result: bool = False) -> dict[str, Any]:
+    """The starter notebook (nbformat 4.5 JSON) for a task context and failure.
+
+    Built as plain JSON: importing nbformat (jsonschema and its format checkers) takes the task
+    process a second or more while the server child starts.
+    """
     intro = _intro(context, error, result)
     resume_md = (
         "## Resume the task\n\n"
@@ -82,36 +99,37 @@ def build(context: TaskContext, error: ErrorRecord | None, result: bool = False)
         "resumes by accident."
     )
     result_cells = (
-        [nbf.new_code_cell("from interactive_ext import load_result\n\nload_result()")]
+        [_cell("code", "from interactive_ext import load_result\n\nload_result()")]
         if result
         else []
     )
     cells = [
-        nbf.new_markdown_cell(intro),
-        nbf.new_code_cell("%load_ext autoreload\n%autoreload 2"),
-        nbf.new_code_cell(
+        _cell("markdown", intro),
+        _cell("code", "%load_ext autoreload\n%autoreload 2"),
+        _cell(
+            "code",
             "from interactive_ext import load_error, load_inputs, resume, save_inputs\n\n"
-            + import_code(context)
+            + import_code(context),
         ),
-        nbf.new_code_cell("inputs = load_inputs()\ninputs"),
-        nbf.new_code_cell("error = load_error()  # the failure (an exception), or None\nerror"),
+        _cell("code", "inputs = load_inputs()\ninputs"),
+        _cell("code", "error = load_error()  # the failure (an exception), or None\nerror"),
         *result_cells,
-        nbf.new_code_cell("result = task(**inputs)\nresult"),
-        nbf.new_markdown_cell(resume_md),
-        nbf.new_code_cell(
+        _cell("code", "result = task(**inputs)\nresult"),
+        _cell("markdown", resume_md),
+        _cell(
+            "code",
             "RESUME = False  # set to True and run this cell to resume the task\n"
             "if RESUME:\n"
-            "    resume()"
+            "    resume()",
         ),
     ]
-    nb = nbf.new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
+    kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return {
+        "cells": cells,
+        "metadata": {"kernelspec": kernelspec, "interactive_ext": {"task": context.ref}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
     }
-    nb.metadata["interactive_ext"] = {"task": context.ref}
-    return nb
 
 
 def write_notebook(
@@ -121,14 +139,12 @@ def write_notebook(
     result: bool = False,
 ) -> Path:
     """Write the starter notebook into notebook_dir unless a file of that name exists; its path."""
-    import nbformat
-
     path = Path(notebook_dir) / notebook_name(context.qualname)
     if path.exists():
         log.info("keeping the existing notebook %s (never overwritten)", path)
         return path
     nb = build(context, error, result)
-    data = nbformat.writes(nb)
+    data = json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:
