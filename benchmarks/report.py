@@ -72,7 +72,6 @@ def startup_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
     b = [r["seconds"] for r in d["bare_for_wrapper"]]
     e = [r["seconds"] for r in d["ext"]]
     bb = [r["seconds"] for r in d["bare"]]
-    rw = _med(w)
     rows = [
         _ratio_row(
             "1a startup: `jupyter interactive-task run` (trivial task) vs bare `jupyter server`",
@@ -81,37 +80,54 @@ def startup_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
         ),
         _ratio_row("1b startup: `jupyter server` with the extension vs extension off", e, bb),
     ]
-    notes = []
     codes = sorted({r.get("exit_code") for r in d["wrapper"]}, key=str)
-    notes.append(f"Wrapper runs ended by a resume; exit codes: {codes} (0 = the task ran).")
+    notes = [f"Wrapper runs ended by a resume; exit codes: {codes} (0 = the task ran)."]
+    notes += _startup_spawn_notes(d, _med(w), _med(b))
+    notes += _startup_import_notes(d)
+    return rows, notes
+
+
+def _startup_spawn_notes(d: dict[str, Any], ours: float | None, bare: float | None) -> list[str]:
+    """Figure 1 notes: the wrapper's time before the spawn, the child's after it."""
+    notes = []
     before = [r.get("wrapper_before_spawn") for r in d["wrapper"]]
     if any(v is not None for v in before):
         notes.append(
-            "Time the wrapper spends before it spawns the server child (its own Python start, "
-            f"imports, loading the task, the session directory; /proc start times, 10 ms "
-            f"ticks): "
-            f"{_dist(before)}."
+            "Time the wrapper spends before it spawns the server child (the `jupyter` "
+            "dispatcher, its own Python start and the CLI's imports; the task is loaded after "
+            f"the spawn; /proc start times, 10 ms ticks): {_dist(before)}."
         )
-    prof = d.get("importtime") or {}
-    bare_med = _med(b)
     after = [
         r["seconds"] - r["wrapper_before_spawn"]
         for r in d["wrapper"]
         if r.get("wrapper_before_spawn") is not None
     ]
-    if rw is not None and bare_med is not None and after:
+    if ours is not None and bare is not None and after:
         pre = _med([v for v in before if v is not None])
         notes.append(
-            f"Where the time goes: ours - bare = {rw - bare_med:.3f} s. The wrapper spends "
-            f"{pre:.3f} s before the spawn (the `jupyter` dispatcher, one more interpreter, its "
-            "imports, loading the task, the session directory); from its spawn, the server "
-            f"child answers in {_dist(after)}, against {bare_med:.3f} s for the whole bare "
-            "server, its own dispatcher included. What it would take to beat the bare server: "
-            "start the server child before loading the task's module (the decorator's "
-            "options, which configure the server, are only known once it is loaded), or keep a "
-            "server started ahead of the task; the notebook, the inputs pickle and nbformat's "
-            "import already run while the child starts."
+            f"Where the time goes: ours - bare = {ours - bare:+.3f} s. The wrapper spends "
+            f"{pre:.3f} s before the spawn; from its spawn, the server child answers in "
+            f"{_dist(after)}, against {bare:.3f} s for the whole bare server, its own "
+            "dispatcher included. The child imports jupyter_server while the wrapper loads the "
+            "task, writes the session and the notebook, then takes its config over a pipe "
+            "(interactive_ext/handover.py); it skips what a task session never needs and a "
+            "bare server imports (interactive_ext/lean.py, measured in the next note)."
         )
+    return notes
+
+
+def _startup_import_notes(d: dict[str, Any]) -> list[str]:
+    """Figure 1 notes: the imports the child skips, and the import profiles."""
+    notes = []
+    lean = d.get("lean") or {}
+    if lean.get("bare"):
+        notes.append(
+            "`import jupyter_server.serverapp` in a fresh interpreter, alternated: as a bare "
+            f"server imports it {_dist(lean['bare'])}; without the imports the server child "
+            "skips (rfc3987_syntax, which jsonschema uses for the `iri` formats only) "
+            f"{_dist(lean['lean'])}."
+        )
+    prof = d.get("importtime") or {}
     for key, label in (("wrapper", "wrapper process"), ("server_child", "server child")):
         p = prof.get(key) or {}
         if p.get("top"):
@@ -120,7 +136,7 @@ def startup_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
                 f"Import profile (`-X importtime`, one run) of the {label}: "
                 f"{p['total_ms']:.0f} ms of imports in all; slowest top-level: {top}."
             )
-    return rows, notes
+    return notes
 
 
 def idle_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:

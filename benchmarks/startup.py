@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,28 @@ def importtime_top(text: str, top: int = 12) -> dict[str, Any]:
     }
 
 
+SERVER_IMPORT = (
+    "import time\nt = time.perf_counter()\n{skip}"
+    "from jupyter_server.serverapp import ServerApp\nprint(time.perf_counter() - t)\n"
+)
+SKIP = "from interactive_ext import lean\nlean.skip_imports()\n"
+
+
+def server_import(s: Settings, lean: bool) -> float:
+    """Seconds of `import jupyter_server.serverapp` in a fresh interpreter, with the server
+    child's skipped imports (interactive_ext/lean.py) or as a bare server imports it."""
+    code = SERVER_IMPORT.format(skip=SKIP if lean else "")
+    out = subprocess.run(
+        [common.PYTHON, "-c", code],
+        env=common.bench_env(s.work),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return float(out.stdout.split()[-1])
+
+
 def measure(s: Settings) -> dict[str, Any]:
     """Both startup comparisons and the import-time profile."""
     out: dict[str, Any] = {"wrapper": [], "bare_for_wrapper": [], "ext": [], "bare": []}
@@ -151,6 +174,10 @@ def measure(s: Settings) -> dict[str, Any]:
         )
     if s.quick:  # the import profile is a note of the full run
         return out
+    out["lean"] = {"bare": [], "lean": []}
+    for _ in range(s.runs):
+        out["lean"]["bare"].append(server_import(s, lean=False))
+        out["lean"]["lean"].append(server_import(s, lean=True))
     prof = _wrapper_once(s, {"PYTHONPROFILEIMPORTTIME": "1"})
     out["importtime"] = {
         "wrapper": importtime_top(prof["wrapper_log"]),
