@@ -188,7 +188,7 @@ def add_client_command(sub: Any, common: argparse.ArgumentParser, name: str, **k
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    from .cli_kept import add_clean_command
+    from .cli_kept import add_clean_command, add_kept_flag
     from .cli_run import add_run_command, cmd_run
 
     common = argparse.ArgumentParser(add_help=False)
@@ -239,11 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the idle clock. Task sessions come first.",
     )
     lst.add_argument("--json", action="store_true", help="print a JSON list instead")
-    lst.add_argument(
-        "--kept",
-        action="store_true",
-        help="list the session directories kept after failures instead: size, age, why",
-    )
+    add_kept_flag(lst)
     lst.set_defaults(func=cmd_list)
     add_clean_command(sub, common)
     return parser

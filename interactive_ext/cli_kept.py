@@ -83,3 +83,12 @@ def add_clean_command(sub: Any, common: argparse.ArgumentParser) -> None:
         help="only those kept longer than AGE: 7d, 12h, 30m, 45s (default: all)",
     )
     clean.set_defaults(func=cmd_clean)
+
+
+def add_kept_flag(lst: argparse.ArgumentParser) -> None:
+    """`list --kept`."""
+    lst.add_argument(
+        "--kept",
+        action="store_true",
+        help="list the session directories kept after failures instead: size, age, why",
+    )
