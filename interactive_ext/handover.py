@@ -130,7 +130,10 @@ class WaitingChild:
         if self.popen.poll() is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.popen.pid, signal.SIGKILL)
-        self.popen.wait(CANCEL_TIMEOUT)
+        try:
+            self.popen.wait(CANCEL_TIMEOUT)
+        except subprocess.TimeoutExpired:  # SIGKILLed: the kernel reaps it when we exit
+            log.warning("the waiting server child %s did not exit yet", self.popen.pid)
         self.close()
         if not self.was_subreaper:
             containment.set_subreaper(False)
