@@ -135,12 +135,13 @@ class AsyncTaskRun(TaskRun):
             if while_starting is not None:
                 while_starting()
             info = await asyncio.to_thread(server.wait_ready)
-            announce(
-                "Jupyter for task %s: %s (notebook %s)",
-                self.qualname,
-                info.url,
-                self.context.notebook,
-            )
+            if info is not None:  # None: stopped with an outcome before it was seen answering
+                announce(
+                    "Jupyter for task %s: %s (notebook %s)",
+                    self.qualname,
+                    info.url,
+                    self.context.notebook,
+                )
             assert server.proc is not None
             code = await wait_exit(server.proc)
         finally:

@@ -184,8 +184,12 @@ class ServerProcess:
         """The server's root URL (base_url included), without the token."""
         return f"http://{url_host(self.spec.ip)}:{self.port}{self.spec.base_url}"
 
-    def wait_ready(self, timeout: float = READY_TIMEOUT) -> ReadyInfo:
-        """Poll the server until it answers, watching the child; the ready info."""
+    def wait_ready(self, timeout: float = READY_TIMEOUT) -> ReadyInfo | None:
+        """Poll the server until it answers, watching the child; the ready info.
+
+        None when the server stopped with an outcome before it was seen answering (a resume or
+        an idle stop right after the start): the outcome, not the missed answer, counts.
+        """
         from .client import Client  # imported while the child starts, not before the spawn
 
         assert self.proc is not None
@@ -195,6 +199,8 @@ class ServerProcess:
         while not client.answers():
             code = self.proc.poll()
             if code is not None:
+                if self.spec.session.outcome() is not None:
+                    return None
                 raise self.error(f"the Jupyter server exited with code {code} before answering")
             if time.monotonic() > deadline:
                 self.stop()

@@ -48,9 +48,14 @@ SERVER_EXIT_CODES = {"resumed": 0, "idle": 83, "lifetime": 84}
 """The server child's exit code for each outcome reason: the task process learns why the server
 stopped even when the outcome file could not be written (its session directory was removed)."""
 
-
 ENABLE_ENV = "INTERACTIVE_EXT_ENABLE"
 """Overrides the decorator's `enable` (0 or 1) without a code change."""
 
 TOKEN_ENV = "JUPYTER_TOKEN"
 """Jupyter's own variable: the default token."""
+
+RANK_SECRET_ENV = "INTERACTIVE_EXT_RANK_SECRET"
+"""A multi-process job: the secret every rank shares (rank 0's outcome is authenticated by it)."""
+
+RANK_ADDR_ENV = "INTERACTIVE_EXT_RANK_ADDR"
+"""A multi-process job: HOST:PORT where rank 0 tells the other ranks its outcome."""

@@ -309,6 +309,10 @@ class TaskRun:
         outcome = failures.outcome_of(self.session, code)
         if outcome is None:
             raise server.error(f"the Jupyter server exited (code {code}) without a resume")
+        for doc in outcome.unsaved:
+            log.warning(
+                "a tab could not save %s before the stop: %s", doc.get("path"), doc.get("error")
+            )
         return outcome
 
     def serve_until_exit(
@@ -322,6 +326,8 @@ class TaskRun:
         except OSError as e:  # a read-only notebook_dir, a full disk: not the task's failure
             raise failures.environment_failure(e, self.session, self.notebook_dir) from None
         info = server.wait_ready()
+        if info is None:  # stopped (with an outcome) before it was seen answering
+            return server.wait()
         announce(
             "Jupyter for task %s: %s (notebook %s)", self.qualname, info.url, self.context.notebook
         )
