@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from .errors import IdleTimeout as IdleTimeout
     from .errors import ServerError as ServerError
     from .errors import SessionError as SessionError
-
     from .helpers import load_error as load_error
     from .helpers import load_inputs as load_inputs
     from .helpers import load_result as load_result
