@@ -40,3 +40,11 @@ def test_readme_names_the_ci_test_command():
     ci = (DOCS.parent / ".ci" / "run").read_text()
     command = next(line for line in ci.splitlines() if "pytest" in line)
     assert command in readme
+
+
+def test_every_decorator_option_is_in_the_task_guide():
+    from interactive_ext.options import option_names
+
+    guide = (DOCS / "task.md").read_text()
+    for name in option_names():
+        assert f"| `{name}` |" in guide, f"docs/task.md: the option {name} is not in the table"
