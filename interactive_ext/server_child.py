@@ -82,6 +82,7 @@ def _quick_exit() -> None:
 def main() -> None:
     """The server child: ServerApp.launch_instance with the arguments given."""
     global _exit_code, _ready_file
+    _exit_code = 1  # until the server has run: a broken install or hand-over is a failure
     atexit.register(_quick_exit)
     containment.set_subreaper(True)
     parent = os.environ.pop(PARENT_PID_ENV, "")
@@ -103,9 +104,7 @@ def main() -> None:
     except SystemExit as e:
         _exit_code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         raise
-    except BaseException:
-        _exit_code = 1
-        raise
+    _exit_code = 0
 
 
 if __name__ == "__main__":
