@@ -24,13 +24,10 @@ from .records import Outcome
 from .resumed import (
     first_failed,
     first_succeeded,
-    kept_result,
-    record_failure,
     resumed_call,
     runs_first,
 )
-from .runner import TaskRun, announce, ensure_logging, make_context
-from .session import Session
+from .runner import TaskRun, announce, ensure_logging
 
 log = logging.getLogger("interactive_ext")
 
@@ -93,37 +90,16 @@ class AsyncTaskRun(TaskRun):
 
     async def run_async(self) -> Any:
         """The whole loop; returns the awaited result or raises."""
-        from .notebook import notebook_name
+        # multi-process jobs: an async task serves from every rank's loop (no rank channel)
+        return await self.drive(self.perform_async, None)
 
-        self.session = Session.create()
-        log.info("interactive session directory %s", self.session.path)
-        self.ranks = None  # multi-process jobs: async tasks serve from every rank's loop
-        self.context = make_context(self.func, self.notebook_dir / notebook_name(self.qualname))
-        ok = served = False
-        first: Callable[[], None] | None = self.prepare
-        try:
-            while True:
-                served = True
-                outcome = await self.serve_async(first)
-                first = None
-                if kept_result(self, outcome):
-                    ok = True
-                    return self.result[0]  # type: ignore[index]
-                inputs = self.inputs_after(outcome)
-                try:
-                    func, inputs = resumed_call(self, inputs)
-                    with direct():
-                        result = await call_with_inputs(func, inputs)
-                except Exception as e:
-                    record_failure(self, e)
-                    if not runs_first(self.options):
-                        raise
-                    self.retry_after(e, inputs)
-                    continue
-                ok = True
-                return result
-        finally:
-            self.finish(served, ok)
+    async def perform_async(self, step: str, arg: Any) -> Any:
+        """One waiting step, awaited: serve (arg: while_starting) or call (inputs)."""
+        if step == "serve":
+            return await self.serve_async(arg)
+        func, inputs = resumed_call(self, arg)
+        with direct():
+            return await call_with_inputs(func, inputs)
 
     async def serve_async(self, while_starting: Callable[[], None] | None) -> Outcome:
         """Start the server, await its exit, stop what is left; the recorded outcome."""

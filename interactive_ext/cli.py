@@ -177,18 +177,61 @@ def add_client_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_client_command(sub: Any, common: argparse.ArgumentParser, name: str, **kw: Any) -> Any:
-    """A subcommand that talks to a running server."""
-    p = sub.add_parser(
-        name, parents=[common], epilog=CLIENT_EPILOG, formatter_class=RawEpilogFormatter, **kw
-    )
-    add_client_flags(p)
+def add_command(sub: Any, common: argparse.ArgumentParser, spec: dict[str, Any]) -> Any:
+    """One subcommand from its spec: name, help, description, func, args, client."""
+    kw: dict[str, Any] = {"help": spec["help"], "description": spec["description"]}
+    if spec.get("client"):
+        kw.update(epilog=CLIENT_EPILOG, formatter_class=RawEpilogFormatter)
+    p = sub.add_parser(spec["name"], parents=[common], **kw)
+    if spec.get("client"):
+        add_client_flags(p)
+    for flag, options in spec.get("args", []):
+        p.add_argument(flag, **options)
+    p.set_defaults(func=spec["func"])
     return p
+
+
+def command_specs() -> list[dict[str, Any]]:
+    """The subcommands other than `run`."""
+    from .cli_kept import CLEAN_COMMAND, KEPT_FLAG
+
+    inputs_help = "input overrides as a JSON object of parameter names to values (default: none)"
+    return [
+        {
+            "name": "resume",
+            "client": True,
+            "help": "resume a waiting task (POST /interactive/resume)",
+            "description": "Resume the task of a running interactive session: the server stops "
+            "and the task runs with its inputs and the overrides given.",
+            "func": cmd_resume,
+            "args": [("--inputs", {"metavar": "JSON", "help": inputs_help})],
+        },
+        {
+            "name": "status",
+            "client": True,
+            "help": "print a session's status as JSON (GET /interactive/status)",
+            "description": "Print the status of a running interactive session as JSON: state, "
+            "task, idle clock.",
+            "func": cmd_status,
+        },
+        {
+            "name": "list",
+            "help": "list the running interactive sessions",
+            "description": "One line per running Jupyter server of this user with the "
+            "extension: the URL to open (with its token), task session or plain server, the "
+            "state, the task and the idle clock. Task sessions come first.",
+            "func": cmd_list,
+            "args": [
+                ("--json", {"action": "store_true", "help": "print a JSON list instead"}),
+                KEPT_FLAG,
+            ],
+        },
+        CLEAN_COMMAND,
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    from .cli_kept import add_clean_command, add_kept_flag
     from .cli_run import add_run_command, cmd_run
 
     common = argparse.ArgumentParser(add_help=False)
@@ -207,41 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = add_run_command(sub, common, RawEpilogFormatter)
     add_option_flags(run)
     run.set_defaults(func=cmd_run)
-    resume = add_client_command(
-        sub,
-        common,
-        "resume",
-        help="resume a waiting task (POST /interactive/resume)",
-        description="Resume the task of a running interactive session: the server stops and "
-        "the task runs with its inputs and the overrides given.",
-    )
-    resume.add_argument(
-        "--inputs",
-        metavar="JSON",
-        help="input overrides as a JSON object of parameter names to values (default: none)",
-    )
-    resume.set_defaults(func=cmd_resume)
-    status = add_client_command(
-        sub,
-        common,
-        "status",
-        help="print a session's status as JSON (GET /interactive/status)",
-        description="Print the status of a running interactive session as JSON: state, task, "
-        "idle clock.",
-    )
-    status.set_defaults(func=cmd_status)
-    lst = sub.add_parser(
-        "list",
-        parents=[common],
-        help="list the running interactive sessions",
-        description="One line per running Jupyter server of this user with the extension: the "
-        "URL to open (with its token), task session or plain server, the state, the task and "
-        "the idle clock. Task sessions come first.",
-    )
-    lst.add_argument("--json", action="store_true", help="print a JSON list instead")
-    add_kept_flag(lst)
-    lst.set_defaults(func=cmd_list)
-    add_clean_command(sub, common)
+    for spec in command_specs():
+        add_command(sub, common, spec)
     return parser
 
 

@@ -68,27 +68,29 @@ def cmd_clean(args: argparse.Namespace) -> int:
     return exits.OK
 
 
-def add_clean_command(sub: Any, common: argparse.ArgumentParser) -> None:
-    """The `clean` subcommand."""
-    clean = sub.add_parser(
-        "clean",
-        parents=[common],
-        help="remove kept session directories",
-        description="Remove the session directories kept after tasks that did not succeed "
-        "(`list --kept` shows them); a running session is never removed.",
-    )
-    clean.add_argument(
-        "--older-than",
-        metavar="AGE",
-        help="only those kept longer than AGE: 7d, 12h, 30m, 45s (default: all)",
-    )
-    clean.set_defaults(func=cmd_clean)
+CLEAN_COMMAND: dict[str, Any] = {
+    "name": "clean",
+    "help": "remove kept session directories",
+    "description": "Remove the session directories kept after tasks that did not succeed "
+    "(`list --kept` shows them); a running session is never removed.",
+    "func": cmd_clean,
+    "args": [
+        (
+            "--older-than",
+            {
+                "metavar": "AGE",
+                "help": "only those kept longer than AGE: 7d, 12h, 30m, 45s (default: all)",
+            },
+        )
+    ],
+}
+"""The `clean` subcommand, built by cli.build_parser."""
 
-
-def add_kept_flag(lst: argparse.ArgumentParser) -> None:
-    """`list --kept`."""
-    lst.add_argument(
-        "--kept",
-        action="store_true",
-        help="list the session directories kept after failures instead: size, age, why",
-    )
+KEPT_FLAG: tuple[str, dict[str, Any]] = (
+    "--kept",
+    {
+        "action": "store_true",
+        "help": "list the session directories kept after failures instead: size, age, why",
+    },
+)
+"""`list --kept`."""

@@ -129,23 +129,25 @@ def stop_tree(
         log.info("stopping process %s (%s): %s", pid, _name(pid), why)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while stray and time.monotonic() < deadline:
-        reap(stray)
-        time.sleep(0.02)
-        stray = {p for p in stray if alive(p)}
+    stray = _wait_gone(stray, grace)
     for pid in sorted(stray):
         log.warning("killing process %s (%s): it ignored SIGTERM for %s s", pid, _name(pid), grace)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + grace
-    while stray and time.monotonic() < deadline:
-        reap(stray)
-        stray = {p for p in stray if alive(p)}
-        if stray:
-            time.sleep(0.01)
+    _wait_gone(stray, grace)
     reap(stopped)
     return stopped
+
+
+def _wait_gone(pids: set[int], timeout: float) -> set[int]:
+    """Reap and poll until every one of pids is gone or timeout passes; those still alive."""
+    deadline = time.monotonic() + timeout
+    while pids and time.monotonic() < deadline:
+        reap(pids)
+        pids = {p for p in pids if alive(p)}
+        if pids:
+            time.sleep(0.01)
+    return pids
 
 
 def reap_all() -> None:

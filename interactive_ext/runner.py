@@ -9,7 +9,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +138,20 @@ def follow_rank0(
         return call_with_inputs(task, {**inputs, **overrides})
 
 
+Perform = Callable[[str, Any], Awaitable[Any]]
+"""A run's waiting steps: ("serve", while_starting) -> Outcome, ("call", inputs) -> result."""
+
+
+def run_to_end(coro: Coroutine[Any, Any, Any]) -> Any:
+    """The result of a coroutine that never suspends (each step it awaits is synchronous)."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value
+    coro.close()
+    raise RuntimeError("a synchronous task run suspended")
+
+
 class TaskRun:
     """One interactive run: the session, the server rounds and the resume."""
 
@@ -166,18 +180,26 @@ class TaskRun:
 
     def run(self) -> Any:
         """The whole loop; returns the task's result or raises."""
+        return run_to_end(self.drive(self.perform, start_leader(detect_world())))
+
+    async def drive(self, perform: Perform, ranks: Any) -> Any:
+        """The rounds: serve until an outcome, run the task; again after a failure if asked.
+
+        perform does the two steps that wait ("serve", "call"): synchronously for a plain task
+        (run() drives this coroutine without an event loop), awaited for an async one (aio.py).
+        """
         from .notebook import notebook_name
 
         self.session = Session.create()
         log.info("interactive session directory %s", self.session.path)
-        self.ranks = start_leader(detect_world())
+        self.ranks = ranks
         self.context = make_context(self.func, self.notebook_dir / notebook_name(self.qualname))
         ok = served = False
         first: Callable[[], None] | None = self.prepare
         try:
             while True:
                 served = True
-                outcome = self.serve(while_starting=first)
+                outcome = await perform("serve", first)
                 first = None
                 self.tell_ranks(outcome)
                 if kept_result(self, outcome):
@@ -185,7 +207,7 @@ class TaskRun:
                     return self.result[0]  # type: ignore[index]
                 inputs = self.inputs_after(outcome)
                 try:
-                    result = self.resume_task(inputs)
+                    result = await perform("call", inputs)
                 except Exception as e:
                     record_failure(self, e)
                     if not runs_first(self.options):
@@ -199,6 +221,12 @@ class TaskRun:
             raise
         finally:
             self.finish(served, ok)
+
+    async def perform(self, step: str, arg: Any) -> Any:
+        """One waiting step, done synchronously: serve (arg: while_starting) or call (inputs)."""
+        if step == "serve":
+            return self.serve(while_starting=arg)
+        return self.resume_task(arg)
 
     def prepare(self) -> None:
         """The session's files and the notebook, written while the server starts."""
