@@ -167,12 +167,10 @@ def parse_saved_body(body: bytes) -> dict[str, Any]:
     data = _decode_body(body) if body and body.strip() else {}
     if not isinstance(data, dict) or not isinstance(data.get("client", ""), str):
         raise InputsError('the body must be {"client": ID, "saved": [...], "failed": [...]}')
-    saved = data.get("saved") or []
-    failed = data.get("failed") or []
-    if not isinstance(saved, list) or not isinstance(failed, list):
-        raise InputsError('"saved" and "failed" must be lists')
-    return {
-        "client": data.get("client", ""),
-        "saved": [str(p) for p in saved],
-        "failed": [f if isinstance(f, dict) else {"path": str(f)} for f in failed],
-    }
+    saved = data.get("saved", [])
+    failed = data.get("failed", [])
+    if not isinstance(saved, list) or not all(isinstance(p, str) for p in saved):
+        raise InputsError('"saved" must be a list of paths (strings)')
+    if not isinstance(failed, list) or not all(isinstance(f, dict) for f in failed):
+        raise InputsError('"failed" must be a list of objects {"path": ..., "error": ...}')
+    return {"client": data.get("client", ""), "saved": saved, "failed": failed}

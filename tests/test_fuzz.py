@@ -1,0 +1,205 @@
+"""The REST API fuzzed against docs/openapi.yaml (schemathesis) on a real running server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import schemathesis
+from conftest import TOKEN, ServerProcess
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis import GenerationMode
+
+from interactive_ext.typecheck import describe
+
+OPENAPI = Path(__file__).resolve().parent.parent / "docs" / "openapi.yaml"
+RESUME = "/interactive/resume"
+PAGE = "/interactive"
+RESUME_OK = ["202", "400", "409"]
+AUTH = {"Authorization": f"token {TOKEN}"}
+
+
+def train(epochs: int, lr: float = 0.1, tags: list[str] | None = None) -> None:
+    """The task whose context the fuzzed server serves (typed, so overrides are checked)."""
+
+
+def with_context(server: ServerProcess) -> ServerProcess:
+    """Give the server a task context, as the task process writes it."""
+    context = {
+        "module": __name__,
+        "qualname": "train",
+        "parameters": describe(train, {"epochs": 3}),
+        "var_keyword": False,
+    }
+    (server.session_dir / "context.json").write_text(json.dumps(context))
+    return server
+
+
+def fuzz_settings(examples: int) -> settings:
+    """Bounded, derandomized examples: the same cases on every run, no flaky seeds."""
+    return settings(
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate, Phase.shrink],
+    )
+
+
+def run_cases(strategy: Any, examples: int, check: Callable[[Any], None]) -> None:
+    """Run check on each generated case."""
+
+    @fuzz_settings(examples)
+    @given(case=strategy)
+    def one(case: Any) -> None:
+        check(case)
+
+    one()
+
+
+@pytest.fixture(scope="module")
+def schema() -> Any:
+    """docs/openapi.yaml, loaded by schemathesis."""
+    config = schemathesis.Config.from_dict(
+        {
+            # a query parameter nobody reads is ignored, as by every jupyter_server handler
+            "generation": {"allow-extra-parameters": False},
+            "auth": {"openapi": {"token": {"api_key": f"token {TOKEN}"}}},
+            # the document cannot name a task's parameters: a schema-valid body whose input
+            # names or types do not fit the task is a (documented) 400
+            "operations": [
+                {
+                    "include-path": RESUME,
+                    "checks": {"positive_data_acceptance": {"expected-statuses": RESUME_OK}},
+                }
+            ],
+        }
+    )
+    return schemathesis.openapi.from_path(OPENAPI, config=config)
+
+
+def operations(schema: Any, mode: GenerationMode) -> list[Any]:
+    """Every operation of the document but resume (it stops the server), with mode's cases.
+
+    The page has nothing to negate (no parameter, no body, no auth: it redirects to login).
+    """
+    skip = {RESUME, PAGE} if mode.is_negative else {RESUME}
+    return [op for op in (r.ok() for r in schema.get_all_operations()) if op.path not in skip]
+
+
+def operation(schema: Any, method: str, path: str) -> Any:
+    """One operation of the document."""
+    return schema[path][method]
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+def test_no_input_gives_a_5xx_and_every_answer_matches_the_schema(start_server, schema, mode):
+    server = with_context(start_server())
+    seen: dict[str, set[int]] = {}
+
+    def check(case: Any) -> None:
+        r = case.call_and_validate(base_url=server.url, allow_redirects=False)
+        seen.setdefault(f"{case.method} {case.path}", set()).add(r.status_code)
+
+    for op in operations(schema, mode):
+        run_cases(op.as_strategy(generation_mode=mode), 30, check)
+    assert server.proc.poll() is None, server.log()
+    # the cases reached the handlers: accepted with the token, refused without it
+    if mode.is_positive:
+        assert all(codes & {200} for codes in seen.values()), seen
+    else:
+        assert all(403 in codes for codes in seen.values()), seen
+        assert 400 in seen["POST /interactive/saved"], seen
+
+
+def test_the_page_without_a_token_redirects_to_login(start_server, schema):
+    server = start_server()
+    case = operation(schema, "GET", PAGE).Case()
+    r = requests.get(server.url + PAGE, allow_redirects=False, timeout=10)
+    assert r.status_code == 302, r.text
+    assert "/login" in r.headers["Location"]
+    case.validate_response(r)
+
+
+class Servers:
+    """A fresh server for the next resume case once the last one was accepted (it stops)."""
+
+    def __init__(self, start: Callable[..., ServerProcess]) -> None:
+        self.start = start
+        self.server: ServerProcess | None = None
+        self.resumed = 0
+
+    def current(self) -> ServerProcess:
+        """The running server, started if the last one stopped."""
+        if self.server is None:
+            self.server = with_context(self.start())
+        return self.server
+
+    def answered(self, status: int) -> None:
+        """A 202 stops the server: check it recorded the outcome and left with 0."""
+        server = self.current()
+        if status == 202:
+            assert server.wait_exit(30) == 0, server.log()
+            outcome = json.loads((server.session_dir / "outcome.json").read_text())
+            assert outcome["reason"] == "resumed", outcome
+            self.server = None
+            self.resumed += 1
+        else:
+            assert server.proc.poll() is None, server.log()
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+def test_resume_fuzzed_on_a_fresh_server_after_each_accepted_case(start_server, schema, mode):
+    servers = Servers(start_server)
+    seen: set[int] = set()
+
+    def check(case: Any) -> None:
+        r = case.call_and_validate(base_url=servers.current().url, allow_redirects=False)
+        seen.add(r.status_code)
+        servers.answered(r.status_code)
+
+    examples = 6 if mode.is_positive else 15  # most positive cases resume: a server each
+    run_cases(operation(schema, "POST", RESUME).as_strategy(generation_mode=mode), examples, check)
+    assert {202, 400} <= seen if mode.is_positive else {400, 403} <= seen, seen
+
+
+TYPED_CASES = [
+    ({"inputs": {"epochs": "five"}}, 400),
+    ({"inputs": {"steps": 1}}, 400),
+    ({"inputs": None}, 400),
+    ({"inputs": {}, "extra": 1}, 400),
+    ([1, 2], 400),
+    ({"inputs": {"epochs": 5, "tags": ["a"]}}, 202),
+]
+
+
+def test_resume_typed_cases_match_the_schema(start_server, schema):
+    servers = Servers(start_server)
+    for body, status in TYPED_CASES:
+        case = operation(schema, "POST", RESUME).Case(body=body, media_type="application/json")
+        r = case.call_and_validate(
+            base_url=servers.current().url, headers=AUTH, allow_redirects=False
+        )
+        assert r.status_code == status, (body, r.text)
+        servers.answered(r.status_code)
+    assert servers.resumed == 1
+
+
+def test_resume_of_deeply_nested_json_is_a_400(start_server, schema):
+    server = with_context(start_server())
+    deep = b'{"inputs": {"epochs": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}"
+    r = requests.post(
+        server.url + RESUME,
+        data=deep,
+        headers={**AUTH, "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert r.status_code == 400, r.text
+    assert "nested too deeply" in r.json()["message"]
+    operation(schema, "POST", RESUME).Case().validate_response(r)
+    assert server.proc.poll() is None
