@@ -48,3 +48,9 @@ def test_every_decorator_option_is_in_the_task_guide():
     guide = (DOCS / "task.md").read_text()
     for name in option_names():
         assert f"| `{name}` |" in guide, f"docs/task.md: the option {name} is not in the table"
+
+
+def test_every_module_is_in_the_design_module_map():
+    design = (DOCS / "design.md").read_text()
+    for path in sorted((DOCS.parent / "interactive_ext").glob("*.py")):
+        assert f"`{path.name}`" in design, f"docs/design.md: {path.name} is not in the module map"
