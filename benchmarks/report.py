@@ -420,6 +420,34 @@ def lab_idle_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
     return [row], notes
 
 
+def containment_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Figure 11 rows and notes: every run within the target, a run never done is a miss."""
+    rows = []
+    for key, label in (
+        ("kill", "11a containment: `kill -9` of the task process to the last process gone"),
+        ("resume", "11b containment: resume POST to the last process gone"),
+    ):
+        runs = [r["seconds"] for r in d[key]]
+        ok = bool(runs) and all(v is not None and v <= d["target"] for v in runs)
+        target = f"every run <= {d['target']} s"
+        rows.append(_row(label, _dist(runs), "-", "-", target, _verdict(ok)))
+    first = (d["kill"] or d["resume"])[0]
+    codes = sorted({r["exit_code"] for r in d["kill"] + d["resume"]}, key=str)
+    notes = [
+        f"The tree (first run, {first['processes']} processes): {', '.join(first['names'])}; "
+        f"{first['detached']} of them detached from a kernel (`start_new_session=True, "
+        "env={}`, `setsid -f`, `nohup &`, a double fork) and a terminal (`nohup &`, "
+        "`setsid &`). Each is held by a pidfd; the clock stops when the last one is gone.",
+        f"Task exit codes: {codes} (-9: killed; 0: the task ran after the resume). A ready file "
+        f"left behind: {sum(r['ready_file_left'] for r in d['kill'] + d['resume'])} run(s).",
+        "Where the time goes: the server child's sweep sends SIGTERM, waits a grace of 1 s, then "
+        "SIGKILL (an interactive shell ignores SIGTERM); a resume adds the 0.2 s resume grace "
+        "and the server's own shutdown. A bare jupyter server has no reference figure: what "
+        "detached from it outlives it (docs/failure-modes.md).",
+    ]
+    return rows, notes
+
+
 SECTIONS = [
     ("startup", "1. Startup", startup_rows),
     ("idle", "2. Idle shutdown precision", idle_rows),
@@ -430,6 +458,7 @@ SECTIONS = [
     ("memory", "7. Memory", memory_rows),
     ("zero_copy", "8. Big inputs shared, not copied", zero_copy_rows),
     ("lab_idle", "9. Idle shutdown with a JupyterLab tab open", lab_idle_rows),
+    ("containment", "11. Containment: nothing outlives the session", containment_rows),
 ]
 
 
@@ -468,6 +497,13 @@ def render(results: dict[str, Any]) -> str:
             lines.append(_not_measured(title, {"error": f"{type(e).__name__}: {e}"}))
             continue
         lines.extend(rows)
+        if data.get("measured_by"):  # a figure merged in from a later run (run.py --merge)
+            m = data["measured_by"]
+            notes = [
+                f"Measured by `{m['command']}` on {m['date']} (mode {m['mode']}, load average "
+                f"at start {m['loadavg_at_start']}), merged into this table.",
+                *notes,
+            ]
         all_notes.append((title, notes))
     lines.append("")
     for title, notes in all_notes:

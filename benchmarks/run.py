@@ -29,6 +29,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import (  # noqa: E402
     common,
+    containment,
     idle,
     idle_cost,
     inputs,
@@ -51,6 +52,7 @@ FIGURES: dict[str, Callable[[common.Settings], dict[str, Any]]] = {
     "memory": memory.measure,
     "lab_idle": lab_idle.measure,
     "zero_copy": zero_copy.measure,
+    "containment": containment.measure,
 }
 
 
@@ -65,6 +67,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--only", help=f"comma-separated figures to run (default: all of {', '.join(FIGURES)})"
+    )
+    p.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the figures of the existing results.json that this run does not measure "
+        "(each figure of this run names its command and date)",
     )
     p.add_argument(
         "--notebook-bin",
@@ -100,6 +108,20 @@ def machine() -> dict[str, Any]:
     }
 
 
+def merged(results: dict[str, Any], json_path: Path) -> dict[str, Any]:
+    """The previous results with this run's figures in place of theirs, each naming its run."""
+    try:
+        previous = json.loads(json_path.read_text())
+    except (OSError, ValueError):
+        return results
+    run = {k: results[k] for k in ("command", "date", "mode")}
+    run["loadavg_at_start"] = results["machine"]["loadavg_at_start"]
+    for data in results["figures"].values():
+        data["measured_by"] = run
+    previous["figures"].update(results["figures"])
+    return dict(previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the figures, write the raw runs and the table."""
     args = parse_args(argv)
@@ -127,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     command = "benchmarks/run.py" + (" --quick" if quick else "")
     if args.only:
         command += f" --only {args.only}"
+    if args.merge:
+        command += " --merge"
     results: dict[str, Any] = {
         "command": f".venv/bin/python {command}",
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
@@ -160,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         md_path, json_path = out / "benchmarks.md", out / "results.json"
     else:
         md_path, json_path = ROOT / "docs" / "benchmarks.md", ROOT / "benchmarks" / "results.json"
+    if args.merge:
+        results = merged(results, json_path)
     json_path.write_text(json.dumps(results, indent=1, default=str) + "\n")
     md_path.write_text(report.render(results))
     s.say("wrote %s and %s in %.0f s", md_path, json_path, results["elapsed_seconds"])

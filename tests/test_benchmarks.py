@@ -20,6 +20,7 @@ FIGURES = {
     "memory",
     "zero_copy",
     "lab_idle",
+    "containment",
 }
 
 
@@ -67,6 +68,9 @@ def test_quick_run_writes_table_and_raw_runs(tmp_path: Path) -> None:
         assert not run["stopped_during_cell"], run
     resume = results["figures"]["resume"]
     assert [r["exit_code"] for r in resume["0_kernels"] + resume["2_kernels"]] == [0, 0]
+    contained = results["figures"]["containment"]
+    for run in contained["kill"] + contained["resume"]:  # nothing outlived the session
+        assert run["left"] == 0 and not run["ready_file_left"], run
     table = (tmp_path / "benchmarks.md").read_text()
     assert "| figure | ours | reference | ratio | target | verdict |" in table
     assert "benchmarks/run.py --quick" in table
@@ -82,6 +86,8 @@ def test_quick_run_writes_table_and_raw_runs(tmp_path: Path) -> None:
         "| 7 ",
         "| 8",
         "| 9 ",
+        "| 11a ",
+        "| 11b ",
     ):
         assert prefix in table, prefix
     assert not _jupyter_processes(), "the harness left processes running"
