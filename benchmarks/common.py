@@ -416,3 +416,16 @@ def kernel_session(
 
     asyncio.run(asyncio.wait_for(run(), timeout))
     return None
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def launch_chromium(pw: Any) -> Any:
+    """Debian's chromium, headless, its sockets under /tmp (a long TMPDIR breaks them)."""
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    env = {**os.environ, "TMPDIR": "/tmp"}
+    return pw.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=["--no-sandbox"], env=env
+    )

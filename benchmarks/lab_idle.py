@@ -22,7 +22,6 @@ from typing import Any
 from . import common
 from .common import Settings
 
-CHROMIUM = "/usr/bin/chromium"
 NOTEBOOK = "lab-idle.ipynb"
 REFERENCE_RUNS = 2
 
@@ -161,14 +160,12 @@ def measure(s: Settings) -> dict[str, Any]:
     """Ours (idle_runs_ours runs) beside the reference (2 runs, none in quick mode)."""
     from playwright.sync_api import sync_playwright
 
-    if not Path(CHROMIUM).exists():
-        raise RuntimeError(f"{CHROMIUM} is missing: apt-get install -y chromium")
     ours: list[dict[str, Any]] = []
     refs: list[dict[str, Any]] = []
     n_refs = 0 if s.quick else REFERENCE_RUNS
     pw = sync_playwright().start()
     try:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        browser = common.launch_chromium(pw)
         pending = []
         for i in range(s.idle_runs_ours):
             if i % max(s.idle_runs_ours // max(n_refs, 1), 1) == 0 and len(pending) < n_refs:

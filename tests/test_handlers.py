@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
 from tornado.httpclient import HTTPClientError
-
-from interactive_ext.app import LIFECYCLE
 
 
 @pytest.fixture
@@ -19,10 +16,22 @@ def session_dir(tmp_path):
         "module": "train",
         "qualname": "train",
         "parameters": [
-            {"name": "epochs", "annotation": "int", "default": 3, "value": 5, "json": True,
-             "schema": {"type": "integer"}},
-            {"name": "lr", "annotation": None, "default": None, "value": "<object>",
-             "json": False, "schema": None},
+            {
+                "name": "epochs",
+                "annotation": "int",
+                "default": 3,
+                "value": 5,
+                "json": True,
+                "schema": {"type": "integer"},
+            },
+            {
+                "name": "lr",
+                "annotation": None,
+                "default": None,
+                "value": "<object>",
+                "json": False,
+                "schema": None,
+            },
         ],
         "var_keyword": False,
         "notebook": "train.ipynb",

@@ -22,7 +22,14 @@ def deadline_of(server) -> float:
 def test_resume_records_outcome_and_stops(start_server):
     server = start_server()
     (server.session_dir / "context.json").write_text(
-        json.dumps({"module": "m", "qualname": "train", "parameters": ["epochs", "lr"], "var_keyword": False})
+        json.dumps(
+            {
+                "module": "m",
+                "qualname": "train",
+                "parameters": ["epochs", "lr"],
+                "var_keyword": False,
+            }
+        )
     )
     kernel_id = start_kernel(server)
     kernel_pids = descendants(server.proc.pid)
