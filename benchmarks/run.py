@@ -34,6 +34,7 @@ from benchmarks import (  # noqa: E402
     idle_cost,
     inputs,
     lab_idle,
+    lab_load,
     memory,
     overhead,
     report,
@@ -51,6 +52,7 @@ FIGURES: dict[str, Callable[[common.Settings], dict[str, Any]]] = {
     "inputs": inputs.measure,
     "memory": memory.measure,
     "lab_idle": lab_idle.measure,
+    "lab_load": lab_load.measure,
     "zero_copy": zero_copy.measure,
     "containment": containment.measure,
 }

@@ -20,6 +20,7 @@ FIGURES = {
     "memory",
     "zero_copy",
     "lab_idle",
+    "lab_load",
     "containment",
 }
 
@@ -86,6 +87,7 @@ def test_quick_run_writes_table_and_raw_runs(tmp_path: Path) -> None:
         "| 7 ",
         "| 8",
         "| 9 ",
+        "| 10a ",
         "| 11a ",
         "| 11b ",
     ):

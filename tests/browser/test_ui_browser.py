@@ -210,7 +210,8 @@ def test_resume_from_a_cell_saves_edits(page: Page, start_task) -> None:
     open_lab(page, session, session.notebook)
     path = make_dirty(page, session, "edited-before-cell-resume")
     type_into_cell(page, RESUME_CELL, "from interactive_ext import resume; resume(x=7)")
-    run_cell(page, RESUME_CELL, wait=False)
+    cell(page, RESUME_CELL).locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")  # the cell may end before its [*] can be seen
     check_saved_and_final(page, session, path, "edited-before-cell-resume", RESUMED)
     assert task_result(session) == {"x": 7}
 

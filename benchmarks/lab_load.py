@@ -1,0 +1,146 @@
+"""Figure 10: JupyterLab's load time with and without the extension, runs alternated.
+
+Two `jupyter lab` servers, each with its own private config and runtime dirs, the same flags
+and a root holding the same notebook. They differ only in the extension: "with" is the package
+as installed (server extension on, `interactive-ext` among the labextensions); "without" runs
+`--ServerApp.jpserver_extensions=interactive_ext=False` and a `--LabApp.labextensions_path`
+that links every other installed labextension, as if the package shipped no frontend. Both
+sides get such a linked path, so the mechanism is the same on both.
+
+Each run opens the notebook in a fresh chromium context (no cache), then times, from the
+navigation start (the page's `performance.now()`): `restored`, the splash screen gone and the
+notebook's first cell rendered; `ready`, also its kernel connected and idle (the notebook's
+execution indicator idle, the status bar reading `Python 3 (ipykernel) | Idle`). Between runs
+the notebook's session is deleted, so every run starts its kernel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any
+
+from . import common
+from .common import Settings
+
+NOTEBOOK = "lab-load.ipynb"
+OURS = "interactive-ext"
+FULL_RUNS = 15  # per side, alternated (with, without, without, with, ...)
+
+READY_JS = """
+() => {
+  const cell = document.querySelector('.jp-NotebookPanel .jp-Notebook .jp-Cell');
+  if (!cell || document.getElementById('jupyterlab-splash')) return 0;
+  window.__restored = window.__restored || performance.now();
+  const status = document.querySelector(
+    '.jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator[data-status]');
+  if (!status || status.getAttribute('data-status') !== 'idle') return 0;
+  // The indicator reads idle before any kernel too: the status bar names the kernel once known.
+  const items = Array.from(document.querySelectorAll('.jp-StatusBar-TextItem'));
+  if (!items.some(e => / \\| Idle$/.test(e.textContent) && !/^No Kernel/.test(e.textContent)))
+    return 0;
+  return {restored: window.__restored, ready: performance.now()};
+}
+"""
+
+
+def _linked_labextensions(work: Path, with_ours: bool) -> Path:
+    """A folder linking each installed labextension (ours only if with_ours)."""
+    from jupyter_core.paths import jupyter_path
+
+    folder = work / "labextensions"
+    folder.mkdir(parents=True, exist_ok=True)
+    for root in jupyter_path("labextensions"):
+        if not os.path.isdir(root):
+            continue
+        for entry in sorted(os.listdir(root)):
+            link = folder / entry
+            if (entry == OURS and not with_ours) or link.exists():
+                continue
+            link.symlink_to(Path(root, entry).resolve())
+    return folder
+
+
+def _start(s: Settings, side: str) -> tuple[common.Proc, int]:
+    """Start one side's `jupyter lab` on a fresh root holding the notebook; (proc, port)."""
+    import nbformat.v4 as nbf
+    from nbformat import write
+
+    work = common.tmpdir(s.work, f"lab-load-{side}-")
+    nb = nbf.new_notebook(cells=[nbf.new_code_cell("x = 1\nx")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    write(nb, str(work / NOTEBOOK))
+    labext = _linked_labextensions(work, with_ours=side == "with")
+    flags = [f"--LabApp.labextensions_path={labext}"]
+    if side == "with":
+        flags.append("--InteractiveApp.max_idle_seconds=3600")
+    else:
+        flags.append("--ServerApp.jpserver_extensions=interactive_ext=False")
+    port = common.free_port()
+    cmd = common.jupyter("lab", *common.server_flags(port, work), *flags)
+    proc = common.start(cmd, common.bench_env(work), work, work / "server.log")
+    common.wait_answer(proc, port, path="/lab", timeout=90)
+    return proc, port
+
+
+def _close_sessions(port: int) -> None:
+    """Delete every session (and its kernel): the next run starts its own."""
+    _, sessions = common.request(port, "GET", "/api/sessions")
+    for session in sessions or []:
+        common.request(port, "DELETE", f"/api/sessions/{session['id']}", timeout=30)
+    common.wait_for(
+        lambda: not common.request(port, "GET", "/api/kernels")[1], 30, 0.1, "no kernel"
+    )
+
+
+def load_once(browser: Any, port: int) -> dict[str, Any]:
+    """Open the notebook in a fresh context; the times from the navigation start, in s."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        loaded: list[str] = []
+        page.on("request", lambda r: loaded.append(r.url) if f"/{OURS}/" in r.url else None)
+        page.goto(f"http://{common.HOST}:{port}/lab/tree/{NOTEBOOK}?token={common.TOKEN}")
+        times = page.wait_for_function(READY_JS, polling=20, timeout=120_000).json_value()
+        _, sessions = common.request(port, "GET", "/api/sessions")
+        kernels = [x.get("kernel") or {} for x in sessions or []]
+        return {
+            "restored": times["restored"] / 1000,
+            "ready": times["ready"] / 1000,
+            "extension_requests": len(loaded),
+            "kernel_connected": any(k.get("connections", 0) >= 1 for k in kernels),
+        }
+    finally:
+        context.close()
+        with contextlib.suppress(OSError, TimeoutError):
+            _close_sessions(port)
+
+
+def measure(s: Settings) -> dict[str, Any]:
+    """Alternated loads, with and without (1 each in quick mode), after one warm-up each."""
+    from playwright.sync_api import sync_playwright
+
+    n = 1 if s.quick else FULL_RUNS
+    runs: dict[str, list[dict[str, Any]]] = {"with": [], "without": []}
+    procs = []
+    pw = sync_playwright().start()
+    try:
+        browser = common.launch_chromium(pw)
+        servers = {}
+        for side in runs:
+            proc, port = _start(s, side)
+            procs.append(proc)
+            servers[side] = port
+            load_once(browser, port)  # warm-up: the server's first page and kernel
+        for i in range(n):
+            for side in ("with", "without") if i % 2 == 0 else ("without", "with"):
+                run = load_once(browser, servers[side])
+                s.say("lab load %s #%d: ready %.2f s", side, i + 1, run["ready"])
+                runs[side].append(run)
+        browser.close()
+    finally:
+        pw.stop()
+        for proc in procs:
+            common.kill_tree(proc)
+    return {"runs": n, "started_first": "with", **runs}
