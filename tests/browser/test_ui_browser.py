@@ -235,3 +235,21 @@ def test_notebook7_countdown_rest_resume_saves_edits(page: Page, start_task, sho
     shots.take(page, "nb7-final-resumed")
     check_saved_and_final(page, session, path, "edited-before-rest-resume", RESUMED)
     assert task_result(session) == {"x": 3}
+
+
+def test_a_failed_save_is_in_the_task_log(page: Page, start_task) -> None:
+    """A save that fails during the stop is reported: the task's log names the document."""
+    session = start_task(max_idle=120.0)
+    open_lab(page, session, session.notebook)
+    path = make_dirty(page, session, "edited-but-not-saved")
+    page.route(
+        "**/api/contents/**",
+        lambda route: route.abort() if route.request.method == "PUT" else route.continue_(),
+    )
+    reply = session.request("POST", "/interactive/resume", body={"inputs": {}})
+    assert reply.status == 202, reply
+    final_view(page, RESUMED)
+    assert task_result(session) == {"x": 1}
+    log = session.log()
+    assert f"a tab could not save {session.notebook} before the stop" in log, log
+    assert not any("edited-but-not-saved" in s for s in cell_sources(path))
