@@ -199,7 +199,7 @@ def test_resume_by_url_then_refused_then_gone(env, cli_server):
     assert outcome["inputs"] == {"epochs": 7}
 
     again = cli(env, "resume", "--url", server.url, "--token", TOKEN)
-    assert_clear_error(again, 1, "already resuming")
+    assert_clear_error(again, 1, "already stopping (resumed)")
 
     server.proc.wait(20)
     gone = cli(env, "resume", "--url", server.url, "--token", TOKEN)
