@@ -7,6 +7,9 @@ as installed (server extension on, `interactive-ext` among the labextensions); "
 that links every other installed labextension, as if the package shipped no frontend. Both
 sides get such a linked path, so the mechanism is the same on both.
 
+A third side, "disabled", isolates the frontend: the "with" server, its page config disabling
+`interactive-ext` (JupyterLab then activates none of its plugins) for that load only.
+
 Each run opens the notebook in a fresh chromium context (no cache), then times, from the
 navigation start (the page's `performance.now()`): `restored`, the splash screen gone and the
 notebook's first cell rendered; `ready`, also its kernel connected and idle (the notebook's
@@ -17,6 +20,7 @@ the notebook's session is deleted, so every run starts its kernel.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -26,7 +30,8 @@ from .common import Settings
 
 NOTEBOOK = "lab-load.ipynb"
 OURS = "interactive-ext"
-FULL_RUNS = 15  # per side, alternated (with, without, without, with, ...)
+FULL_RUNS = 15  # per side, in rotated order
+SIDES = ["with", "without", "disabled"]
 
 READY_JS = """
 () => {
@@ -62,8 +67,8 @@ def _linked_labextensions(work: Path, with_ours: bool) -> Path:
     return folder
 
 
-def _start(s: Settings, side: str) -> tuple[common.Proc, int]:
-    """Start one side's `jupyter lab` on a fresh root holding the notebook; (proc, port)."""
+def _start(s: Settings, side: str) -> tuple[common.Proc, int, Path]:
+    """Start one side's `jupyter lab` on a fresh root holding the notebook; (proc, port, root)."""
     import nbformat.v4 as nbf
     from nbformat import write
 
@@ -81,7 +86,7 @@ def _start(s: Settings, side: str) -> tuple[common.Proc, int]:
     cmd = common.jupyter("lab", *common.server_flags(port, work), *flags)
     proc = common.start(cmd, common.bench_env(work), work, work / "server.log")
     common.wait_answer(proc, port, path="/lab", timeout=90)
-    return proc, port
+    return proc, port, work
 
 
 def _close_sessions(port: int) -> None:
@@ -117,25 +122,37 @@ def load_once(browser: Any, port: int) -> dict[str, Any]:
             _close_sessions(port)
 
 
+def _page_config(work: Path, disabled: list[str]) -> None:
+    """Write the server's page_config (read on every page load): the labextensions disabled."""
+    folder = work / "jupyter-config" / "labconfig"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {name: True for name in disabled}})
+    )
+
+
 def measure(s: Settings) -> dict[str, Any]:
-    """Alternated loads, with and without (1 each in quick mode), after one warm-up each."""
+    """Rotated loads of each side (1 each in quick mode), after one warm-up per server."""
     from playwright.sync_api import sync_playwright
 
     n = 1 if s.quick else FULL_RUNS
-    runs: dict[str, list[dict[str, Any]]] = {"with": [], "without": []}
+    runs: dict[str, list[dict[str, Any]]] = {side: [] for side in SIDES}
     procs = []
     pw = sync_playwright().start()
     try:
         browser = common.launch_chromium(pw)
         servers = {}
-        for side in runs:
-            proc, port = _start(s, side)
+        for side in ("with", "without"):
+            proc, port, work = _start(s, side)
             procs.append(proc)
-            servers[side] = port
+            servers[side] = (port, work)
             load_once(browser, port)  # warm-up: the server's first page and kernel
         for i in range(n):
-            for side in ("with", "without") if i % 2 == 0 else ("without", "with"):
-                run = load_once(browser, servers[side])
+            for side in SIDES[i % 3 :] + SIDES[: i % 3]:
+                port, work = servers["without" if side == "without" else "with"]
+                if side != "without":
+                    _page_config(work, [OURS] if side == "disabled" else [])
+                run = load_once(browser, port)
                 s.say("lab load %s #%d: ready %.2f s", side, i + 1, run["ready"])
                 runs[side].append(run)
         browser.close()
@@ -143,4 +160,4 @@ def measure(s: Settings) -> dict[str, Any]:
         pw.stop()
         for proc in procs:
             common.kill_tree(proc)
-    return {"runs": n, "started_first": "with", **runs}
+    return {"runs": n, **runs}

@@ -426,7 +426,7 @@ def lab_load_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
     rows = [
         _ratio_row(
             f"10a JupyterLab load: notebook rendered, kernel idle; with / without the extension "
-            f"(alternated, n={d['runs']} each)",
+            f"(runs rotated, n={d['runs']} each)",
             [r["ready"] for r in w],
             [r["ready"] for r in wo],
         ),
@@ -437,9 +437,24 @@ def lab_load_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
             limit=None,
         ),
     ]
-    pairs = [a["ready"] / b["ready"] for a, b in zip(w, wo, strict=False) if b["ready"]]
+    if d.get("disabled"):
+        rows.append(
+            _ratio_row(
+                "10c the frontend alone: same server, `interactive-ext` on / disabled in "
+                "page_config (notebook rendered, kernel idle)",
+                [r["ready"] for r in w],
+                [r["ready"] for r in d["disabled"]],
+            )
+        )
+
+    def paired(other: list[dict[str, Any]]) -> str:
+        ratios = [a["ready"] / b["ready"] for a, b in zip(w, other, strict=False) if b["ready"]]
+        return _ratio(_med(ratios), 1.0)
+
     notes = [
-        f"Median of the paired ratios (run i with / run i without): {_ratio(_med(pairs), 1.0)}. "
+        f"Median of the paired ratios (run i with / run i of the other side): 10a "
+        f"{paired(wo)}, 10c {paired(d.get('disabled') or [])}; beside the ratio of the "
+        "medians, they show how much of a difference the load of the machine makes. "
         "Times from the navigation start, in a fresh chromium context each (no cache). Both "
         "servers run with the same flags and private config; without: "
         "`--ServerApp.jpserver_extensions=interactive_ext=False` and a labextensions path "
