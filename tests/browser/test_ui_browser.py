@@ -253,3 +253,21 @@ def test_a_failed_save_is_in_the_task_log(page: Page, start_task) -> None:
     log = session.log()
     assert f"a tab could not save {session.notebook} before the stop" in log, log
     assert not any("edited-but-not-saved" in s for s in cell_sources(path))
+
+
+def test_lifetime_cap_saves_edits(page: Page, start_task) -> None:
+    """The lifetime cap stops an active session: its unsaved edit is on disk, the tab says why."""
+    session = start_task(max_idle=120.0, extra=("--max-lifetime-seconds=40",))
+    count_dialogs(page)
+    open_lab(page, session, session.notebook)
+    path = make_dirty(page, session, "edited-before-the-cap")
+    status = session.request("GET", "/interactive/status").body
+    assert status["state"] == "waiting", f"the cap came before the edit: {status}"
+    check_saved_and_final(
+        page,
+        session,
+        path,
+        "edited-before-the-cap",
+        "Stopped: the session reached its lifetime cap",
+    )
+    assert session.proc.wait(60) == 0, session.log()  # on_idle=resume: the task ran
