@@ -29,15 +29,20 @@ COUNTDOWN = re.compile(r"^Task (\S+) · stops in (\d+):(\d\d)$")
 # Counts the dialogs of each kind the page showed (a MutationObserver, before any page script).
 COUNT_DIALOGS = """
 window.__interactiveDialogs = {warning: 0, connection: 0, warningTimes: []};
+const counted = new WeakSet();
 new MutationObserver(records => {
   for (const r of records) for (const node of r.addedNodes) {
-    if (!(node instanceof HTMLElement) || !node.classList.contains('jp-Dialog')) continue;
-    if (node.classList.contains('jp-InteractiveTask-warningDialog')) {
+    const element = node instanceof Element ? node : node.parentElement;
+    const dialog = element && element.closest('.jp-Dialog');  // React fills it in later
+    if (!dialog || counted.has(dialog)) continue;
+    if (dialog.classList.contains('jp-InteractiveTask-warningDialog')) {
+      counted.add(dialog);
       window.__interactiveDialogs.warning += 1;
       window.__interactiveDialogs.warningTimes.push(Date.now() / 1000);
-    }
-    if ((node.textContent || '').includes('Server Connection Error'))
+    } else if ((dialog.textContent || '').includes('Server Connection Error')) {
+      counted.add(dialog);
       window.__interactiveDialogs.connection += 1;
+    }
   }
 }).observe(document, {childList: true, subtree: true});
 """

@@ -8,6 +8,8 @@ also save the pictures of docs/frontend.md.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -18,6 +20,8 @@ from playwright.sync_api import Page, expect
 
 from .conftest import TaskSession
 from .session_ui import (
+    CONNECTION_ERROR,
+    FINAL,
     RESUME_FORM,
     WARNING,
     Shots,
@@ -30,6 +34,7 @@ from .session_ui import (
     indicator,
     seconds_left,
     server_deadline,
+    wait_counting_down,
 )
 from .ui import cell, open_lab, open_notebook7, run_cell, type_into_cell
 
@@ -271,3 +276,23 @@ def test_lifetime_cap_saves_edits(page: Page, start_task) -> None:
         "Stopped: the session reached its lifetime cap",
     )
     assert session.proc.wait(60) == 0, session.log()  # on_idle=resume: the task ran
+
+
+def test_a_killed_server_keeps_the_reconnect_dialog(page: Page, start_task) -> None:
+    """A server that dies without a stop is not a final state: JupyterLab's own dialog shows."""
+    session = start_task(max_idle=120.0)
+    count_dialogs(page)
+    open_lab(page, session, session.notebook)
+    wait_counting_down(page, "task")
+    os.kill(session.server_pid, signal.SIGKILL)
+    # JupyterLab may still be opening the notebook of its URL: its "Cannot open" goes first.
+    opening = page.locator(".jp-Dialog", has_text="Cannot open")
+
+    def reconnect_dialog() -> bool:
+        if opening.count():
+            opening.get_by_role("button", name="Close").click()
+        return page.get_by_text(CONNECTION_ERROR).count() > 0
+
+    wait_for(reconnect_dialog, 60, "JupyterLab's Server Connection Error dialog", step=0.3)
+    assert dialogs_shown(page)["connection"] >= 1, dialogs_shown(page)
+    expect(page.locator(FINAL)).to_have_count(0)
