@@ -98,7 +98,7 @@ def test_lab_status_warning_and_resume_dialog(
     page: Page, start_task, tmp_path: Path, shots: Shots
 ) -> None:
     """Countdown; one warning per approach, Keep working moves the deadline; resume, epochs=5."""
-    session = start_train(start_task, tmp_path, max_idle=16.0)
+    session = start_train(start_task, tmp_path, max_idle=20.0)
     count_dialogs(page)
     open_lab(page, session, session.notebook)
     check_counts_down(page, "train")
