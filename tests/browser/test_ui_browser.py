@@ -118,6 +118,12 @@ def test_lab_status_warning_and_resume_dialog(
     shown = seconds_left(page)
     wait_for(lambda: seconds_left(page) <= shown - 3, 10, "three ticks with the warning open")
     assert dialogs_shown(page)["warning"] == 2, "warned more than once about one deadline"
+    # Activity elsewhere (another tab, a script) moves the deadline: the dialog closes itself.
+    assert session.request("POST", "/interactive/heartbeat").status == 200
+    expect(warning).to_have_count(0, timeout=15_000)
+    # Third approach: warned again; Resume task now opens the Resume dialog.
+    expect(warning).to_be_visible(timeout=30_000)
+    assert dialogs_shown(page)["warning"] == 3
     warning.get_by_role("button", name="Resume task now").click()
     resume_from_dialog(page, shots)
     final_view(page, RESUMED)
