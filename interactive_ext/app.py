@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from pathlib import Path
 from typing import Any
@@ -222,17 +223,29 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
         return True
 
     async def _stop_after_saves(self, grace: float) -> None:
-        """Let open tabs save (bounded), let requests in flight finish, then stop."""
+        """Let open tabs save (bounded), then shut the kernels down while requests in flight
+        finish (the grace), then stop: the kernels' shutdown no longer comes after the grace."""
         started = time.monotonic()
         await self.saves.wait()
         if self.saves.failed and self.session is not None:
             self.record_unsaved(self.saves.failed)
+        kernels = asyncio.ensure_future(self._shutdown_kernels())
         left = grace - (time.monotonic() - started)
         if left > 0:
             await asyncio.sleep(left)
+        await kernels
         reason = self.stop_reason.value if self.stop_reason else "?"
         self.emit("shutdown", f"server stopping now: {reason}", reason=reason)
         self.server.stop()
+
+    async def _shutdown_kernels(self) -> None:
+        """Shut every kernel down (the server's own cleanup then finds none left)."""
+        try:
+            done = self.server.kernel_manager.shutdown_all()
+            if inspect.isawaitable(done):
+                await done
+        except Exception:
+            self.log.exception("shutting the kernels down failed; the server's cleanup retries")
 
     def record_unsaved(self, failed: list[dict[str, Any]]) -> None:
         """Add the documents that could not be saved to the outcome, for the task's log."""
