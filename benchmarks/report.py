@@ -314,7 +314,8 @@ def idle_cost_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
                 f"bare `jupyter server`: {bare:.2f} s (slices {_dist(d['bare'], 's', 1, 2)})",
                 _ratio(ours, bare),
                 "no more than bare (+1 clock tick, 0.01 s)",
-                _verdict(ours <= bare + 0.01),
+                # in clock ticks (0.01 s), so that a float sum's rounding is no tick
+                _verdict(round(ours * 100) <= round(bare * 100) + 1),
             )
         )
     notes = [
