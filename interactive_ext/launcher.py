@@ -31,7 +31,7 @@ from .names import (
     TOKEN_ENV,
 )
 from .options import DEFAULTS
-from .procs import descendants, session_processes
+from .procs import alive, descendants, session_processes
 from .records import ReadyInfo
 from .session import Session, atomic_write
 
@@ -283,11 +283,18 @@ class ServerProcess:
         terminals and what they detached are our children (we are a subreaper while serving).
         """
         assert self.proc is not None
-        orphans = containment.foreign_children(self.spawned_at) - {self.proc.pid}
-        left = containment.tree(known | orphans | session_processes(self.spec.session.path))
-        files = connection_files(left)
-        containment.stop_tree(left, why="left by the Jupyter server")
-        containment.reap(orphans)
+        files: list[Path] = []
+        for _ in range(5):  # again: a process forked while we stopped its parent is new
+            orphans = containment.foreign_children(self.spawned_at) - {self.proc.pid}
+            left = containment.tree(known | orphans | session_processes(self.spec.session.path))
+            left = {p for p in left if alive(p)}
+            if not left:
+                containment.reap(orphans)
+                break
+            files = files or connection_files(left)
+            containment.stop_tree(left, why="left by the Jupyter server")
+            containment.reap(orphans)
+            known = set()
         if self.proc.returncode is not None and self.proc.returncode < 0:
             remove_server_files(self.proc.pid, files)
         if not self.was_subreaper:
