@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from .procs import alive, children_map, descendants, stat_fields
+from .procs import alive, children_map, descendants_of, stat_fields
 
 log = logging.getLogger("interactive_ext")
 
@@ -107,9 +107,7 @@ def foreign_children(since: int | None = None) -> set[int]:
 def tree(pids: Iterable[int]) -> set[int]:
     """pids and all their live descendants."""
     found = set(pids)
-    for pid in list(found):
-        found |= descendants(pid)
-    return found
+    return found | descendants_of(found)
 
 
 def reap(pids: Iterable[int]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from .names import SESSION_ENV
@@ -37,9 +38,14 @@ def children_map() -> dict[int, list[int]]:
 
 def descendants(pid: int) -> set[int]:
     """Live descendants of pid (from /proc; empty where there is no /proc)."""
+    return descendants_of([pid])
+
+
+def descendants_of(pids: Iterable[int]) -> set[int]:
+    """Live descendants of any of pids, from one read of /proc."""
     children = children_map()
     found: set[int] = set()
-    todo = [pid]
+    todo = list(pids)
     while todo:
         for child in children.get(todo.pop(), []):
             if child not in found:

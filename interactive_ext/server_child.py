@@ -19,6 +19,7 @@ from typing import Any
 
 from . import containment, handover, lean
 from .names import PARENT_PID_ENV, READY_FILE_ENV, SERVER_EXIT_CODES
+from .procs import descendants
 
 log = logging.getLogger("interactive_ext")
 
@@ -29,7 +30,7 @@ _ready_file = ""
 def _on_parent_gone() -> None:
     """The task process is gone (SIGKILLed, say): stop everything now, then the server."""
     log.warning("the task process is gone: stopping the kernels, terminals and the server")
-    containment.stop_tree(containment.descendants(os.getpid()), why="the task process is gone")
+    containment.stop_tree(descendants(os.getpid()), why="the task process is gone")
     _remove_ready()
     os.kill(os.getpid(), signal.SIGTERM)
 
@@ -71,7 +72,7 @@ def _quick_exit() -> None:
         if code == 0:
             code = _reason_code() or 0
     with contextlib.suppress(Exception):
-        containment.stop_tree(containment.descendants(os.getpid()), why="the server stopped")
+        containment.stop_tree(descendants(os.getpid()), why="the server stopped")
         containment.reap_all()
         _remove_ready()
     sys.stdout.flush()
