@@ -12,6 +12,11 @@ def trivial() -> int:
     return 0
 
 
+def train(epochs: int = 3, lr: float = 0.1) -> dict[str, float]:
+    """A task with inputs, as a person sees one in JupyterLab (the load benchmark)."""
+    return {"epochs": epochs, "lr": lr, "loss": 1.0 / (1 + epochs * lr)}
+
+
 def first_line(path: str) -> int:
     """Write the time the task's first line runs (the resume benchmark)."""
     Path(path).write_text(repr(time.time()))
