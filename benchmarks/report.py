@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import statistics
 from typing import Any
 
 from .common import summary
@@ -55,6 +57,30 @@ def _ratio_row(
     else:
         target, verdict = f"ratio <= {limit}", _verdict(a / b <= limit if a and b else None)
     return _row(label, _dist(ours), _dist(ref), _ratio(a, b), target, verdict)
+
+
+def _paired_ci(ratios: list[float], resamples: int = 2000) -> tuple[float, float, float]:
+    """Median of paired ratios and its 95 % bootstrap interval (seeded: the report is stable)."""
+    rng = random.Random(0)
+    medians = sorted(
+        statistics.median(rng.choices(ratios, k=len(ratios))) for _ in range(resamples)
+    )
+    low, high = medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
+    return statistics.median(ratios), low, high
+
+
+def _not_slower_row(label: str, ours: list[float], ref: list[float]) -> str:
+    """ "Not slower": runs paired in time (ours_i / ref_i), passing unless the whole 95 %
+    interval of the paired ratios' median lies above 1 (a slowdown the noise cannot explain)."""
+    ratio, low, high = _paired_ci([a / b for a, b in zip(ours, ref, strict=True) if b])
+    return _row(
+        label,
+        _dist(list(ours)),
+        _dist(list(ref)),
+        f"{ratio:.3f} (95 % CI {low:.3f}-{high:.3f})",
+        "not slower: ratio <= 1, or 1 within the CI",
+        _verdict(low <= 1.0),
+    )
 
 
 def _not_measured(figure: str, data: dict[str, Any] | None) -> str:
