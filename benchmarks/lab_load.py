@@ -37,6 +37,7 @@ from typing import Any
 
 from . import common
 from .common import Settings
+from .report import _med, _ratio, _ratio_row
 
 NOTEBOOK = "lab-load.ipynb"
 OURS = "interactive-ext"
@@ -215,3 +216,81 @@ def measure(s: Settings) -> dict[str, Any]:
         for proc in procs:
             common.kill_tree(proc)
     return {"runs": n, **runs}
+
+
+# -- the report -----------------------------------------------------------------------
+
+
+def _net_ready(run: dict[str, Any]) -> float:
+    """A load's time to kernel idle, less jupyter_server's 0.5 s kernel_info nudge retries."""
+    return float(run["ready"]) - NUDGE_SECONDS * run.get("nudge_retries", 0)
+
+
+def rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Figure 10 rows and notes."""
+    w, wo, off = d["with"], d["without"], d.get("disabled") or []
+    rows = [
+        _ratio_row(
+            f"10a JupyterLab load: notebook rendered, kernel idle, less the server's 0.5 s "
+            f"kernel nudge retries; with / without the extension (runs rotated, n={d['runs']} "
+            "each)",
+            [_net_ready(r) for r in w],
+            [_net_ready(r) for r in wo],
+        ),
+        _ratio_row(
+            "10b JupyterLab load: splash gone, notebook rendered (kernel not waited for)",
+            [r["restored"] for r in w],
+            [r["restored"] for r in wo],
+            limit=None,
+        ),
+    ]
+    if off:
+        rows.append(
+            _ratio_row(
+                "10c the frontend alone: same server, `interactive-ext` on / disabled in "
+                "page_config (as 10a: kernel idle, less the nudge retries)",
+                [_net_ready(r) for r in w],
+                [_net_ready(r) for r in off],
+            )
+        )
+    rows.append(
+        _ratio_row(
+            "10d as 10a, the nudge retries included (informative: a 0.5 s lottery on both sides)",
+            [r["ready"] for r in w],
+            [r["ready"] for r in wo],
+            limit=None,
+        )
+    )
+
+    def paired(other: list[dict[str, Any]]) -> str:
+        ratios = [_net_ready(a) / _net_ready(b) for a, b in zip(w, other, strict=False)]
+        return _ratio(_med(ratios), 1.0)
+
+    def retried(runs: list[dict[str, Any]]) -> str:
+        known = [r for r in runs if r.get("kernel_wait") is not None]
+        return f"{sum(r['nudge_retries'] > 0 for r in known)} of {len(known)}"
+
+    notes = [
+        "Kernel nudge retries: once a kernel's websocket opens, jupyter_server sends it "
+        "kernel_info requests every 0.5 s until an answer reaches it on IOPub; when the first "
+        "answer is published before the server's new IOPub subscription has joined, zeromq "
+        "drops it and the page waits 0.5 s more. The page times each kernel websocket from its "
+        "open to its first message; loads that waited for at least one retry: with "
+        f"{retried(w)}, without {retried(wo)}, frontend disabled {retried(off)}. 10a and 10c "
+        "subtract 0.5 s per retry from each load; the medians of the raw times (10d) flip "
+        "between the two modes from one run of the figure to the next.",
+        f"Median of the paired ratios (run i with / run i of the other side): 10a "
+        f"{paired(wo)}, 10c {paired(off)}. "
+        "Times from the navigation start, in a fresh chromium context each (no cache). With: "
+        "a task session (`jupyter interactive-task run tasks.py:train`, its kernels started "
+        "by the session's provisioner); without: `jupyter lab` with "
+        "`--ServerApp.jpserver_extensions=interactive_ext=False` and a labextensions path "
+        "without `interactive-ext`; each with its own private config. Requests for the "
+        "extension's files: with "
+        f"{sorted({r['extension_requests'] for r in w})}, without "
+        f"{sorted({r['extension_requests'] for r in wo})}. The task's status item showed "
+        f"in {sum(bool(r.get('indicator')) for r in w)} of {len(w)} loads with the extension "
+        f"(for example {next((r['indicator'] for r in w if r.get('indicator')), None)!r}), "
+        f"in {sum(bool(r.get('indicator')) for r in off)} of {len(off)} with it disabled.",
+    ]
+    return rows, notes
