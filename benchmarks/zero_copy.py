@@ -173,10 +173,11 @@ def _held_mib(s: Settings, side: str, kind: str, path: Path, mib: int) -> float:
         return sum(_pss_kib(p.pid) for p in procs) / 1024
 
 
-def _writes(s: Settings, kind: str, folder: Path, out: dict[str, Any]) -> None:
+def _writes(s: Settings, kind: str, paths: dict[str, Path], out: dict[str, Any]) -> None:
     """Paired writes in one process: to a new file (as inputs.pkl is), then over it."""
+    assert paths["plain"] == paths["ours"].with_name("plain.pkl"), "the worker's names"
     runs = 2 if s.quick else WRITE_RUNS
-    out.update(_worker(s, f"writes-{runs}", kind, folder / "ours.pkl", out["mib"]))
+    out.update(_worker(s, f"writes-{runs}", kind, paths["ours"], out["mib"]))
 
 
 def _big(s: Settings, kind: str, mib: int) -> dict[str, Any]:
@@ -185,7 +186,7 @@ def _big(s: Settings, kind: str, mib: int) -> dict[str, Any]:
     paths = {"ours": folder / "ours.pkl", "plain": folder / "plain.pkl"}
     out: dict[str, Any] = {"mib": mib}
     try:
-        _writes(s, kind, folder, out)
+        _writes(s, kind, paths, out)
         for cache in ("warm", "cold"):
             for _ in range(s.runs):
                 for side in ("ours", "plain"):
