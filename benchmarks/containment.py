@@ -147,7 +147,7 @@ def _name(pid: int) -> str:
         comm = Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:
         return "?"
-    if b"interactive_ext.server_child" in cmd:
+    if b"interactive_ext.child.main" in cmd:
         return "server child"
     return "kernel" if b"ipykernel" in cmd else comm
 

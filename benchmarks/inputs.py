@@ -27,8 +27,8 @@ from pathlib import Path
 mode, folder, mb = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
 inputs = {"data": np.ones(mb * 2**20 // 8, dtype=np.float64)}
 if mode == "session":
-    from interactive_ext.session import Session
-    from interactive_ext.inputs import write_inputs
+    from interactive_ext.session.directory import Session
+    from interactive_ext.task.inputs import write_inputs
     t0 = time.perf_counter()
     session = Session.create(folder)
     write_inputs(session, inputs)

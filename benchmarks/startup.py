@@ -62,7 +62,7 @@ def server_child(wrapper_pid: int) -> int | None:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"interactive_ext.server_child" in cmdline:
+        if b"interactive_ext.child.main" in cmdline:
             return pid
     return None
 
@@ -128,7 +128,7 @@ SERVER_IMPORT = (
     "import time\nt = time.perf_counter()\n{skip}"
     "from jupyter_server.serverapp import ServerApp\nprint(time.perf_counter() - t)\n"
 )
-SKIP = "from interactive_ext import lean\nlean.skip_imports()\n"
+SKIP = "from interactive_ext.child import skipped_imports as lean\nlean.skip_imports()\n"
 
 
 def server_import(s: Settings, lean: bool) -> float:

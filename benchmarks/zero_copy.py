@@ -31,7 +31,7 @@ mode, kind, path, mib = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 import numpy as np
 if kind == "frame":
     import pandas as pd
-from interactive_ext import pickles
+from interactive_ext.session import pickles
 
 def make():
     n = mib * 2**20 // 8

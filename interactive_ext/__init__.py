@@ -4,35 +4,35 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from .protocol import __version__
 
 # Public names, imported on first use so that `import interactive_ext` stays light.
 _LAZY = {
-    "interactive": "decorator",
+    "interactive": "task.decorator",
     "IdleTimeout": "errors",
     "ServerError": "errors",
     "EnvironmentFailure": "errors",
     "SessionError": "errors",
-    "load_inputs": "helpers",
-    "load_error": "helpers",
-    "load_result": "helpers",
-    "save_inputs": "helpers",
-    "resume": "helpers",
+    "load_inputs": "kernel",
+    "load_error": "kernel",
+    "load_result": "kernel",
+    "save_inputs": "kernel",
+    "resume": "kernel",
 }
 
 __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:
-    from .decorator import interactive as interactive
     from .errors import EnvironmentFailure as EnvironmentFailure
     from .errors import IdleTimeout as IdleTimeout
     from .errors import ServerError as ServerError
     from .errors import SessionError as SessionError
-    from .helpers import load_error as load_error
-    from .helpers import load_inputs as load_inputs
-    from .helpers import load_result as load_result
-    from .helpers import resume as resume
-    from .helpers import save_inputs as save_inputs
+    from .kernel import load_error as load_error
+    from .kernel import load_inputs as load_inputs
+    from .kernel import load_result as load_result
+    from .kernel import resume as resume
+    from .kernel import save_inputs as save_inputs
+    from .task.decorator import interactive as interactive
 
 
 def __getattr__(name: str) -> Any:
@@ -54,6 +54,6 @@ def __dir__() -> list[str]:
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     """The server extension: InteractiveApp (imported only when the server loads it)."""
-    from .app import InteractiveApp
+    from .server.app import InteractiveApp
 
-    return [{"module": "interactive_ext.app", "app": InteractiveApp}]
+    return [{"module": "interactive_ext.server.app", "app": InteractiveApp}]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from .names import RESUME, STATUS, TOKEN_ENV, route
+from .protocol import RESUME, STATUS, TOKEN_ENV, route
 from .records import ReadyInfo
 
 # Frontend pages a printed URL may point to; the server's root is what comes before them.

@@ -24,3 +24,7 @@ class SessionError(EnvironmentFailure):
 
 class InputsError(ValueError):
     """Input overrides that do not fit the request format or the task's signature."""
+
+
+class ReloadError(Exception):
+    """A changed module does not re-load: names its file and line."""

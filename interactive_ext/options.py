@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from .names import ENABLE_ENV
+from .protocol import ENABLE_ENV
 
 ON_IDLE = ("fail", "resume")
 PAUSE = ("after",)

@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from .names import SESSION_ENV
+from .protocol import SESSION_ENV
 
 
 def stat_fields(pid: int | str) -> list[str] | None:

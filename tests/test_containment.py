@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from conftest import ServerProcess, alive, execute, http, kill_tree, wait_for
 
-from interactive_ext import containment
+from interactive_ext.child import containment
 
 TASK = """
 import json, os, sys

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from interactive_ext.app import InteractiveApp
+from interactive_ext.server.app import InteractiveApp
 
 DOCS = Path(__file__).parent.parent / "docs"
 

@@ -19,7 +19,7 @@ import pytest
 from conftest import free_port, http, kill_tree, wait_for
 
 from interactive_ext.errors import SessionError
-from interactive_ext.session import Session, safe_parent
+from interactive_ext.session.directory import Session, safe_parent
 
 TASKS = """
 import sys

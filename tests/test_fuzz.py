@@ -14,7 +14,7 @@ from conftest import TOKEN, ServerProcess
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 
-from interactive_ext.typecheck import describe
+from interactive_ext.task.parameters import describe
 
 OPENAPI = Path(__file__).resolve().parent.parent / "docs" / "openapi.yaml"
 RESUME = "/interactive/resume"

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from conftest import kill_tree, wait_for
 
-from interactive_ext.handover import WAIT_FLAG
+from interactive_ext.child.handover import WAIT_FLAG
 
 BIN = Path(sys.executable).parent
 
@@ -206,7 +206,7 @@ def test_the_token_never_shows_on_the_child_command_line(start, run_env, tmp_pat
 
 def test_discard_stops_the_waiting_child_at_once():
     """discard() kills the child spawned ahead while it imports, and reaps it."""
-    from interactive_ext import handover
+    from interactive_ext.child import handover
 
     handover.start_early()
     child = handover._waiting
@@ -218,7 +218,7 @@ def test_discard_stops_the_waiting_child_at_once():
 
 def test_a_child_dying_before_the_hand_over_leaves_its_output_in_the_log(tmp_path, monkeypatch):
     """What the child wrote before it died (its traceback) ends up in the server log."""
-    from interactive_ext import handover
+    from interactive_ext.child import handover
 
     broken = tmp_path / "broken" / "jupyter_server"
     broken.mkdir(parents=True)

@@ -6,8 +6,8 @@ import asyncio
 import time
 from pathlib import Path
 
-from interactive_ext.activity import NOT_A_PERSON, REQUEST_RULES, request_rule
-from interactive_ext.idle import IdleWatcher
+from interactive_ext.server.activity import NOT_A_PERSON, REQUEST_RULES, request_rule
+from interactive_ext.server.idle import IdleWatcher
 
 IDLE = 0.4
 

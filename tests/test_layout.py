@@ -50,10 +50,10 @@ def test_one_module_speaks_http() -> None:
 
 def test_launcher_config_names_only_declared_traits(tmp_path: Path) -> None:
     """The keys the launcher writes for InteractiveApp are traits InteractiveApp declares."""
-    from interactive_ext.app import InteractiveApp
-    from interactive_ext.launcher import ServerProcess, ServerSpec
-    from interactive_ext.provisioner import InteractiveProvisioner
-    from interactive_ext.session import Session
+    from interactive_ext.server.app import InteractiveApp
+    from interactive_ext.child.launcher import ServerProcess, ServerSpec
+    from interactive_ext.server.provisioner import InteractiveProvisioner
+    from interactive_ext.session.directory import Session
 
     config = ServerProcess(ServerSpec(Session.create(tmp_path), str(tmp_path))).config()
     for cls in (InteractiveApp, InteractiveProvisioner):
@@ -63,9 +63,90 @@ def test_launcher_config_names_only_declared_traits(tmp_path: Path) -> None:
 
 def test_defaults_are_defined_once() -> None:
     """The server's traits take their defaults from the decorator's options."""
-    from interactive_ext.app import InteractiveApp
+    from interactive_ext.server.app import InteractiveApp
     from interactive_ext.options import DEFAULTS
 
     traits = InteractiveApp.class_traits()
     for name in ("max_idle_seconds", "max_lifetime_seconds"):
         assert traits[name].default_value == getattr(DEFAULTS, name)
+
+
+SUBPACKAGES = ("cli", "task", "child", "server", "session")
+"""The folders, one per process and role; imports go from left to right (server: to session)."""
+ALLOWED = {
+    "cli": {"task", "child", "session"},
+    "task": {"child", "session"},
+    "child": {"session"},
+    "server": {"session"},
+    "session": set(),
+}
+
+
+def module_name(path: Path) -> str:
+    """interactive_ext.a.b for interactive_ext/a/b.py (a package for __init__.py)."""
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Each module's imports of the package's modules, lazy ones included (read from the AST)."""
+    names = {module_name(p): p for p in modules()}
+    graph: dict[str, set[str]] = {}
+    for name, path in names.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*parts, base] if base else parts)
+                for alias in node.names:
+                    full = f"{base}.{alias.name}"
+                    found.add(full if full in names else base)
+            elif isinstance(node, ast.Import):
+                found.update(a.name for a in node.names)
+        graph[name] = {m for m in found if m in names and m != name}
+    return graph
+
+
+def test_no_import_cycle() -> None:
+    """No cycle inside the package, lazy imports included."""
+    import graphlib
+
+    try:
+        graphlib.TopologicalSorter(import_graph()).prepare()
+    except graphlib.CycleError as e:
+        raise AssertionError(f"import cycle: {' -> '.join(e.args[1])}") from None
+
+
+def group_of(name: str) -> str | None:
+    """The sub-package a module lives in, or None for the shared leaves at the top."""
+    parts = name.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in SUBPACKAGES else None
+
+
+def test_imports_between_folders_go_one_way() -> None:
+    """cli -> task -> child -> session -> leaves; server -> session -> leaves; leaves import
+    no folder (the package's __init__ and kernel.py, the public API, are the entry points)."""
+    wrong = []
+    for name, deps in import_graph().items():
+        here = group_of(name)
+        for dep in deps:
+            there = group_of(dep)
+            if there is None or there == here:
+                continue
+            if here is None:
+                if name not in ("interactive_ext", "interactive_ext.kernel"):
+                    wrong.append(f"{name} -> {dep}")
+            elif there not in ALLOWED[here]:
+                wrong.append(f"{name} -> {dep}")
+    assert not wrong, wrong
+
+
+def test_the_folders_are_the_architecture() -> None:
+    """At most 8 modules at the top besides __init__.py; the sub-packages are there."""
+    top = sorted(p.name for p in PACKAGE.glob("*.py") if p.name != "__init__.py")
+    assert len(top) <= 8, top
+    subs = [p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()]
+    assert set(SUBPACKAGES) <= set(subs), subs

@@ -9,7 +9,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-from interactive_ext.lean import SKIPPED_IMPORTS
+from interactive_ext.child.skipped_imports import SKIPPED_IMPORTS
 
 SKIPPED_FORMATS = re.compile(r"""["']?format["']?\s*:\s*["']?iri(-reference)?["']?\s*[,}\n]""")
 
@@ -18,7 +18,7 @@ def test_skipped_modules_are_not_imported_and_the_server_still_imports():
     """After skip_imports(), jupyter_server imports, without the module and its format checks."""
     code = (
         "import sys, json\n"
-        "from interactive_ext import lean\n"
+        "from interactive_ext.child import skipped_imports as lean\n"
         "lean.skip_imports()\n"
         "from jupyter_server.serverapp import ServerApp\n"
         "import jsonschema\n"

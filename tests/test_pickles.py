@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from interactive_ext import pickles
-from interactive_ext.pickles import HEADER, PickleFileError
+from interactive_ext.session import pickles
+from interactive_ext.session.pickles import HEADER, PickleFileError
 
 MIB = 2**20
 Point = collections.namedtuple("Point", "x y")
@@ -150,7 +150,7 @@ def test_a_failed_dump_leaves_the_old_file_and_no_temp_file(tmp_path: Path) -> N
 
 LOAD_AND_WRITE = """
 import sys
-from interactive_ext import pickles
+from interactive_ext.session import pickles
 arr = pickles.load(sys.argv[1])["a"]
 print(arr[0], arr[-1], flush=True)
 arr[:] = -1
@@ -283,7 +283,7 @@ def test_a_write_in_one_kernel_is_not_seen_by_another(
 ) -> None:
     from conftest import execute, start_kernel
 
-    from interactive_ext.session import Session
+    from interactive_ext.session.directory import Session
 
     session = Session.create(tmp_path)
     session.write_pickle("inputs.pkl", {"a": big(4)})

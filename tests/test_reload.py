@@ -12,7 +12,9 @@ from scripts import (
     write,
 )
 
-from interactive_ext.reloader import ReloadError, check_sources, reload_changed, snapshot
+from interactive_ext.errors import ReloadError
+from interactive_ext.session.sources import check_sources, snapshot
+from interactive_ext.task.reloader import reload_changed
 
 OPTS = 'port=0, ready_file=os.environ["READY_FILE"], max_idle_seconds=120'
 
@@ -116,7 +118,7 @@ def test_a_module_that_fails_to_reload_fails_the_run_with_its_line(tmp_path, scr
     assert code == 1
     assert "ReloadError" in err and f"{tmp_path / 'helpers.py'}, line 7" in err
     error = json.loads((Path(info["session_dir"]) / "error.json").read_text())
-    assert error["type"] == "interactive_ext.reloader.ReloadError"
+    assert error["type"] == "interactive_ext.errors.ReloadError"
     assert "NameError" in error["message"]
 
 

@@ -20,7 +20,8 @@ from scripts import (
 )
 
 from interactive_ext.errors import InputsError
-from interactive_ext.typecheck import check_json, convert, describe
+from interactive_ext.session.overrides import check_json
+from interactive_ext.task.parameters import convert, describe
 
 OPTS = 'port=0, ready_file=os.environ["READY_FILE"], max_idle_seconds=120'
 

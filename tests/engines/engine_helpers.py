@@ -14,7 +14,7 @@ from conftest import wait_for
 
 HERE = Path(__file__).parent
 BIN = Path(sys.executable).parent
-CHILD = "interactive_ext.server_child"
+CHILD = "interactive_ext.child.main"
 
 
 def engine_env(tmp_path: Path, **extra: str) -> dict[str, str]:

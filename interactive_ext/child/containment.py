@@ -1,0 +1,200 @@
+"""Process containment: nothing a session starts outlives it, however it detaches.
+
+Linux only (elsewhere every function is a no-op that says so). The server child is a
+*subreaper* (``PR_SET_CHILD_SUBREAPER``): a process that detaches from its kernel or terminal
+(``setsid``, ``nohup``, a double fork, ``start_new_session``, an empty environment) is re-parented
+to the server child instead of pid 1, so it stays a descendant and is stopped with the rest. The
+task process is a subreaper while it serves, so that the same holds when the server child itself
+is killed: its orphans come to the task process, and are told apart from the task's own children
+by their session id (a process of the server's tree can never be in the task's session: the server
+child starts a session of its own, and a session can be left but never joined).
+
+cgroups would be stronger but need a delegated, writable cgroup v2 tree, which batch containers
+rarely have; this module does not depend on one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import select
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from ..procs import alive, children_map, descendants_of, stat_fields
+
+log = logging.getLogger("interactive_ext")
+
+PR_SET_CHILD_SUBREAPER = 36
+PR_GET_CHILD_SUBREAPER = 37
+GRACE = 1.0
+"""Seconds between SIGTERM and SIGKILL: short, the session is over and a GPU waits."""
+
+_libc: ctypes.CDLL | None = None
+
+
+def _prctl(option: int, arg: int | ctypes.c_int | ctypes._Pointer) -> int:
+    """prctl(2) through libc; -1 where there is none (not Linux)."""
+    global _libc
+    if not sys.platform.startswith("linux"):
+        return -1
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    return int(_libc.prctl(option, arg, 0, 0, 0))
+
+
+def subreaper() -> bool:
+    """True if this process is a subreaper now."""
+    value = ctypes.c_int(0)
+    if _prctl(PR_GET_CHILD_SUBREAPER, ctypes.pointer(value)) != 0:
+        return False
+    return bool(value.value)
+
+
+def set_subreaper(on: bool) -> bool:
+    """Make this process a subreaper (or stop being one); False where that is not possible."""
+    ok = _prctl(PR_SET_CHILD_SUBREAPER, 1 if on else 0) == 0
+    if not ok and on:
+        log.warning(
+            "cannot become a child subreaper (errno %s): detached processes may outlive the "
+            "session",
+            ctypes.get_errno(),
+        )
+    return ok
+
+
+def session_id(pid: int) -> int | None:
+    """The session id of pid, or None when it is gone."""
+    fields = stat_fields(pid)
+    return int(fields[3]) if fields is not None else None
+
+
+def start_time(pid: int) -> int | None:
+    """When pid started, in clock ticks since boot (field 22 of /proc/PID/stat), or None."""
+    fields = stat_fields(pid)
+    return int(fields[19]) if fields is not None else None
+
+
+def now_ticks() -> int:
+    """The time since boot in clock ticks, as start_time counts."""
+    with open("/proc/uptime") as f:
+        return int(float(f.read().split()[0]) * os.sysconf("SC_CLK_TCK"))
+
+
+def foreign_children(since: int | None = None) -> set[int]:
+    """Children of this process in another session than ours (started after since, in ticks).
+
+    While this process is a subreaper these are the server's orphans re-parented to it.
+    """
+    me = os.getpid()
+    mine = os.getsid(0)
+    found = set()
+    for pid in children_map().get(me, []):
+        sid = session_id(pid)
+        started = start_time(pid)
+        if sid is None or sid == mine or started is None:
+            continue
+        if since is None or started >= since:
+            found.add(pid)
+    return found
+
+
+def tree(pids: Iterable[int]) -> set[int]:
+    """pids and all their live descendants."""
+    found = set(pids)
+    return found | descendants_of(found)
+
+
+def reap(pids: Iterable[int]) -> None:
+    """Collect the exit status of those of pids that are our children and have exited."""
+    for pid in pids:
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)
+
+
+def stop_tree(
+    pids: Iterable[int], grace: float = GRACE, why: str = "the session ended"
+) -> list[int]:
+    """SIGTERM every live one of pids, SIGKILL those left after grace seconds; the ones stopped."""
+    stray = {p for p in pids if p != os.getpid() and alive(p)}
+    stopped = sorted(stray)
+    for pid in stopped:
+        log.info("stopping process %s (%s): %s", pid, _name(pid), why)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGTERM)
+    stray = _wait_gone(stray, grace)
+    for pid in sorted(stray):
+        log.warning("killing process %s (%s): it ignored SIGTERM for %s s", pid, _name(pid), grace)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    _wait_gone(stray, grace)
+    reap(stopped)
+    return stopped
+
+
+def _wait_gone(pids: set[int], timeout: float) -> set[int]:
+    """Reap and poll until every one of pids is gone or timeout passes; those still alive."""
+    deadline = time.monotonic() + timeout
+    while pids and time.monotonic() < deadline:
+        reap(pids)
+        pids = {p for p in pids if alive(p)}
+        if pids:
+            time.sleep(0.01)
+    return pids
+
+
+def reap_all() -> None:
+    """Collect every exited child (only when nothing else of this process waits for children)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _name(pid: int) -> str:
+    """The command name of pid, for the log."""
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return "?"
+
+
+def watch_exit(pid: int, on_exit: Callable[[], None], name: str = "interactive-watch") -> None:
+    """Call on_exit in a daemon thread as soon as process pid is gone (a pidfd, else polling)."""
+
+    def wait_pidfd(fd: int) -> None:
+        try:
+            select.select([fd], [], [])
+        finally:
+            os.close(fd)
+
+    def poll() -> None:
+        while alive(pid):
+            time.sleep(0.2)
+
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError) as e:
+        if isinstance(e, ProcessLookupError):
+            on_exit()
+            return
+        wait: Callable[[], None] = poll
+    else:
+
+        def wait() -> None:
+            wait_pidfd(fd)
+
+    def run() -> None:
+        wait()
+        on_exit()
+
+    threading.Thread(target=run, name=name, daemon=True).start()

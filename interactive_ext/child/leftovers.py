@@ -1,0 +1,62 @@
+"""Files a server leaves when it is killed: its runtime files, its kernels' connection files."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+from ..procs import alive
+from ..session.directory import runtime_dir
+
+log = logging.getLogger("interactive_ext")
+
+
+def connection_file(pid: int) -> Path | None:
+    """The kernel connection file named on pid's command line (`-f FILE`), if any."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            args = f.read().decode(errors="replace").split("\0")
+    except OSError:
+        return None
+    for i, arg in enumerate(args):
+        value = args[i + 1] if arg == "-f" and i + 1 < len(args) else ""
+        if arg.startswith("--f="):
+            value = arg[len("--f=") :]
+        if value.endswith(".json") and Path(value).name.startswith("kernel-"):
+            return Path(value)
+    return None
+
+
+def connection_files(pids: Iterable[int]) -> list[Path]:
+    """The connection files of those of pids that are kernels (read before they are stopped)."""
+    return [p for p in (connection_file(pid) for pid in pids) if p is not None]
+
+
+def remove_server_files(server_pid: int, kernel_files: Iterable[Path] = ()) -> list[Path]:
+    """Remove a dead server's jpserver-PID.json and -open.html and its kernels' files."""
+    folder = runtime_dir()
+    paths = [folder / f"jpserver-{server_pid}.json", folder / f"jpserver-{server_pid}-open.html"]
+    removed = []
+    for path in [*paths, *kernel_files]:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
+    if removed:
+        log.info("removed files left by the Jupyter server %s: %s", server_pid, removed)
+    return removed
+
+
+def remove_stale_servers() -> list[Path]:
+    """Remove the runtime files of this user's Jupyter servers whose process is gone."""
+    removed: list[Path] = []
+    for path in sorted(runtime_dir().glob("jpserver-*.json")):
+        try:
+            pid = json.loads(path.read_text()).get("pid")
+        except (OSError, ValueError, AttributeError):
+            continue  # being written, or not ours to read
+        if isinstance(pid, int) and pid > 0 and not alive(pid):
+            removed += remove_server_files(pid)
+    return removed

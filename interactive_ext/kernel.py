@@ -1,0 +1,130 @@
+"""Notebook helpers for a kernel of an interactive session: inputs, failure, resume."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from .errors import InputsError, SessionError
+from .protocol import EXCEPTION, INPUTS, RESULT, SAVED_INPUTS, SAVED_VALUES
+from .session.directory import Session
+from .session.overrides import check_input_names, check_json
+from .session.reading import saved_inputs
+from .task.parameters import jsonable
+
+log = logging.getLogger("interactive_ext")
+
+
+class TaskFailure(Exception):
+    """The task's failure when its exception could not be pickled: type, message, traceback."""
+
+    def __init__(self, type: str, message: str, traceback: str) -> None:
+        """Keep the failure's parts."""
+        super().__init__(f"{type}: {message}")
+        self.type = type
+        self.message = message
+        self.traceback = traceback
+
+
+def load_inputs() -> dict[str, Any]:
+    """The task's inputs by parameter name, with the overrides saved by save_inputs()."""
+    session = Session.from_env()
+    inputs = session.read_pickle(INPUTS)
+    if inputs is None:
+        raise SessionError(f"the session {session.path} has no inputs ({INPUTS} is missing)")
+    context = session.context()
+    if context is not None and context.unpicklable:
+        log.warning(
+            "inputs not available here (they do not pickle): %s", ", ".join(context.unpicklable)
+        )
+    return {**inputs, **saved_inputs(session)}
+
+
+def load_error() -> BaseException | None:
+    """The task's failure (its exception, or a TaskFailure), or None when it did not fail."""
+    session = Session.from_env()
+    error = session.error()
+    if error is None:
+        return None
+    try:
+        exc = session.read_pickle(EXCEPTION)
+    except Exception as e:  # an exception class this kernel cannot import
+        log.warning("the task's exception does not unpickle here (%s); giving its text", e)
+        exc = None
+    if isinstance(exc, BaseException):
+        return exc
+    return TaskFailure(error.type, error.message, error.traceback)
+
+
+def load_result() -> Any:
+    """The task's result when it succeeded before the server started (pause="after")."""
+    session = Session.from_env()
+    if not (session.path / RESULT).exists():
+        raise SessionError(
+            f"the session {session.path} has no result: the task did not succeed before the "
+            'server started (only @interactive(pause="after") keeps it), or it does not pickle'
+        )
+    return session.read_pickle(RESULT)
+
+
+def save_inputs(**overrides: Any) -> dict[str, Any]:
+    """Store input overrides for the next resume (merged with those saved before); all of them.
+
+    Values with a JSON form are checked against the task's annotations (TypeError naming the
+    parameter, nothing saved); the others are checked when the task resumes.
+    """
+    session = Session.from_env()
+    context = session.context()
+    check_input_names(list(overrides), context)
+    shown = {name: jsonable(value) for name, value in overrides.items()}
+    if context is not None:
+        try:
+            check_json(context.parameters, {k: v for k, (v, ok) in shown.items() if ok})
+        except InputsError as e:
+            raise TypeError(str(e)) from None
+    saved = saved_inputs(session)
+    saved.update(overrides)
+    session.write_pickle(SAVED_INPUTS, saved)
+    values = session.read_json(SAVED_VALUES) or {}
+    values.update({k: {"value": v, "json": ok} for k, (v, ok) in shown.items()})
+    session.write_json(SAVED_VALUES, values)
+    return saved
+
+
+def resume(**overrides: Any) -> dict[str, Any]:
+    """Ask the server to resume the task (with JSON input overrides); the server's answer."""
+    from .client import Client
+
+    session = Session.from_env()
+    check_input_names(list(overrides), session.context())
+    info = session.ready()
+    if info is None:
+        raise SessionError(f"the session {session.path} has no running server (not ready)")
+    try:
+        json.dumps(overrides)
+    except TypeError as e:
+        raise TypeError(
+            f"resume() overrides must be JSON values ({e}); "
+            "use save_inputs(...) for other Python objects, then resume()"
+        ) from None
+    saved = sorted(saved_inputs(session))
+    reply = Client.from_ready(info).resume(overrides)
+    if reply.status != 202:
+        raise SessionError(f"the server refused to resume ({reply.status}): {reply.message}")
+    print(
+        "Resuming: the server and this kernel are stopping; the task runs in its own process "
+        f"with the original inputs, {_changed(saved, sorted(overrides))}."
+    )
+    answer: dict[str, Any] = reply.body if isinstance(reply.body, dict) else {}
+    return {**answer, "saved_inputs": saved, "overrides": sorted(overrides)}
+
+
+def _changed(saved: list[str], overrides: list[str]) -> str:
+    """Which inputs the resumed run takes from save_inputs() and from resume(), for a person."""
+    parts = []
+    if saved:
+        parts.append(f"save_inputs() for {', '.join(saved)}")
+    if overrides:
+        parts.append(f"resume() overrides for {', '.join(overrides)}")
+    return "and " + " and ".join(parts) if parts else "unchanged"

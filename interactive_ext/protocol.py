@@ -1,0 +1,64 @@
+"""The names shared across processes: the extension's routes, session files, environment."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+"""The package's version (hatch reads it here; the extension reports it)."""
+
+EXTENSION = "interactive"
+"""The extension's name; its routes live under /EXTENSION/ (see route())."""
+
+RESUME = "resume"
+HEARTBEAT = "heartbeat"
+STATUS = "status"
+SAVED = "saved"
+PAGE = ""
+
+
+def route(endpoint: str) -> str:
+    """The path of one of the extension's endpoints, relative to the server's base URL."""
+    return f"{EXTENSION}/{endpoint}" if endpoint else EXTENSION
+
+
+# -- files of the session directory ------------------------------------------------------
+CONTEXT = "context.json"
+INPUTS = "inputs.pkl"
+SAVED_INPUTS = "saved_inputs.pkl"
+SAVED_VALUES = "saved_inputs.json"
+"""What save_inputs() stored, as the status shows it: name -> {"value", "json"}."""
+RESULT = "result.pkl"
+"""The task's result when it succeeded first (pause="after"), for load_result()."""
+ERROR = "error.json"
+EXCEPTION = "exception.pkl"
+OUTCOME = "outcome.json"
+READY = "server.json"
+SERVER_CONFIG = "server_config.json"
+SERVER_LOG = "server.log"
+KEPT = "kept.json"
+"""Why a session directory was kept (the task did not succeed), when, for which task."""
+
+# -- environment variables ---------------------------------------------------------------
+SESSION_ENV = "INTERACTIVE_EXT_SESSION"
+"""Set in the kernels of a session: the session directory (load_inputs() and friends read it)."""
+
+PARENT_PID_ENV = "INTERACTIVE_EXT_PARENT_PID"
+"""Set for the server child: the task process's pid (the child stops when it is gone)."""
+
+READY_FILE_ENV = "INTERACTIVE_EXT_READY_FILE"
+"""Set for the server child: the ready file it removes when it ends, if the task process cannot."""
+
+SERVER_EXIT_CODES = {"resumed": 0, "idle": 83, "lifetime": 84}
+"""The server child's exit code for each outcome reason: the task process learns why the server
+stopped even when the outcome file could not be written (its session directory was removed)."""
+
+ENABLE_ENV = "INTERACTIVE_EXT_ENABLE"
+"""Overrides the decorator's `enable` (0 or 1) without a code change."""
+
+TOKEN_ENV = "JUPYTER_TOKEN"
+"""Jupyter's own variable: the default token."""
+
+RANK_SECRET_ENV = "INTERACTIVE_EXT_RANK_SECRET"
+"""A multi-process job: the secret every rank shares (rank 0's outcome is authenticated by it)."""
+
+RANK_ADDR_ENV = "INTERACTIVE_EXT_RANK_ADDR"
+"""A multi-process job: HOST:PORT where rank 0 tells the other ranks its outcome."""

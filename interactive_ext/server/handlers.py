@@ -1,0 +1,112 @@
+"""Thin REST handlers: parse, authorize, call the app, answer JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from tornado import web
+
+from ..errors import InputsError, SessionError
+from ..records import Reason
+from ..session.overrides import parse_resume_body, parse_saved_body
+
+NO_TOKEN = (
+    "missing or wrong token: send the header 'Authorization: token TOKEN' (the token is in the "
+    "URL the task printed, and in its ready file)"
+)
+
+
+class InteractiveHandler(ExtensionHandlerMixin, APIHandler):
+    """Base of the extension's handlers: JSON answers, auth resource "interactive"."""
+
+    auth_resource = "interactive"
+
+    @property
+    def app(self) -> Any:
+        """The InteractiveApp serving this request."""
+        return self.extensionapp
+
+    def check_xsrf_cookie(self) -> None:
+        """No token and no login: say so (403) before jupyter_server asks for an _xsrf field."""
+        if hasattr(self, "_jupyter_current_user") and self.current_user is None:
+            raise web.HTTPError(403, NO_TOKEN)
+        super().check_xsrf_cookie()
+
+    def reply(self, model: dict[str, Any], status: int = 200) -> None:
+        """Answer with a JSON body."""
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(model))
+
+
+class ResumeHandler(InteractiveHandler):
+    """POST /interactive/resume: record the outcome and stop the server."""
+
+    @web.authenticated
+    @authorized
+    def post(self) -> None:
+        """Resume the task, optionally with input overrides {"inputs": {...}}."""
+        if self.app.state != "waiting":
+            raise web.HTTPError(409, self.app.already())
+        context, _ = self.app.task_context()  # a broken context: no name checks, still resumable
+        try:
+            inputs = parse_resume_body(self.request.body, context)
+        except InputsError as e:
+            raise web.HTTPError(400, str(e)) from None
+        try:
+            stopping = self.app.request_stop(Reason.RESUMED, inputs)
+        except SessionError as e:
+            self.log.error("resume refused: %s", e)
+            raise web.HTTPError(500, str(e)) from None
+        if not stopping:
+            raise web.HTTPError(409, self.app.already())
+        self.reply({"status": "resuming", "inputs": sorted(inputs)}, status=202)
+
+
+class HeartbeatHandler(InteractiveHandler):
+    """GET: the idle state (not activity). POST: a person is here (activity)."""
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        """Report the idle state without counting as activity."""
+        self.reply(self.app.heartbeat())
+
+    @web.authenticated
+    @authorized
+    def post(self) -> None:
+        """Count as activity (a keep-alive) and report the idle state."""
+        self.app.watcher.touch("heartbeat")
+        self.reply(self.app.heartbeat())
+
+
+class StatusHandler(InteractiveHandler):
+    """GET /interactive/status: the task context, the state and the idle state."""
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        """Report the status; ?client=ID marks a frontend that saves before a stop."""
+        client = self.get_argument("client", "")
+        if client:
+            self.app.saves.seen(client[:100])
+        self.reply(self.app.status())
+
+
+class SavedHandler(InteractiveHandler):
+    """POST /interactive/saved: a frontend saved its documents for a stopping server."""
+
+    @web.authenticated
+    @authorized
+    def post(self) -> None:
+        """Acknowledge {"client": ID, "saved": [paths], "failed": [{"path", "error"}]}."""
+        try:
+            body = parse_saved_body(self.request.body)
+        except InputsError as e:
+            raise web.HTTPError(400, str(e)) from None
+        self.app.saves.ack(body["client"], body["saved"], body["failed"])
+        self.reply({"state": self.app.state})

@@ -1,0 +1,1 @@
+"""The session directory, read and written by every process: records, pickles, sources."""

@@ -1,0 +1,235 @@
+"""The session directory: private files for the context, inputs, failure, outcome, ready info."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import stat
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from ..errors import SessionError
+from ..protocol import CONTEXT, ERROR, OUTCOME, READY, SESSION_ENV
+from ..records import ErrorRecord, Outcome, R, ReadyInfo, Reason, TaskContext
+from . import pickles
+
+__all__ = ["Session", "SessionError", "atomic_write", "safe_parent"]
+
+log = logging.getLogger("interactive_ext")
+PREFIX = "interactive-"
+
+
+def atomic_write(path: Path, data: bytes | Callable[[IO[bytes]], None]) -> None:
+    """Write path atomically (a rename), readable by the owner only (0600).
+
+    data is the bytes, or a function that writes them into the open file (so a large pickle
+    streams to disk instead of being built in memory first). No fsync: readers are processes
+    of this machine, and a session does not outlive a crash of the machine anyway.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if callable(data):
+                data(f)
+            else:
+                f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def unsafe(folder: str | os.PathLike[str]) -> str | None:
+    """Why others could swap files in folder (writable by them, no sticky bit), or None."""
+    try:
+        st = os.stat(folder)
+    except OSError as e:
+        return f"cannot be used ({e.strerror})"
+    if not stat.S_ISDIR(st.st_mode):
+        return "is not a directory"
+    if st.st_uid not in (0, os.geteuid()):
+        return f"belongs to uid {st.st_uid}"
+    if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
+        return f"is writable by others (mode {stat.S_IMODE(st.st_mode):o}) without the sticky bit"
+    return None
+
+
+def runtime_dir() -> Path:
+    """Jupyter's runtime directory (jpserver-*.json, kernel-*.json), created private if missing."""
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    folder = jupyter_runtime_dir()
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    return Path(folder)
+
+
+def candidate_parents() -> list[tuple[str, Callable[[], str]]]:
+    """Where session directories may go, in order: the temp dir, then the private fallbacks."""
+    return [
+        ("the temp dir", tempfile.gettempdir),
+        ("XDG_RUNTIME_DIR", lambda: os.environ.get("XDG_RUNTIME_DIR", "")),
+        ("Jupyter's runtime directory", lambda: str(runtime_dir())),
+    ]
+
+
+def safe_parent() -> str:
+    """Where session directories go: the temp dir, unless others can swap files in it.
+
+    A TMPDIR that others can write without the sticky bit would let them rename a session
+    directory and plant pickles in its place; then $XDG_RUNTIME_DIR or Jupyter's runtime
+    directory is used instead, and with neither safe the session is refused.
+    """
+    tmp = tempfile.gettempdir()
+    why = unsafe(tmp)
+    if why is None:
+        return tmp
+    for name, get in candidate_parents()[1:]:
+        try:
+            folder = get()
+        except OSError:
+            continue
+        if folder and unsafe(folder) is None:
+            log.warning("the temp dir %s %s: the session goes to %s (%s)", tmp, why, folder, name)
+            return folder
+    raise SessionError(
+        f"the temp dir {tmp} {why}: another user could plant files in the session; set TMPDIR "
+        "to a directory only you can write (e.g. TMPDIR=$HOME/tmp) or give it the sticky bit"
+    )
+
+
+@dataclass
+class Session:
+    """One interactive session: a private directory of small files."""
+
+    path: Path
+    ident: tuple[int, int] | None = field(default=None, compare=False)
+    """(device, inode) of the directory when this process created it: checked before reads."""
+
+    @classmethod
+    def create(cls, parent: str | os.PathLike[str] | None = None) -> Session:
+        """Make a new private session directory (0700) under parent (default: a safe temp dir)."""
+        try:
+            path = Path(tempfile.mkdtemp(prefix=PREFIX, dir=parent or safe_parent()))
+            os.chmod(path, 0o700)
+            st = os.lstat(path)
+        except OSError as e:
+            where = parent or tempfile.gettempdir()
+            raise SessionError(
+                f"cannot create a session directory in {where}: {e.strerror}; "
+                "set TMPDIR to a writable directory with free space"
+            ) from None
+        return cls(path, (st.st_dev, st.st_ino))
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Session:
+        """Open an existing session directory, with a clear error when it is not one of ours."""
+        session = cls(Path(path))
+        session.check()
+        return session
+
+    def check(self) -> None:
+        """Raise SessionError unless the directory is ours: no link, our uid, not writable by
+        others, and the very directory this process created (when it did)."""
+        try:
+            st = os.lstat(self.path)
+        except FileNotFoundError:
+            raise SessionError(f"session directory {self.path} does not exist") from None
+        except OSError as e:
+            raise SessionError(f"session directory {self.path}: {e.strerror}") from None
+        problem = None
+        if stat.S_ISLNK(st.st_mode):
+            problem = "is a symbolic link"
+        elif not stat.S_ISDIR(st.st_mode):
+            problem = "is not a directory"
+        elif st.st_uid != os.geteuid():
+            problem = f"belongs to uid {st.st_uid}, not to us (uid {os.geteuid()})"
+        elif st.st_mode & 0o022:
+            problem = f"is writable by others (mode {stat.S_IMODE(st.st_mode):o})"
+        elif self.ident is not None and (st.st_dev, st.st_ino) != self.ident:
+            problem = "was replaced by another directory since the task created it"
+        if problem:
+            raise SessionError(f"session directory {self.path} {problem}; refusing to read it")
+
+    @classmethod
+    def from_env(cls) -> Session:
+        """Open the session named by the environment of a session's kernel."""
+        path = os.environ.get(SESSION_ENV)
+        if not path:
+            raise SessionError(
+                "not inside an interactive session: "
+                f"{SESSION_ENV} is not set (run this in a notebook of an interactive task)"
+            )
+        return cls.open(path)
+
+    def remove(self, *names: str) -> None:
+        """Delete files of the session; absent ones are fine."""
+        for name in names:
+            with contextlib.suppress(FileNotFoundError):
+                (self.path / name).unlink()
+
+    # -- JSON files -------------------------------------------------------------
+
+    def write_json(self, name: str, obj: Any) -> None:
+        """Write one JSON file of the session atomically."""
+        atomic_write(self.path / name, json.dumps(obj, indent=1, default=str).encode())
+
+    def read_json(self, name: str) -> Any | None:
+        """Read one JSON file of the session, or None when it is absent."""
+        self.check()
+        try:
+            fd = os.open(self.path / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            with os.fdopen(fd, "rb") as f:
+                return json.loads(f.read())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as e:
+            raise SessionError(f"cannot read {self.path / name}: {e}") from None
+
+    def read_record(self, name: str, kind: type[R]) -> R | None:
+        """Read one JSON file as a typed record, or None when it is absent."""
+        data = self.read_json(name)
+        return None if data is None else kind.from_json(data, str(self.path / name))
+
+    # -- pickles (written and read on this machine only, never from the network) --
+
+    def write_pickle(self, name: str, obj: Any) -> None:
+        """Pickle obj into one file of the session atomically."""
+        pickles.dump(obj, self.path / name)
+
+    def read_pickle(self, name: str) -> Any | None:
+        """Unpickle one file of the session, or None when it is absent."""
+        self.check()
+        try:
+            return pickles.load(self.path / name)
+        except FileNotFoundError:
+            return None
+
+    # -- the records -----------------------------------------------------------------
+
+    def context(self) -> TaskContext | None:
+        """The task context (function, source file, parameters, notebook), if any."""
+        return self.read_record(CONTEXT, TaskContext)
+
+    def outcome(self) -> Outcome | None:
+        """The recorded outcome (reason, inputs, time), if the server recorded one."""
+        return self.read_record(OUTCOME, Outcome)
+
+    def record_outcome(self, reason: Reason, inputs: dict[str, Any] | None = None) -> Outcome:
+        """Record why the server stopped (resumed, idle, lifetime), atomically."""
+        outcome = Outcome(reason, inputs or {})
+        self.write_json(OUTCOME, outcome.to_json())
+        return outcome
+
+    def ready(self) -> ReadyInfo | None:
+        """The running server's ready info, if it is up."""
+        return self.read_record(READY, ReadyInfo)
+
+    def error(self) -> ErrorRecord | None:
+        """The task's last failure, if it failed."""
+        return self.read_record(ERROR, ErrorRecord)

@@ -1,0 +1,82 @@
+"""What the task process writes about its task: the context record and the failure."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..protocol import ERROR, EXCEPTION, RESULT, SAVED_VALUES
+from ..records import ErrorRecord, TaskContext
+from ..session.directory import Session
+from ..session.sources import Snapshot
+from .direct import unwrap
+from .parameters import describe
+
+log = logging.getLogger("interactive_ext")
+
+
+def make_context(func: Callable[..., Any], notebook: Path) -> TaskContext:
+    """The session's context record for func."""
+    target = unwrap(func)
+    try:
+        source = inspect.getsourcefile(target)
+    except TypeError:
+        source = None
+    params = inspect.signature(target).parameters
+    return TaskContext(
+        module=target.__module__,
+        qualname=target.__qualname__,
+        source_file=os.path.abspath(source) if source else None,
+        parameters=[{"name": n} for n, p in params.items() if p.kind is not p.VAR_KEYWORD],
+        var_keyword=any(p.kind is p.VAR_KEYWORD for p in params.values()),
+        notebook=str(notebook),
+        started=time.time(),
+        pid=os.getpid(),
+    )
+
+
+def describe_task(
+    context: TaskContext,
+    session: Session,
+    func: Callable[..., Any],
+    inputs: dict[str, Any],
+    modules: Snapshot,
+    result: tuple[Any] | None,
+) -> None:
+    """The context's parameters and module files; result.pkl when the first run succeeded."""
+    context.parameters = describe(unwrap(func), inputs)
+    context.modules = dict(modules)
+    session.remove(SAVED_VALUES)
+    if result is None:
+        session.remove(RESULT)
+        return
+    try:
+        session.write_pickle(RESULT, result[0])
+    except Exception as e:
+        log.warning("the task's result does not pickle (%s): load_result() cannot give it", e)
+        session.remove(RESULT)
+
+
+def record_error(session: Session, exc: BaseException) -> ErrorRecord:
+    """Write error.json (type, message, traceback) and exception.pkl when it pickles."""
+    kind = type(exc)
+    name = (
+        kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    )
+    error = ErrorRecord(
+        type=name,
+        message=str(exc),
+        traceback="".join(traceback.format_exception(kind, exc, exc.__traceback__)),
+    )
+    session.write_json(ERROR, error.to_json())
+    try:
+        session.write_pickle(EXCEPTION, exc)
+    except Exception:
+        session.remove(EXCEPTION)
+    return error

@@ -1,0 +1,345 @@
+"""One interactive run of a task: the first run, the server rounds, the resume, the debug loop.
+
+A plain task and an `async def` task are the same `TaskRun`: its rounds are one coroutine that
+awaits four waiting steps (calling the task, the server's readiness and exit, rank 0's outcome).
+`TaskRun` does them synchronously and drives the coroutine without an event loop;
+`AsyncTaskRun` (run_async.py) awaits them on the running loop, so serving never blocks it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Callable, Coroutine
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from ..child.launcher import ServerProcess, ServerSpec
+from ..errors import IdleTimeout
+from ..options import Options
+from ..protocol import CONTEXT, ERROR, OUTCOME, READY, RESULT, SAVED_INPUTS, SESSION_ENV
+from ..records import Outcome, Reason
+from ..session import kept
+from ..session.directory import Session
+from ..session.reading import outcome_of, saved_inputs
+from ..session.sources import snapshot
+from .context import describe_task, make_context, record_error
+from .direct import direct, running_directly, unwrap
+from .environment import environment_failure, exit_ok
+from .inputs import bind_inputs, call_with_inputs, declared_inputs, write_inputs
+from .loader import reload_function, source_root
+from .log import announce, ensure_logging
+from .parameters import convert
+from .ranks import RankOutcome, World, detect_world, follow, start_leader
+from .signals import Interrupted, SignalState, catch_signals
+
+log = logging.getLogger("interactive_ext")
+
+
+def runs_first(options: Options) -> bool:
+    """Whether the task runs before any server starts (and a failed resumed run serves again)."""
+    return options.run_task_first or options.pause == "after"
+
+
+def run_interactive(
+    func: Callable[..., Any], args: tuple, kwargs: dict[str, Any], options: Options
+) -> Any:
+    """Run a task interactively: serve Jupyter, wait for resume, run the re-loaded function."""
+    if running_directly() or os.environ.get(SESSION_ENV) or not options.enabled:
+        return func(*args, **kwargs)
+    return run_to_end(TaskRun(func, options).main(args, kwargs))
+
+
+def run_to_end(coro: Coroutine[Any, Any, Any]) -> Any:
+    """The result of a coroutine that never suspends (each step it awaits is synchronous)."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value
+    coro.close()
+    raise RuntimeError("a synchronous task run suspended")
+
+
+class TaskRun:
+    """One interactive run: the first run, the session, the server rounds and the resume."""
+
+    def __init__(self, func: Callable[..., Any], options: Options) -> None:
+        """Check where the notebook goes; nothing starts yet."""
+        self.func = func
+        self.options = options
+        self.inputs: dict[str, Any] = {}
+        self.error: BaseException | None = None
+        self.result: tuple[Any] | None = None  # the first run's, with pause="after"
+        self.overrides: dict[str, Any] = {}
+        self.qualname: str = unwrap(func).__qualname__
+
+    # -- the waiting steps: done synchronously here, awaited by AsyncTaskRun ----------------
+
+    async def call(self, invoke: Callable[[], Any]) -> Any:
+        """Run the task itself: invoke() calls it."""
+        with direct():
+            return invoke()
+
+    async def wait_ready(self, server: ServerProcess) -> Any:
+        """The server's ready info once it answers (None: it stopped first)."""
+        return server.wait_ready()
+
+    async def wait_exit(self, server: ServerProcess) -> int:
+        """The server child's exit code once it exits by itself."""
+        return server.wait()
+
+    async def follow(self, world: World) -> dict[str, Any]:
+        """A rank other than 0: rank 0's overrides once its session ends."""
+        return follow(world, self.options.on_idle)
+
+    def signals(self) -> contextlib.AbstractContextManager[SignalState]:
+        """SIGTERM/SIGINT while the server runs: stop it first, then behave as the signal."""
+        return catch_signals()
+
+    # -- the rounds -------------------------------------------------------------------------
+
+    async def main(self, args: tuple, kwargs: dict[str, Any]) -> Any:
+        """The first run if asked, then rank 0 serves and the other ranks follow it."""
+        self.inputs = declared_inputs(self.func, bind_inputs(self.func, args, kwargs))
+        ensure_logging()
+        if self.options.pre_execute is not None:
+            self.options.pre_execute()
+        if runs_first(self.options):
+            try:
+                self.result = (await self.call(partial(self.func, *args, **kwargs)),)
+            except Exception as e:
+                log.warning(
+                    "task %s failed (%s: %s); starting Jupyter", self.qualname, type(e).__name__, e
+                )
+                self.error = e
+            else:
+                if self.options.pause != "after":
+                    return self.result[0]
+                log.info(
+                    "task %s succeeded; pause='after': starting Jupyter (load_result() has its "
+                    "result)",
+                    self.qualname,
+                )
+        world = detect_world()
+        if world.follows:  # only rank 0 of a multi-process job serves Jupyter
+            overrides = await self.follow(world)
+            context = make_context(self.func, Path(os.devnull))
+            task = unwrap(self.func) if "<locals>" in context.qualname else reload_function(context)
+            inputs = {**self.inputs, **overrides}
+            return await self.call(partial(call_with_inputs, task, inputs))
+        return await self.rounds(start_leader(world))
+
+    async def rounds(self, ranks: Any) -> Any:
+        """Serve until an outcome, run the task; again after a failure if asked."""
+        from .starter import notebook_name
+
+        self.notebook_dir = Path(self.options.notebook_dir or os.getcwd()).resolve()
+        if not self.notebook_dir.is_dir():
+            raise ValueError(
+                f"notebook_dir {self.notebook_dir} is not a directory; create it or pass another"
+            )
+        self.modules = snapshot()
+        self.session = Session.create()
+        log.info("interactive session directory %s", self.session.path)
+        self.ranks = ranks
+        self.context = make_context(self.func, self.notebook_dir / notebook_name(self.qualname))
+        ok = served = False
+        first: Callable[[], None] | None = self.prepare
+        try:
+            while True:
+                served = True
+                outcome = await self.serve(first)
+                first = None
+                self.tell_ranks(outcome)
+                if self.kept_result(outcome):
+                    ok = True
+                    return self.result[0]  # type: ignore[index]
+                inputs = self.inputs_after(outcome)
+                try:
+                    func, args = self.resumed_call(inputs)
+                    result = await self.call(partial(call_with_inputs, func, args))
+                except Exception as e:
+                    self.record_failure(e)
+                    if not runs_first(self.options):
+                        raise
+                    self.retry_after(e, inputs)
+                    continue
+                ok = True
+                return result
+        except SystemExit as e:  # the task's sys.exit(0) is a success; its result is None
+            ok = exit_ok(e)
+            raise
+        finally:
+            self.finish(served, ok)
+
+    def prepare(self) -> None:
+        """The session's files and the notebook, written while the server starts."""
+        from .starter import write_notebook
+
+        self.context.unpicklable = write_inputs(self.session, self.inputs)
+        self.describe()
+        error = record_error(self.session, self.error) if self.error is not None else None
+        write_notebook(self.notebook_dir, self.context, error, result=self.result is not None)
+
+    def describe(self) -> None:
+        """Write context.json: the parameters, the module files, the first run's result."""
+        describe_task(self.context, self.session, self.func, self.inputs, self.modules, self.result)
+        self.session.write_json(CONTEXT, self.context.to_json())
+
+    def kept_result(self, outcome: Outcome) -> bool:
+        """pause="after" and the server stopped by itself: the first run's result stands."""
+        if self.result is None or outcome.reason is Reason.RESUMED:
+            return False
+        log.info(
+            "server stopped (%s); returning the result task %s already computed",
+            outcome.reason.value,
+            self.qualname,
+        )
+        return True
+
+    def inputs_after(self, outcome: Outcome) -> dict[str, Any]:
+        """The inputs of the resumed run (IdleTimeout when the server idled out, on_idle=fail)."""
+        if outcome.reason is not Reason.RESUMED:
+            if self.options.on_idle == "fail":
+                raise IdleTimeout(self.idle_message(outcome.reason))
+            log.info(
+                "server stopped (%s); on_idle='resume': running the task", outcome.reason.value
+            )
+        self.overrides = {**saved_inputs(self.session), **outcome.inputs}
+        return {**self.inputs, **self.overrides}
+
+    def tell_ranks(self, outcome: Outcome) -> None:
+        """Rank 0 of a multi-process job: send the outcome to the other ranks."""
+        if self.ranks is not None:
+            saved = saved_inputs(self.session)
+            resumed = outcome.reason is Reason.RESUMED
+            message = "" if resumed else self.idle_message(outcome.reason)
+            self.ranks.publish(RankOutcome(resumed, {**saved, **outcome.inputs}, message))
+
+    def resumed_call(self, inputs: dict[str, Any]) -> tuple[Callable[..., Any], dict[str, Any]]:
+        """The re-loaded function and its inputs, the overrides converted to its annotations."""
+        if "<locals>" in self.qualname:
+            log.info("%s is a nested function: running it as it was", self.qualname)
+            func = unwrap(self.func)
+        else:
+            func = reload_function(self.context, self.modules)
+        overrides = {k: inputs[k] for k in self.overrides if k in inputs}
+        log.info("resuming task %s", self.qualname)
+        return func, {**inputs, **convert(func, overrides)}
+
+    def record_failure(self, error: Exception) -> None:
+        """A resumed run failed: error.json and exception.pkl in the session, a line in the log."""
+        record_error(self.session, error)
+        self.result = None
+        self.session.remove(RESULT)
+        log.error(
+            "resumed task %s failed (%s: %s); its traceback is in %s",
+            self.qualname,
+            type(error).__name__,
+            error,
+            self.session.path / ERROR,
+        )
+
+    def retry_after(self, error: Exception, inputs: dict[str, Any]) -> None:
+        """A resumed run failed (run_task_first): keep its failure and serve again."""
+        log.warning(
+            "resumed task %s failed (%s: %s); starting Jupyter again",
+            self.qualname,
+            type(error).__name__,
+            error,
+        )
+        self.inputs = inputs
+        self.context.unpicklable = write_inputs(self.session, inputs)
+        self.session.remove(SAVED_INPUTS, OUTCOME)
+        self.describe()
+
+    def finish(self, served: bool, ok: bool) -> None:
+        """post_execute, then remove the session after a success or keep it after a failure."""
+        if self.ranks is not None:
+            self.ranks.close()
+        if served and self.options.post_execute is not None:
+            self.options.post_execute()
+        kept.settle(self.session, ok, self.qualname)
+
+    def idle_message(self, reason: Reason) -> str:
+        """The IdleTimeout message."""
+        opts = self.options
+        if reason is Reason.LIFETIME:
+            why = f"its lifetime cap (max_lifetime_seconds={opts.max_lifetime_seconds:g})"
+        else:
+            why = f"nobody resumed it within max_idle_seconds={opts.max_idle_seconds:g}"
+        return (
+            f"the Jupyter server for task {self.qualname} stopped: {why} "
+            f"(on_idle='fail'; pass on_idle='resume' to run the task anyway); "
+            f"{kept.where(self.session)}"
+        )
+
+    # -- one server round -------------------------------------------------------------------
+
+    def spec(self) -> ServerSpec:
+        """What the server of this task is started with."""
+        root = source_root(self.context.module, self.context.source_file)
+        return ServerSpec(
+            session=self.session,
+            root_dir=str(self.notebook_dir),
+            options=self.options,
+            source_dirs=[root] if root else [],
+            notebook=Path(self.context.notebook or "").name or None,
+        )
+
+    async def serve(self, while_starting: Callable[[], None] | None = None) -> Outcome:
+        """Start the server, wait for it to stop by itself, stop it; the recorded outcome."""
+        self.session.remove(OUTCOME, READY)
+        server = ServerProcess(self.spec())
+        code: int | None = None
+        with self.signals() as signals:
+            try:
+                code = await self.serve_until_exit(server, while_starting)
+            except Interrupted:
+                pass
+            finally:
+                signals.armed = False  # a signal now is noted; the stop is not cut short
+                self.stop(server)
+        if signals.received is not None:
+            name = signal.Signals(signals.received).name
+            log.warning("got %s: stopped the Jupyter server and its kernels", name)
+            signals.reraise()
+        outcome = outcome_of(self.session, code)
+        if outcome is None:
+            raise server.error(f"the Jupyter server exited (code {code}) without a resume")
+        for doc in outcome.unsaved:
+            log.warning(
+                "a tab could not save %s before the stop: %s", doc.get("path"), doc.get("error")
+            )
+        return outcome
+
+    async def serve_until_exit(
+        self, server: ServerProcess, while_starting: Callable[[], None] | None
+    ) -> int:
+        """Spawn the server, do while_starting meanwhile, announce the URL, wait for the exit."""
+        try:
+            server.spawn()
+            if while_starting is not None:
+                while_starting()
+        except OSError as e:  # a read-only notebook_dir, a full disk: not the task's failure
+            raise environment_failure(e, self.session, self.notebook_dir) from None
+        info = await self.wait_ready(server)
+        if info is not None:  # None: stopped (with an outcome) before it was seen answering
+            announce(
+                "Jupyter for task %s: %s (notebook %s)",
+                self.qualname,
+                info.url,
+                self.context.notebook,
+            )
+        return await self.wait_exit(server)
+
+    def stop(self, server: ServerProcess) -> None:
+        """Stop the server and its kernels; remove the ready file."""
+        try:
+            server.stop()
+        finally:
+            if self.options.ready_file:
+                Path(self.options.ready_file).unlink(missing_ok=True)

@@ -1,0 +1,156 @@
+"""The starter notebook: what the task is, why the server is up, its inputs, how to resume."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+from ..records import ErrorRecord, TaskContext
+
+log = logging.getLogger("interactive_ext")
+
+
+def notebook_name(qualname: str) -> str:
+    """The starter notebook's file name for a task."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", qualname) or "task"
+    return f"{safe}-interactive.ipynb"
+
+
+def import_code(context: TaskContext) -> str:
+    """Code that imports the task in a kernel (by module, or from its file for scripts)."""
+    module, qualname = context.module, context.qualname
+    top = qualname.split(".")[0]
+    if module and module != "__main__" and "<" not in qualname:
+        if top == qualname:
+            return f"from {module} import {qualname} as task"
+        return f"from {module} import {top}\ntask = {qualname}"
+    return (
+        "from interactive_ext.loader import load_function\n"
+        f"task = load_function({(context.source_file or '') + ':' + qualname!r})"
+    )
+
+
+def _intro(context: TaskContext, error: ErrorRecord | None, result: bool) -> str:
+    """The first cell: what the task is and why the server is up."""
+    qualname = context.qualname
+    params = ", ".join(context.names) or "no parameters"
+    intro = (
+        f"# Interactive task `{qualname}`\n\n"
+        f"Task `{context.ref}` ({params}), source file `{context.source_file}`.\n\n"
+    )
+    if error:
+        intro += (
+            "**The server is up because the task failed** with "
+            f"`{error.type}: {error.message}`. Fix the source file, try it here, "
+            "then resume: the task runs again with your edited code.\n\n"
+            "```\n" + error.traceback.rstrip() + "\n```\n"
+        )
+    elif result:
+        intro += (
+            "**The task succeeded; the server is up because it pauses after success** "
+            '(`pause="after"`). `load_result()` gives its result. Resume runs the task again '
+            "with your edited code (its new result is the one returned); if nobody resumes, "
+            "the server stops on idle and the result already computed is returned.\n"
+        )
+    else:
+        intro += (
+            "**The server is up because the task is interactive.** Look at its inputs, try the "
+            "code, edit the source file, then resume: the task runs with the edited code and "
+            "the inputs (with any overrides) and its process ends with the task's result.\n"
+        )
+    return intro
+
+
+def _cell(kind: str, source: str) -> dict[str, Any]:
+    """A notebook cell in the nbformat 4.5 format, with its id."""
+    cell: dict[str, Any] = {
+        "cell_type": kind,
+        "id": uuid.uuid4().hex[:8],
+        "metadata": {},
+        "source": source,
+    }
+    if kind == "code":
+        cell.update(execution_count=None, outputs=[])
+    return cell
+
+
+def build(context: TaskContext, error: ErrorRecord | None, result: bool = False) -> dict[str, Any]:
+    """The starter notebook (nbformat 4.5 JSON) for a task context and failure.
+
+    Built as plain JSON: importing nbformat (jsonschema and its format checkers) takes the task
+    process a second or more while the server child starts.
+    """
+    intro = _intro(context, error, result)
+    resume_md = (
+        "## Resume the task\n\n"
+        "Resuming stops this server (and every kernel) and runs the task in its own process. "
+        "Any one of:\n\n"
+        "- in a cell: `resume()` or `resume(lr=0.5)` (overrides are used for this run);\n"
+        "- `save_inputs(lr=0.5)` first stores overrides that the next resume uses;\n"
+        "- the command line: `jupyter interactive-task resume`;\n"
+        '- REST: `curl -X POST -H "Authorization: token $TOKEN" '
+        "-d '{\"inputs\": {}}' http://HOST:PORT/interactive/resume`.\n\n"
+        'The next cell does nothing unless you set `RESUME = True` in it, so "Run All" never '
+        "resumes by accident."
+    )
+    result_cells = (
+        [_cell("code", "from interactive_ext import load_result\n\nload_result()")]
+        if result
+        else []
+    )
+    cells = [
+        _cell("markdown", intro),
+        _cell("code", "%load_ext autoreload\n%autoreload 2"),
+        _cell(
+            "code",
+            "from interactive_ext import load_error, load_inputs, resume, save_inputs\n\n"
+            + import_code(context),
+        ),
+        _cell("code", "inputs = load_inputs()\ninputs"),
+        _cell("code", "error = load_error()  # the failure (an exception), or None\nerror"),
+        *result_cells,
+        _cell("code", "result = task(**inputs)\nresult"),
+        _cell("markdown", resume_md),
+        _cell(
+            "code",
+            "RESUME = False  # set to True and run this cell to resume the task\n"
+            "if RESUME:\n"
+            "    resume()",
+        ),
+    ]
+    kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return {
+        "cells": cells,
+        "metadata": {"kernelspec": kernelspec, "interactive_ext": {"task": context.ref}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+def write_notebook(
+    notebook_dir: str | os.PathLike[str],
+    context: TaskContext,
+    error: ErrorRecord | None,
+    result: bool = False,
+) -> Path:
+    """Write the starter notebook into notebook_dir unless a file of that name exists; its path."""
+    path = Path(notebook_dir) / notebook_name(context.qualname)
+    if path.exists():
+        log.info("keeping the existing notebook %s (never overwritten)", path)
+        return path
+    nb = build(context, error, result)
+    data = json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        log.info("keeping the existing notebook %s (never overwritten)", path)
+        return path
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(data)
+    log.info("wrote the starter notebook %s", path)
+    return path
