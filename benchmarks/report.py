@@ -137,8 +137,8 @@ def _startup_spawn_notes(d: dict[str, Any], ours: float | None, bare: float | No
             f"{_dist(after)}, against {bare:.3f} s for the whole bare server, its own "
             "dispatcher included. The child imports jupyter_server while the wrapper loads the "
             "task, writes the session and the notebook, then takes its config over a pipe "
-            "(interactive_ext/handover.py); it skips what a task session never needs and a "
-            "bare server imports (interactive_ext/lean.py, measured in the next note)."
+            "(interactive_ext/child/handover.py); it skips what a task session never needs and a "
+            "bare server imports (interactive_ext/child/skipped_imports.py, measured in the next note)."
         )
     return notes
 

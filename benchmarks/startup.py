@@ -56,7 +56,7 @@ def wrapper_cmd(work: Path, port: int, task: str, *extra: str) -> list[str]:
 
 
 def server_child(wrapper_pid: int) -> int | None:
-    """The wrapper's server child (python -m interactive_ext.server_child)."""
+    """The wrapper's server child (python -m interactive_ext.child.main)."""
     for pid in common.descendants(wrapper_pid):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
@@ -95,7 +95,7 @@ def _wrapper_once(s: Settings, env_extra: dict[str, str] | None = None) -> dict[
         )
         child_log = ""
         if child is not None and env_extra:
-            # the child's stdout is its log once it has its config (interactive_ext/handover.py)
+            # the child's stdout is its log once it has its config (interactive_ext/child/handover.py)
             log_path = Path(os.readlink(f"/proc/{child}/fd/1"))
             child_log = log_path.read_text(errors="replace")
         code = resume_and_wait(proc, port)
@@ -133,7 +133,7 @@ SKIP = "from interactive_ext.child import skipped_imports as lean\nlean.skip_imp
 
 def server_import(s: Settings, lean: bool) -> float:
     """Seconds of `import jupyter_server.serverapp` in a fresh interpreter, with the server
-    child's skipped imports (interactive_ext/lean.py) or as a bare server imports it."""
+    child's skipped imports (interactive_ext/child/skipped_imports.py) or as a bare server imports it."""
     code = SERVER_IMPORT.format(skip=SKIP if lean else "")
     out = subprocess.run(
         [common.PYTHON, "-c", code],
