@@ -15,6 +15,7 @@ _LAZY = {
     "SessionError": "errors",
     "load_inputs": "kernel",
     "load_error": "kernel",
+    "load_frames": "kernel",
     "load_result": "kernel",
     "save_inputs": "kernel",
     "resume": "kernel",
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from .errors import ServerError as ServerError
     from .errors import SessionError as SessionError
     from .kernel import load_error as load_error
+    from .kernel import load_frames as load_frames
     from .kernel import load_inputs as load_inputs
     from .kernel import load_result as load_result
     from .kernel import resume as resume

@@ -7,8 +7,9 @@ import logging
 from typing import Any
 
 from .errors import InputsError, SessionError
-from .protocol import EXCEPTION, INPUTS, RESULT, SAVED_INPUTS, SAVED_VALUES
+from .protocol import EXCEPTION, FRAMES, INPUTS, RESULT, SAVED_INPUTS, SAVED_VALUES
 from .session.directory import Session
+from .session.frames import FramesRecord, TaskFrame, rebuild, task_frames
 from .session.overrides import check_input_names, check_json
 from .session.reading import saved_inputs
 from .task.parameters import jsonable
@@ -42,7 +43,11 @@ def load_inputs() -> dict[str, Any]:
 
 
 def load_error() -> BaseException | None:
-    """The task's failure (its exception, or a TaskFailure), or None when it did not fail."""
+    """The task's failure (its exception, or a TaskFailure), or None when it did not fail.
+
+    Its `__traceback__` holds the task's frames with their locals when they were kept:
+    `pdb.post_mortem(load_error().__traceback__)`, or `raise load_error()` then `%debug`.
+    """
     session = Session.from_env()
     error = session.error()
     if error is None:
@@ -52,9 +57,42 @@ def load_error() -> BaseException | None:
     except Exception as e:  # an exception class this kernel cannot import
         log.warning("the task's exception does not unpickle here (%s); giving its text", e)
         exc = None
-    if isinstance(exc, BaseException):
+    if not isinstance(exc, BaseException):
+        exc = TaskFailure(error.type, error.message, error.traceback)
+    frames = _frames(session, f"{error.type.rsplit('.', 1)[-1]}: {error.message}")
+    if frames is None:
         return exc
-    return TaskFailure(error.type, error.message, error.traceback)
+    try:
+        return rebuild(exc, frames)
+    except Exception as e:  # a frame the interpreter refuses: the failure without its frames
+        log.warning("cannot rebuild the task's traceback here (%s)", e)
+        return exc
+
+
+def load_frames() -> list[TaskFrame]:
+    """The frames of the task's failure, innermost last: name, file, line and locals.
+
+    A local that was not kept is a placeholder naming its type and why; a library frame's
+    locals are None. Empty when the task did not fail or its frames were not kept.
+    """
+    session = Session.from_env()
+    error = session.error()
+    if error is None:
+        return []
+    frames = _frames(session, f"{error.type.rsplit('.', 1)[-1]}: {error.message}")
+    return [] if frames is None else task_frames(frames)
+
+
+def _frames(session: Session, error: str) -> FramesRecord | None:
+    """The kept frames of the failure named error, or None (absent, unreadable, another's)."""
+    try:
+        frames = session.read_pickle(FRAMES)
+    except Exception as e:
+        log.warning("the task's frames do not load here (%s); the failure has no traceback", e)
+        return None
+    if not isinstance(frames, FramesRecord) or frames.error != error:
+        return None
+    return frames
 
 
 def load_result() -> Any:

@@ -27,6 +27,14 @@ def check_seconds(name: str, value: Any) -> float:
     return value
 
 
+def _megabytes(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of MiB, not {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0 MiB (0 keeps no locals), got {value}")
+    return value
+
+
 def _port(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int (0 picks a free port), not {value!r}")
@@ -170,6 +178,20 @@ class Options:
         "after: run the task first and, when it succeeds, still start Jupyter with "
         "load_result(); a resume runs it again, the idle stop returns the result",
         choices=list(PAUSE),
+    )
+    capture_budget_mb: float = option(
+        2048.0,
+        _megabytes,
+        "at a failure, keep the locals of the task's frames for load_error()'s traceback, at "
+        "most MB MiB written (the innermost frames first; what is left out is named); "
+        "0 keeps the frames' locations only",
+        type=float,
+        metavar="MB",
+    )
+    capture_library_frames: bool = option(
+        False,
+        _flag,
+        "also keep the locals of standard-library and site-packages frames at a failure",
     )
 
     def __post_init__(self) -> None:

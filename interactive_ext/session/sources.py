@@ -31,6 +31,15 @@ def _system_dirs() -> tuple[str, ...]:
     return tuple(os.path.realpath(d) + os.sep for d in dirs if d)
 
 
+def library_file(filename: str) -> bool:
+    """Whether a code file is not the person's: stdlib, site-packages, this package, frozen."""
+    if filename.startswith("<frozen "):
+        return True
+    if filename.startswith("<"):  # exec'd code, a notebook cell: the person's
+        return False
+    return os.path.realpath(filename).startswith(_system_dirs())
+
+
 def _user_file(module: Any) -> str | None:
     """The module's source file if it is the person's code, else None."""
     file = getattr(module, "__file__", None)

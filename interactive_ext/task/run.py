@@ -26,6 +26,7 @@ from ..session import kept
 from ..session.directory import Session
 from ..session.reading import outcome_of, saved_inputs
 from ..session.sources import snapshot
+from .capture import capture_frames
 from .context import describe_task, make_context, record_error
 from .direct import direct, running_directly, unwrap
 from .environment import environment_failure, exit_ok
@@ -181,8 +182,13 @@ class TaskRun:
 
         self.context.unpicklable = write_inputs(self.session, self.inputs)
         self.describe()
-        error = record_error(self.session, self.error) if self.error is not None else None
-        write_notebook(self.notebook_dir, self.context, error, result=self.result is not None)
+        error = frames = None
+        if self.error is not None:
+            error = record_error(self.session, self.error)
+            frames = capture_frames(self.session, self.error, self.options)
+        write_notebook(
+            self.notebook_dir, self.context, error, result=self.result is not None, frames=frames
+        )
 
     def describe(self) -> None:
         """Write context.json: the parameters, the module files, the first run's result."""
@@ -231,8 +237,10 @@ class TaskRun:
         return func, {**inputs, **convert(func, overrides)}
 
     def record_failure(self, error: Exception) -> None:
-        """A resumed run failed: error.json and exception.pkl in the session, a line in the log."""
+        """A resumed run failed: error.json, exception.pkl and its frames in the session, a line
+        in the log."""
         record_error(self.session, error)
+        capture_frames(self.session, error, self.options)
         self.result = None
         self.session.remove(RESULT)
         log.error(

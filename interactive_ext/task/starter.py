@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..records import ErrorRecord, TaskContext
+from ..session.frames import FramesRecord
 
 log = logging.getLogger("interactive_ext")
 
@@ -79,13 +80,57 @@ def _cell(kind: str, source: str) -> dict[str, Any]:
     return cell
 
 
-def build(context: TaskContext, error: ErrorRecord | None, result: bool = False) -> dict[str, Any]:
+def postmortem_cells(frames: FramesRecord | None) -> list[dict[str, Any]]:
+    """After a failure with its frames kept: pdb on them, their locals bound, the failing line."""
+    if frames is None or not frames.frames:
+        return []
+    kept = [f for f in frames.frames if f.locals is not None]
+    here = kept[-1] if kept else frames.frames[-1]
+    line = here.line.removeprefix("return ").strip() if here.line else ""
+    return [
+        _cell(
+            "markdown",
+            "## Post-mortem\n\n"
+            f"The task failed in `{here.name}` at `{os.path.basename(here.filename)}:"
+            f"{here.lineno}`: `{here.line}`. `load_error()` has the task's traceback with each "
+            "frame's locals (`load_frames()` lists them). The next cell opens pdb on the "
+            "innermost frame (`up`, `down`, `p NAME`, `list`, `where`; `q` quits): it waits for "
+            'your commands, so it runs only with `DEBUG = True` ("Run All" never stops there).',
+        ),
+        _cell(
+            "code",
+            "DEBUG = False  # set to True and run this cell for pdb on the task's frames\n"
+            "if DEBUG:\n"
+            "    import pdb\n\n"
+            "    pdb.post_mortem(load_error().__traceback__)",
+        ),
+        _cell(
+            "code",
+            "# the locals of the innermost frame of your code, as variables of this notebook\n"
+            "frames = load_frames()\n"
+            "here = next((f for f in reversed(frames) if f.locals is not None), frames[-1])\n"
+            "globals().update(here.locals or {})\n"
+            "here",
+        ),
+        _cell("code", f"# the failing line: uncomment it to run it with those values\n# {line}"),
+    ]
+
+
+def build(
+    context: TaskContext,
+    error: ErrorRecord | None,
+    result: bool = False,
+    frames: FramesRecord | None = None,
+) -> dict[str, Any]:
     """The starter notebook (nbformat 4.5 JSON) for a task context and failure.
 
     Built as plain JSON: importing nbformat (jsonschema and its format checkers) takes the task
     process a second or more while the server child starts.
     """
     intro = _intro(context, error, result)
+    helpers = "load_error, load_inputs, resume, save_inputs"
+    if frames is not None:
+        helpers = "load_error, load_frames, load_inputs, resume, save_inputs"
     resume_md = (
         "## Resume the task\n\n"
         "Resuming stops this server (and every kernel) and runs the task in its own process. "
@@ -108,11 +153,11 @@ def build(context: TaskContext, error: ErrorRecord | None, result: bool = False)
         _cell("code", "%load_ext autoreload\n%autoreload 2"),
         _cell(
             "code",
-            "from interactive_ext import load_error, load_inputs, resume, save_inputs\n\n"
-            + import_code(context),
+            f"from interactive_ext import {helpers}\n\n" + import_code(context),
         ),
         _cell("code", "inputs = load_inputs()\ninputs"),
         _cell("code", "error = load_error()  # the failure (an exception), or None\nerror"),
+        *postmortem_cells(frames),
         *result_cells,
         _cell("code", "result = task(**inputs)\nresult"),
         _cell("markdown", resume_md),
@@ -137,13 +182,14 @@ def write_notebook(
     context: TaskContext,
     error: ErrorRecord | None,
     result: bool = False,
+    frames: FramesRecord | None = None,
 ) -> Path:
     """Write the starter notebook into notebook_dir unless a file of that name exists; its path."""
     path = Path(notebook_dir) / notebook_name(context.qualname)
     if path.exists():
         log.info("keeping the existing notebook %s (never overwritten)", path)
         return path
-    nb = build(context, error, result)
+    nb = build(context, error, result, frames)
     data = json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)

@@ -1,0 +1,218 @@
+"""Capture at the failure: the task's frames with their locals, written for the kernels.
+
+Each frame of the person's code keeps its function, file, lines and locals; each local is
+pickled on its own (protocol 5, its big buffers out of band), so one that does not pickle (a
+lock, a socket, a generator) becomes a Placeholder with its type and a short repr, and the
+others are kept. Frames of the standard library and site-packages keep their location only
+(unless capture_library_frames), the wrapper's own frames are left out. The budget bounds the
+bytes written: the innermost frames are served first, a local that would pass the budget is
+a Placeholder and is named in the record. Nothing here ever raises into the task's run.
+"""
+
+from __future__ import annotations
+
+import io
+import linecache
+import logging
+import os
+import pickle
+import reprlib
+import types
+from pathlib import Path
+from typing import Any
+
+from ..options import Options
+from ..protocol import FRAMES
+from ..session.directory import Session
+from ..session.frames import FrameRecord, FramesRecord, Pickled, Placeholder
+from ..session.pickles import INBAND_MAX
+from ..session.sources import library_file
+
+log = logging.getLogger("interactive_ext")
+
+PACKAGE = str(Path(__file__).resolve().parent.parent) + os.sep
+"""This package's folder: its frames (the wrapper calling the task) are not the task's."""
+MIB = 1024 * 1024
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 120
+
+
+class _OverBudget(Exception):
+    """A local's pickle passed what is left of the budget."""
+
+
+class _Capped(io.BytesIO):
+    """An in-memory pickle stream that stops once it passes cap bytes."""
+
+    def __init__(self, cap: int) -> None:
+        """An empty stream allowed cap bytes."""
+        super().__init__()
+        self.cap = cap
+
+    def write(self, data: Any) -> int:
+        """Write, then stop the pickling if the stream passed its cap."""
+        n = super().write(data)
+        if self.tell() > self.cap:
+            raise _OverBudget
+        return n
+
+
+def type_name(value: Any) -> str:
+    """The value's type as a person writes it."""
+    kind = type(value)
+    if kind.__module__ == "builtins":
+        return kind.__qualname__
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def short_repr(value: Any) -> str:
+    """A repr of at most ~120 characters that never raises."""
+    try:
+        return _REPR.repr(value)
+    except Exception as e:
+        return f"<repr failed: {type(e).__name__}>"
+
+
+def pickle_local(value: Any, left: int) -> Pickled:
+    """value pickled on its own, its big buffers kept out of band; _OverBudget past left."""
+    buffers: list[pickle.PickleBuffer] = []
+    size = 0
+
+    def out_of_band(buf: pickle.PickleBuffer) -> bool:
+        """Keep a big contiguous buffer apart (False); let the stream hold the others."""
+        nonlocal size
+        try:
+            raw = buf.raw()
+        except BufferError:
+            return True
+        if raw.nbytes < INBAND_MAX:
+            return True
+        size += raw.nbytes
+        if size > left:
+            raise _OverBudget
+        buffers.append(buf)
+        return False
+
+    stream = _Capped(max(left - size, 0))
+    pickle.Pickler(stream, protocol=5, buffer_callback=out_of_band).dump(value)
+    if stream.tell() + size > left:
+        raise _OverBudget
+    return Pickled(stream.getvalue(), list(buffers))
+
+
+class Capture:
+    """The locals of the failure's frames within a budget of bytes."""
+
+    def __init__(self, budget: int) -> None:
+        """Nothing kept yet; budget bytes left."""
+        self.budget = budget
+        self.written = 0
+        self.left_out: list[str] = []
+        self.seen: dict[int, Pickled | Placeholder] = {}
+
+    def keep(self, where: str, name: str, value: Any) -> Pickled | Placeholder:
+        """One local: pickled, or a Placeholder (does not pickle, over the budget)."""
+        done = self.seen.get(id(value))  # an object in several frames is written once
+        if done is not None:
+            return done
+        kept: Pickled | Placeholder
+        try:
+            kept = pickle_local(value, self.budget - self.written)
+            self.written += kept.size
+        except _OverBudget:
+            left = self.budget - self.written
+            kept = Placeholder(
+                type_name(value), short_repr(value), f"over the capture budget ({left} bytes left)"
+            )
+            self.left_out.append(f"{where}: {name} ({type_name(value)})")
+        except Exception as e:  # RecursionError, PicklingError, TypeError...: a named gap
+            kept = Placeholder(type_name(value), short_repr(value), f"does not pickle: {e}")
+        self.seen[id(value)] = kept
+        return kept
+
+    def frame(self, frame: types.FrameType, lineno: int, with_locals: bool) -> FrameRecord:
+        """One frame's record; its locals only if with_locals."""
+        code = frame.f_code
+        where = f"{code.co_name} ({os.path.basename(code.co_filename)}:{lineno})"
+        kept = None
+        if with_locals:
+            kept = {
+                n: self.keep(where, n, v)
+                for n, v in frame.f_locals.items()
+                if n != "__builtins__"  # a module frame's: the kernel has its own
+            }
+        modules = {
+            n: v.__name__
+            for n, v in frame.f_globals.items()
+            if with_locals and isinstance(v, types.ModuleType) and library_module(v)
+        }
+        return FrameRecord(
+            filename=code.co_filename,
+            name=code.co_name,
+            firstlineno=code.co_firstlineno,
+            lineno=lineno,
+            line=linecache.getline(code.co_filename, lineno, frame.f_globals).strip(),
+            module=frame.f_globals.get("__name__"),
+            locals=kept,
+            modules=modules,
+        )
+
+
+def library_module(module: types.ModuleType) -> bool:
+    """Whether a module is the standard library's or an installed package's (re-importable)."""
+    file = getattr(module, "__file__", None)
+    return not isinstance(file, str) or library_file(file)
+
+
+def task_frames(exc: BaseException) -> list[tuple[types.FrameType, int]]:
+    """The traceback's frames after the wrapper's own (the task's call and what it called)."""
+    frames: list[tuple[types.FrameType, int]] = []
+    tb = exc.__traceback__
+    while tb is not None:
+        if frames or not tb.tb_frame.f_code.co_filename.startswith(PACKAGE):
+            frames.append((tb.tb_frame, tb.tb_lineno))
+        tb = tb.tb_next
+    return frames
+
+
+def collect(exc: BaseException, budget: int, library: bool) -> FramesRecord:
+    """The record of exc's frames: the innermost are served first by the budget."""
+    capture = Capture(budget)
+    records = []
+    for frame, lineno in reversed(task_frames(exc)):
+        filename = frame.f_code.co_filename
+        person = not (filename.startswith(PACKAGE) or library_file(filename))
+        records.append(capture.frame(frame, lineno, budget > 0 and (person or library)))
+    records.reverse()
+    error = f"{type(exc).__name__}: {exc}"
+    return FramesRecord(error, records, budget, capture.written, capture.left_out)
+
+
+def capture_frames(session: Session, exc: BaseException, options: Options) -> FramesRecord | None:
+    """Write frames.pkl for exc; None (logged, nothing raised) when the capture fails."""
+    budget = int(options.capture_budget_mb * MIB)
+    try:
+        record = collect(exc, budget, options.capture_library_frames)
+        session.write_pickle(FRAMES, record)
+    except Exception as e:
+        log.warning(
+            "could not keep the failure's frames (%s: %s); load_error() has no traceback",
+            type(e).__name__,
+            e,
+        )
+        session.remove(FRAMES)
+        return None
+    if record.left_out:
+        log.warning(
+            "the capture budget (capture_budget_mb=%g) left out %d local(s): %s",
+            options.capture_budget_mb,
+            len(record.left_out),
+            ", ".join(record.left_out),
+        )
+    log.info(
+        "kept %d frame(s) of the failure, %d bytes of locals, in %s",
+        len(record.frames),
+        record.written,
+        session.path / FRAMES,
+    )
+    return record
