@@ -482,6 +482,13 @@ def containment_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
     return rows, notes
 
 
+def capture_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Figure 12 rows and notes (kept with the figure; imported here, not at the top: a cycle)."""
+    from .capture import rows
+
+    return rows(d)
+
+
 SECTIONS = [
     ("startup", "1. Startup", startup_rows),
     ("idle", "2. Idle shutdown precision", idle_rows),
@@ -494,6 +501,7 @@ SECTIONS = [
     ("lab_idle", "9. Idle shutdown with a JupyterLab tab open", lab_idle_rows),
     ("lab_load", "10. JupyterLab load time with the extension", lab_load_rows),
     ("containment", "11. Containment: nothing outlives the session", containment_rows),
+    ("capture", "12. Capture at failure", capture_rows),
 ]
 
 

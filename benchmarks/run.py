@@ -28,6 +28,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import (  # noqa: E402
+    capture,
     common,
     containment,
     idle,
@@ -55,6 +56,7 @@ FIGURES: dict[str, Callable[[common.Settings], dict[str, Any]]] = {
     "lab_load": lab_load.measure,
     "zero_copy": zero_copy.measure,
     "containment": containment.measure,
+    "capture": capture.measure,
 }
 
 

@@ -31,6 +31,7 @@ def _system_dirs() -> tuple[str, ...]:
     return tuple(os.path.realpath(d) + os.sep for d in dirs if d)
 
 
+@cache
 def library_file(filename: str) -> bool:
     """Whether a code file is not the person's: stdlib, site-packages, this package, frozen."""
     if filename.startswith("<frozen "):

@@ -73,31 +73,54 @@ def short_repr(value: Any) -> str:
         return f"<repr failed: {type(e).__name__}>"
 
 
-def pickle_local(value: Any, left: int) -> Pickled:
-    """value pickled on its own, its big buffers kept out of band; _OverBudget past left."""
-    buffers: list[pickle.PickleBuffer] = []
-    size = 0
+class LocalPickler:
+    """Pickles one local at a time (protocol 5, big buffers out of band), within a cap.
 
-    def out_of_band(buf: pickle.PickleBuffer) -> bool:
+    One Pickler serves every local of a capture, its memo cleared between them, so that a
+    local's pickle stands on its own; after a failure a new one is made.
+    """
+
+    def __init__(self) -> None:
+        """Ready for the first local."""
+        self.stream = _Capped(0)
+        self.buffers: list[pickle.PickleBuffer] = []
+        self.big = 0
+        self.left = 0
+        self.pickler = self._new()
+
+    def _new(self) -> pickle.Pickler:
+        """A Pickler writing into the stream."""
+        return pickle.Pickler(self.stream, protocol=5, buffer_callback=self._out_of_band)
+
+    def _out_of_band(self, buf: pickle.PickleBuffer) -> bool:
         """Keep a big contiguous buffer apart (False); let the stream hold the others."""
-        nonlocal size
         try:
             raw = buf.raw()
         except BufferError:
             return True
         if raw.nbytes < INBAND_MAX:
             return True
-        size += raw.nbytes
-        if size > left:
+        self.big += raw.nbytes
+        if self.big > self.left:
             raise _OverBudget
-        buffers.append(buf)
+        self.buffers.append(buf)
         return False
 
-    stream = _Capped(max(left - size, 0))
-    pickle.Pickler(stream, protocol=5, buffer_callback=out_of_band).dump(value)
-    if stream.tell() + size > left:
-        raise _OverBudget
-    return Pickled(stream.getvalue(), list(buffers))
+    def dump(self, value: Any, left: int) -> Pickled:
+        """value pickled on its own; _OverBudget when it takes more than left bytes."""
+        self.stream.seek(0)
+        self.stream.truncate()
+        self.stream.cap = self.left = left
+        self.buffers, self.big = [], 0
+        self.pickler.clear_memo()
+        try:
+            self.pickler.dump(value)
+        except BaseException:
+            self.pickler = self._new()
+            raise
+        if self.stream.tell() + self.big > left:
+            raise _OverBudget
+        return Pickled(self.stream.getvalue(), self.buffers)
 
 
 class Capture:
@@ -109,6 +132,8 @@ class Capture:
         self.written = 0
         self.left_out: list[str] = []
         self.seen: dict[int, Pickled | Placeholder] = {}
+        self.pickling = LocalPickler()
+        self.modules: dict[int, dict[str, str]] = {}
 
     def keep(self, where: str, name: str, value: Any) -> Pickled | Placeholder:
         """One local: pickled, or a Placeholder (does not pickle, over the budget)."""
@@ -117,7 +142,7 @@ class Capture:
             return done
         kept: Pickled | Placeholder
         try:
-            kept = pickle_local(value, self.budget - self.written)
+            kept = self.pickling.dump(value, self.budget - self.written)
             self.written += kept.size
         except _OverBudget:
             left = self.budget - self.written
@@ -141,11 +166,7 @@ class Capture:
                 for n, v in frame.f_locals.items()
                 if n != "__builtins__"  # a module frame's: the kernel has its own
             }
-        modules = {
-            n: v.__name__
-            for n, v in frame.f_globals.items()
-            if with_locals and isinstance(v, types.ModuleType) and library_module(v)
-        }
+        modules = self.library_modules(frame.f_globals) if with_locals else {}
         return FrameRecord(
             filename=code.co_filename,
             name=code.co_name,
@@ -156,6 +177,18 @@ class Capture:
             locals=kept,
             modules=modules,
         )
+
+    def library_modules(self, namespace: dict[str, Any]) -> dict[str, str]:
+        """The names of namespace bound to library modules (once per module's globals)."""
+        found = self.modules.get(id(namespace))
+        if found is None:
+            found = {
+                n: v.__name__
+                for n, v in namespace.items()
+                if isinstance(v, types.ModuleType) and library_module(v)
+            }
+            self.modules[id(namespace)] = found
+        return found
 
 
 def library_module(module: types.ModuleType) -> bool:
@@ -210,9 +243,9 @@ def capture_frames(session: Session, exc: BaseException, options: Options) -> Fr
             ", ".join(record.left_out),
         )
     log.info(
-        "kept %d frame(s) of the failure, %d bytes of locals, in %s",
+        "kept %d frame(s) of the failure, %.1f MiB of locals, in %s",
         len(record.frames),
-        record.written,
+        record.written / MIB,
         session.path / FRAMES,
     )
     return record

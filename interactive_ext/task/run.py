@@ -26,7 +26,6 @@ from ..session import kept
 from ..session.directory import Session
 from ..session.reading import outcome_of, saved_inputs
 from ..session.sources import snapshot
-from .capture import capture_frames
 from .context import describe_task, make_context, record_error
 from .direct import direct, running_directly, unwrap
 from .environment import environment_failure, exit_ok
@@ -184,6 +183,8 @@ class TaskRun:
         self.describe()
         error = frames = None
         if self.error is not None:
+            from .capture import capture_frames  # imported at a failure only
+
             error = record_error(self.session, self.error)
             frames = capture_frames(self.session, self.error, self.options)
         write_notebook(
@@ -239,6 +240,8 @@ class TaskRun:
     def record_failure(self, error: Exception) -> None:
         """A resumed run failed: error.json, exception.pkl and its frames in the session, a line
         in the log."""
+        from .capture import capture_frames
+
         record_error(self.session, error)
         capture_frames(self.session, error, self.options)
         self.result = None

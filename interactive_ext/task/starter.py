@@ -8,10 +8,12 @@ import os
 import re
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..records import ErrorRecord, TaskContext
-from ..session.frames import FramesRecord
+
+if TYPE_CHECKING:
+    from ..session.frames import FramesRecord
 
 log = logging.getLogger("interactive_ext")
 
