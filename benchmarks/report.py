@@ -69,14 +69,16 @@ def _paired_ci(ratios: list[float], resamples: int = 2000) -> tuple[float, float
     return statistics.median(ratios), low, high
 
 
-def _not_slower_row(label: str, ours: list[float], ref: list[float]) -> str:
+def _not_slower_row(
+    label: str, ours: list[float], ref: list[float], unit: str = "s", scale: float = 1.0
+) -> str:
     """ "Not slower": runs paired in time (ours_i / ref_i), passing unless the whole 95 %
     interval of the paired ratios' median lies above 1 (a slowdown the noise cannot explain)."""
     ratio, low, high = _paired_ci([a / b for a, b in zip(ours, ref, strict=True) if b])
     return _row(
         label,
-        _dist(list(ours)),
-        _dist(list(ref)),
+        _dist(list(ours), unit, scale),
+        _dist(list(ref), unit, scale),
         f"{ratio:.3f} (95 % CI {low:.3f}-{high:.3f})",
         "not slower: ratio <= 1, or 1 within the CI",
         _verdict(low <= 1.0),

@@ -34,6 +34,7 @@ def helper(values, scale):
     name = "inner text"
     table = {"scale": scale, "n": len(values)}
     lock = threading.Lock()
+    config = Config()
     return values[scale]
 
 
@@ -44,6 +45,10 @@ def train(epochs: int = 2):
     if os.path.exists("fixed"):
         return {"epochs": epochs}
     return helper(items, epochs + 10)
+
+
+class Config:  # pickled by reference to __main__: a kernel's __main__ has no Config
+    pass
 
 
 if __name__ == "__main__":
@@ -68,7 +73,8 @@ inner = frames[-1].locals
 print(json.dumps({
     "names": [f.name for f in frames],
     "name": inner["name"], "values": inner["values"], "table": inner["table"],
-    "lock": repr(inner["lock"]), "outer": frames[-2].locals["label"],
+    "lock": repr(inner["lock"]), "config": repr(inner["config"]),
+    "outer": frames[-2].locals["label"],
 }))
 debugger = pdb.Pdb(stdin=io.StringIO("p name\\np table\\nup\\np items, label\\nlist\\nq\\n"),
                    stdout=sys.stdout)
@@ -106,13 +112,14 @@ def test_a_failed_task_opens_with_its_frames_and_a_resumed_failure_with_its_own(
     assert head["name"] == "inner text" and head["values"] == [1, 2, 3]
     assert head["table"] == {"scale": 12, "n": 3} and head["outer"] == "outer"
     assert "_thread.lock not captured (does not pickle" in head["lock"]
+    assert "__main__.Config not captured (does not unpickle here" in head["config"]
     debug, printed = re.sub(r"\x1b\[[0-9;]*m", "", out).split("=== print_exception")
-    assert f"{tmp_path / 'task.py'}(10)helper()" in debug
+    assert f"{tmp_path / 'task.py'}(11)helper()" in debug
     assert "'inner text'" in debug and "{'scale': 12, 'n': 3}" in debug
-    assert "(19)train()" in debug and "([1, 2, 3], 'outer')" in debug
+    assert "(20)train()" in debug and "([1, 2, 3], 'outer')" in debug
     assert "def train(epochs: int = 2):" in debug  # `list` shows the task's source
-    assert "line 19, in train\n    return helper(items, epochs + 10)" in printed
-    assert "line 10, in helper\n    return values[scale]\nIndexError" in printed
+    assert "line 20, in train\n    return helper(items, epochs + 10)" in printed
+    assert "line 11, in helper\n    return values[scale]\nIndexError" in printed
 
     # `raise load_error()` in a cell, then %debug: IPython's debugger on the task's frames
     raising = "from interactive_ext import load_error\nraise load_error()"

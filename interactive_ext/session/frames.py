@@ -47,10 +47,12 @@ class Pickled:
     data: bytes
     buffers: list[Any] = field(default_factory=list)
     """PickleBuffers when written; memoryviews of the session file's mapping when read."""
+    type: str = ""
+    """The local's type, named by the placeholder when it does not unpickle."""
 
     def __reduce__(self) -> tuple[Any, ...]:
-        """Pickled as a call with its two fields (faster than a dataclass's state)."""
-        return (Pickled, (self.data, self.buffers))
+        """Pickled as a call with its fields (faster than a dataclass's state)."""
+        return (Pickled, (self.data, self.buffers, self.type))
 
     @property
     def size(self) -> int:
@@ -129,7 +131,7 @@ def _load(kept: Pickled | Placeholder) -> Any:
     try:
         return kept.value()
     except Exception as e:  # a class of the task's __main__, a package not installed here
-        return Placeholder("?", "", f"does not unpickle here: {type(e).__name__}: {e}")
+        return Placeholder(kept.type, "", f"does not unpickle here: {type(e).__name__}: {e}")
 
 
 def task_frames(record: FramesRecord) -> list[TaskFrame]:

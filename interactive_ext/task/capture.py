@@ -120,7 +120,7 @@ class LocalPickler:
             raise
         if self.stream.tell() + self.big > left:
             raise _OverBudget
-        return Pickled(self.stream.getvalue(), self.buffers)
+        return Pickled(self.stream.getvalue(), self.buffers, type_name(value))
 
 
 class Capture:
