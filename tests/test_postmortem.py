@@ -162,6 +162,23 @@ def test_a_failed_task_opens_with_its_frames_and_a_resumed_failure_with_its_own(
     assert not session.exists()  # a success removes the session, its frames with it
 
 
+def test_the_kept_session_of_a_final_failure_holds_its_frames(tmp_path: Path, script: Any) -> None:
+    write(tmp_path, "task.py", TASK.replace("run_task_first=True", "max_idle_seconds=120"))
+    s = script("task.py")
+    info = s.ready()
+    assert s.resume(info).status == 202  # no run_task_first: the resumed run's failure is final
+    code, _, err = s.finish()
+    assert code == 1, err
+    session = Session.open(info["session_dir"])
+    record = session.read_pickle(FRAMES)
+    assert (
+        isinstance(record, FramesRecord) and record.error == "IndexError: list index out of range"
+    )
+    inner = task_frames(record)[-1].locals
+    assert inner is not None and inner["table"] == {"scale": 12, "n": 3}
+    assert "kept 2 frame(s) of the failure" in err
+
+
 # -- the capture on its own -------------------------------------------------------------
 
 
