@@ -85,7 +85,7 @@ print("=== print_exception")
 traceback.print_exception(exc, file=sys.stdout)
 """
 
-IPYTHON_DEBUG = """
+SCRIPTED = """
 import builtins
 commands = iter(["p name", "up", "p label", "q"])
 def scripted(prompt=""):
@@ -93,8 +93,8 @@ def scripted(prompt=""):
     print(prompt + line)
     return line
 builtins.input = scripted
-get_ipython().run_line_magic("debug", "")
 """
+IPYTHON_DEBUG = SCRIPTED + 'get_ipython().run_line_magic("debug", "")\n'
 
 
 def test_a_failed_task_opens_with_its_frames_and_a_resumed_failure_with_its_own(
@@ -132,9 +132,18 @@ def test_a_failed_task_opens_with_its_frames_and_a_resumed_failure_with_its_own(
 
     notebook = json.loads((tmp_path / "train-interactive.ipynb").read_text())
     sources = ["".join(c["source"]) for c in notebook["cells"]]
-    assert any("pdb.post_mortem(load_error().__traceback__)" in c for c in sources)
-    assert any("globals().update(here.locals" in c for c in sources)
+    (debug_cell,) = [c for c in sources if "pdb.post_mortem(load_error().__traceback__)" in c]
+    (bind_cell,) = [c for c in sources if "globals().update(here.locals" in c]
     assert any("# values[scale]" in c for c in sources)
+    # the starter's cells in the kernel: pdb (DEBUG set), then helper's locals as variables
+    out, errors = run_cell(
+        server, kernel, SCRIPTED + debug_cell.replace("DEBUG = False", "DEBUG = True")
+    )
+    assert not errors, errors
+    assert "'inner text'" in out and "'outer'" in out
+    out, errors = run_cell(server, kernel, bind_cell + "\nprint(repr(name), table, values[1])")
+    assert not errors, errors
+    assert "'inner text' {'scale': 12, 'n': 3} 2" in out
 
     # the resumed run fails elsewhere: the next round shows its frames, not the first ones
     write(tmp_path, "task.py", SECOND)

@@ -74,7 +74,8 @@ class FrameRecord:
     lineno: int
     line: str
     module: str | None
-    locals: dict[str, Pickled | Placeholder] | None
+    locals: dict[str, Any] | None
+    """Each local pickled on its own, a Placeholder, or a small scalar as it is."""
     modules: dict[str, str] = field(default_factory=dict)
     """Globals of the frame bound to library modules: name -> module (re-imported here)."""
 
@@ -124,7 +125,7 @@ def local_values(frame: FrameRecord, memo: dict[int, Any]) -> dict[str, Any] | N
     return out
 
 
-def _load(kept: Pickled | Placeholder) -> Any:
+def _load(kept: Any) -> Any:
     """A kept local's value, or a Placeholder."""
     if not isinstance(kept, Pickled):
         return kept

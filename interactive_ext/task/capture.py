@@ -37,6 +37,12 @@ _REPR = reprlib.Repr()
 _REPR.maxstring = _REPR.maxother = 120
 
 
+SCALARS = (int, float, bool, complex, type(None))
+TEXT = (str, bytes)
+SMALL_TEXT = 4096
+"""Locals of these exact types (text up to this length) go into the record as they are."""
+
+
 class _OverBudget(Exception):
     """A local's pickle passed what is left of the budget."""
 
@@ -135,8 +141,14 @@ class Capture:
         self.pickling = LocalPickler()
         self.modules: dict[int, dict[str, str]] = {}
 
-    def keep(self, where: str, name: str, value: Any) -> Pickled | Placeholder:
-        """One local: pickled, or a Placeholder (does not pickle, over the budget)."""
+    def keep(self, where: str, name: str, value: Any) -> Any:
+        """One local: itself (a small scalar), pickled, or a Placeholder (does not pickle, over
+        the budget)."""
+        kind = type(value)
+        small = kind in SCALARS or (kind in TEXT and len(value) <= SMALL_TEXT)
+        if small and self.written + SMALL_TEXT <= self.budget:  # always pickles: kept as is
+            self.written += len(value) if kind in TEXT else 8
+            return value
         done = self.seen.get(id(value))  # an object in several frames is written once
         if done is not None:
             return done
