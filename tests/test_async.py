@@ -16,6 +16,7 @@ from scripts import (
 )
 
 from interactive_ext import interactive
+from interactive_ext.session.directory import Session
 
 OPTS = 'port=0, ready_file=os.environ["READY_FILE"], max_idle_seconds=120'
 
@@ -85,6 +86,8 @@ def test_run_task_first_catches_the_awaited_failure_in_a_running_loop(tmp_path, 
     info = s.ready()
     error = json.loads((Path(info["session_dir"]) / "error.json").read_text())
     assert error["message"] == "failed as asked"
+    frames = Session.open(info["session_dir"]).read_pickle("frames.pkl")  # the post-mortem's
+    assert [f.name for f in frames.frames] == ["fetch"] and frames.frames[0].locals == {"n": 2}
     (tmp_path / "fail").unlink()
     assert s.resume(info).status == 202
     code, out, err = s.finish()

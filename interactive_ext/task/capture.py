@@ -11,6 +11,7 @@ a Placeholder and is named in the record. Nothing here ever raises into the task
 
 from __future__ import annotations
 
+import contextlib
 import io
 import linecache
 import logging
@@ -245,7 +246,8 @@ def capture_frames(session: Session, exc: BaseException, options: Options) -> Fr
             type(e).__name__,
             e,
         )
-        session.remove(FRAMES)
+        with contextlib.suppress(OSError):
+            session.remove(FRAMES)
         return None
     if record.left_out:
         log.warning(
