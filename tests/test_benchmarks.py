@@ -22,6 +22,7 @@ FIGURES = {
     "lab_idle",
     "lab_load",
     "containment",
+    "capture",
 }
 
 
@@ -90,6 +91,7 @@ def test_quick_run_writes_table_and_raw_runs(tmp_path: Path) -> None:
         "| 10a ",
         "| 11a ",
         "| 11b ",
+        "| 12 ",
     ):
         assert prefix in table, prefix
     assert not _jupyter_processes(), "the harness left processes running"
