@@ -19,6 +19,7 @@ _LAZY = {
     "load_result": "kernel",
     "save_inputs": "kernel",
     "resume": "kernel",
+    "changes": "kernel",
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from .errors import IdleTimeout as IdleTimeout
     from .errors import ServerError as ServerError
     from .errors import SessionError as SessionError
+    from .kernel import changes as changes
     from .kernel import load_error as load_error
     from .kernel import load_frames as load_frames
     from .kernel import load_inputs as load_inputs

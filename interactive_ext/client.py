@@ -97,9 +97,9 @@ class Client:
         """GET the session's status (not activity)."""
         return self.request("GET", STATUS, timeout=timeout)
 
-    def resume(self, inputs: dict[str, Any], timeout: float = 30) -> Reply:
-        """POST a resume with JSON input overrides."""
-        return self.request("POST", RESUME, {"inputs": inputs}, timeout=timeout)
+    def resume(self, inputs: dict[str, Any], timeout: float = 30, via: str = "rest") -> Reply:
+        """POST a resume with JSON input overrides; via says where it came from (the log's)."""
+        return self.request("POST", RESUME, {"inputs": inputs, "via": via}, timeout=timeout)
 
     def answers(self, timeout: float = 2) -> bool:
         """True when the server answers the status with 200 (readiness)."""

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 from .errors import InputsError, SessionError
-from .protocol import EXCEPTION, FRAMES, INPUTS, RESULT, SAVED_INPUTS, SAVED_VALUES
+from .protocol import (
+    EXCEPTION,
+    FRAMES,
+    INPUTS,
+    RESULT,
+    SAVED_INPUTS,
+    SAVED_VALUES,
+    SESSION_ENV,
+)
 from .session.directory import Session
 from .session.frames import FramesRecord, TaskFrame, rebuild, task_frames
 from .session.overrides import check_input_names, check_json
 from .session.reading import saved_inputs
 from .task.parameters import jsonable
+
+if TYPE_CHECKING:
+    from .session.changes import Changes
 
 log = logging.getLogger("interactive_ext")
 
@@ -147,7 +159,7 @@ def resume(**overrides: Any) -> dict[str, Any]:
             "use save_inputs(...) for other Python objects, then resume()"
         ) from None
     saved = sorted(saved_inputs(session))
-    reply = Client.from_ready(info).resume(overrides)
+    reply = Client.from_ready(info).resume(overrides, via="resume()")
     if reply.status != 202:
         raise SessionError(f"the server refused to resume ({reply.status}): {reply.message}")
     print(
@@ -156,6 +168,30 @@ def resume(**overrides: Any) -> dict[str, Any]:
     )
     answer: dict[str, Any] = reply.body if isinstance(reply.body, dict) else {}
     return {**answer, "saved_inputs": saved, "overrides": sorted(overrides)}
+
+
+def changes() -> Changes | None:
+    """The resumed run's changes (patch, overrides); in a session's kernel, a resume's now.
+
+    In the task process after a resume: what that resume ran with (`.patch`, `.files`,
+    `.overrides`, `.saved_to`, `.to_json()`). In a kernel of a waiting session: the files
+    changed so far and the overrides saved so far. Elsewhere: None.
+    """
+    from .session.changes import Changes, Current, Originals, describe_overrides
+
+    if Current.changes is not None:
+        return Current.changes
+    if not os.environ.get(SESSION_ENV):
+        return None
+    session = Session.from_env()
+    context = session.context()
+    originals = Originals.open(session)
+    return Changes(
+        task=context.qualname if context else "?",
+        root=originals.root if originals else "",
+        files=originals.changed() if originals else [],
+        overrides=describe_overrides({}, "rest", saved_inputs(session)),
+    )
 
 
 def _changed(saved: list[str], overrides: list[str]) -> str:

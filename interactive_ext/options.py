@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from .protocol import ENABLE_ENV
+from .protocol import ENABLE_ENV, SAVE_CHANGES_ENV
 
 ON_IDLE = ("fail", "resume")
 PAUSE = ("after",)
@@ -103,6 +103,20 @@ def _path(name: str, value: Any) -> str | None:
     return os.fspath(value)
 
 
+def _destination(name: str, value: Any) -> str | None:
+    value = _path(name, value)
+    if value and "://" in value and not value.startswith("file://"):
+        import importlib.util
+
+        if importlib.util.find_spec("fsspec") is None:
+            raise ValueError(
+                f"{name}={value!r} is a URL: it needs fsspec (pip install 'interactive_ext"
+                "[changes]', plus the filesystem's package such as s3fs or gcsfs); a local "
+                "folder needs nothing"
+            )
+    return value
+
+
 def option(default: Any, check: Callable[[str, Any], Any], help: str, **cli: Any) -> Any:
     """A dataclass field with its check, its help text and how the CLI spells its flag."""
     return field(default=default, metadata={"check": check, "help": help, "cli": cli})
@@ -194,6 +208,16 @@ class Options:
         "also keep the locals of standard-library and site-packages frames at a failure",
     )
 
+    save_changes_to: str | None = option(
+        None,
+        _destination,
+        "at every resume, save the patch of the changed sources and the input overrides as one "
+        "file named after the task and the time, in this folder or fsspec URL (s3://, gs://, "
+        f"memory://); default: ${SAVE_CHANGES_ENV}, else only the log has it; a failing "
+        "destination is a warning",
+        metavar="DIR_OR_URL",
+    )
+
     def __post_init__(self) -> None:
         """Check every value; TypeError/ValueError say what is wrong and what is allowed."""
         for f in fields(self):
@@ -212,6 +236,11 @@ class Options:
         raise ValueError(
             f"{ENABLE_ENV}={value!r} is not valid: use 1 (interactive) or 0 (disabled)"
         )
+
+    @property
+    def changes_destination(self) -> str | None:
+        """Where each resume's patch is saved: save_changes_to, else SAVE_CHANGES_ENV."""
+        return self.save_changes_to or os.environ.get(SAVE_CHANGES_ENV, "").strip() or None
 
 
 DEFAULTS = Options()

@@ -36,6 +36,8 @@ OUTCOME = "outcome.json"
 READY = "server.json"
 SERVER_CONFIG = "server_config.json"
 SERVER_LOG = "server.log"
+ORIGINALS = "originals.zip"
+"""The person's source files as they were at the task's start (session/changes.py)."""
 KEPT = "kept.json"
 """Why a session directory was kept (the task did not succeed), when, for which task."""
 
@@ -55,6 +57,12 @@ stopped even when the outcome file could not be written (its session directory w
 
 ENABLE_ENV = "INTERACTIVE_EXT_ENABLE"
 """Overrides the decorator's `enable` (0 or 1) without a code change."""
+
+SAVE_CHANGES_ENV = "INTERACTIVE_EXT_SAVE_CHANGES_TO"
+"""Where each resume's patch is saved when the option save_changes_to is not given."""
+
+RESUME_VIA = ("rest", "cli", "dialog", "resume()")
+"""Where a resume's overrides may say they came from (the resume body's "via")."""
 
 TOKEN_ENV = "JUPYTER_TOKEN"
 """Jupyter's own variable: the default token."""

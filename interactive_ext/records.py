@@ -86,6 +86,8 @@ class Outcome(Record):
     time: float = field(default_factory=time.time)
     unsaved: list[dict[str, Any]] = field(default_factory=list)
     """Documents a frontend could not save before the stop: {"path", "error"}."""
+    via: str = "rest"
+    """Where the resume came from: rest, cli, dialog or resume() (protocol.RESUME_VIA)."""
 
     def __post_init__(self) -> None:
         """Accept the reason as its string."""

@@ -76,10 +76,14 @@ def cmd_resume(args: argparse.Namespace) -> int:
     """POST /interactive/resume, with input overrides."""
     inputs = exits.json_object(args.inputs, "--inputs", '{"epochs": 3}') if args.inputs else {}
     client = find_client(args)
-    reply = call(client, "POST", "resume", {"inputs": inputs})
+    reply = call(client, "POST", "resume", {"inputs": inputs, "via": "cli"})
     if reply.status == 202:
         names = ", ".join(sorted(inputs)) or "none"
-        print(f"resuming the task at {client.server_url} (input overrides: {names})")
+        files = reply.body.get("changes", []) if isinstance(reply.body, dict) else []
+        print(
+            f"resuming the task at {client.server_url} (input overrides: {names}; "
+            f"changed files: {', '.join(f['path'] for f in files) or 'none'})"
+        )
         return exits.OK
     if reply.status == 409:
         raise ServerRefused(f"the server at {client.server_url} refused to resume: {reply.message}")

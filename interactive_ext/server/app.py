@@ -199,13 +199,15 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
 
     # -- the outcome --------------------------------------------------------------
 
-    def request_stop(self, reason: Reason, inputs: dict[str, Any] | None = None) -> bool:
+    def request_stop(
+        self, reason: Reason, inputs: dict[str, Any] | None = None, via: str = "rest"
+    ) -> bool:
         """Record the outcome, emit it and stop the server; False if already stopping."""
         if self.state != "waiting":
             return False
         if self.session is not None:
             try:
-                self.session.record_outcome(reason, inputs)
+                self.session.record_outcome(reason, inputs, via)
             except OSError as e:
                 if reason is Reason.RESUMED:  # the task would not know: refuse, keep serving
                     raise SessionError(

@@ -12,7 +12,8 @@ from tornado import web
 
 from ..errors import InputsError, SessionError
 from ..records import Reason
-from ..session.overrides import parse_resume_body, parse_saved_body
+from ..session.overrides import parse_resume, parse_saved_body
+from .status import changed_files
 
 NO_TOKEN = (
     "missing or wrong token: send the header 'Authorization: token TOKEN' (the token is in the "
@@ -54,17 +55,18 @@ class ResumeHandler(InteractiveHandler):
             raise web.HTTPError(409, self.app.already())
         context, _ = self.app.task_context()  # a broken context: no name checks, still resumable
         try:
-            inputs = parse_resume_body(self.request.body, context)
+            inputs, via = parse_resume(self.request.body, context)
         except InputsError as e:
             raise web.HTTPError(400, str(e)) from None
+        changes = changed_files(self.app.session)
         try:
-            stopping = self.app.request_stop(Reason.RESUMED, inputs)
+            stopping = self.app.request_stop(Reason.RESUMED, inputs, via)
         except SessionError as e:
             self.log.error("resume refused: %s", e)
             raise web.HTTPError(500, str(e)) from None
         if not stopping:
             raise web.HTTPError(409, self.app.already())
-        self.reply({"status": "resuming", "inputs": sorted(inputs)}, status=202)
+        self.reply({"status": "resuming", "inputs": sorted(inputs), "changes": changes}, 202)
 
 
 class HeartbeatHandler(InteractiveHandler):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import zipfile
 from typing import Any
 
 from ..errors import SessionError
 from ..protocol import SAVED_VALUES
 from ..records import TaskContext
+from ..session.changes import pending
 from ..session.directory import Session
 
 
@@ -28,4 +30,20 @@ def task_status(context: TaskContext, session: Session | None) -> dict[str, Any]
             entry.update(value=now["value"], json=now.get("json") is not False)
         params.append(entry)
     data["parameters"] = params
+    data["changes"] = changed_files(session)
     return data
+
+
+def changed_files(session: Session | None) -> list[dict[str, Any]]:
+    """The person's files changed since the task started: path (under the root), +/- lines."""
+    if session is None:
+        return []
+    try:
+        return [f.brief() for f in pending(session)]
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        zipfile.BadZipFile,
+    ) as e:  # a damaged archive: the resume still works
+        return [{"path": f"(cannot compare the sources: {e})", "added": 0, "removed": 0}]

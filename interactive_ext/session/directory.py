@@ -220,9 +220,11 @@ class Session:
         """The recorded outcome (reason, inputs, time), if the server recorded one."""
         return self.read_record(OUTCOME, Outcome)
 
-    def record_outcome(self, reason: Reason, inputs: dict[str, Any] | None = None) -> Outcome:
+    def record_outcome(
+        self, reason: Reason, inputs: dict[str, Any] | None = None, via: str = "rest"
+    ) -> Outcome:
         """Record why the server stopped (resumed, idle, lifetime), atomically."""
-        outcome = Outcome(reason, inputs or {})
+        outcome = Outcome(reason, inputs or {}, via=via)
         self.write_json(OUTCOME, outcome.to_json())
         return outcome
 

@@ -12,6 +12,7 @@ import reprlib
 from typing import Any
 
 from ..errors import InputsError, ReloadError
+from ..protocol import RESUME_VIA
 from ..records import TaskContext
 from .sources import check_sources
 
@@ -68,16 +69,27 @@ def _decode_body(body: bytes) -> Any:
 
 def parse_resume_body(body: bytes, context: TaskContext | None) -> dict[str, Any]:
     """Parse a resume request body {"inputs": {...}} into the input overrides (JSON only)."""
+    return parse_resume(body, context)[0]
+
+
+def parse_resume(body: bytes, context: TaskContext | None) -> tuple[dict[str, Any], str]:
+    """A resume body {"inputs": {...}, "via": "cli"}: the overrides and where they came from."""
     if not body or not body.strip():
-        return {}
+        return {}, "rest"
     data = _decode_body(body)
     if not isinstance(data, dict):
         raise InputsError(
             f'the body must be a JSON object like {{"inputs": {{...}}}}, not {type(data).__name__}'
         )
-    unknown = sorted(set(data) - {"inputs"})
+    unknown = sorted(set(data) - {"inputs", "via"})
     if unknown:
-        raise InputsError(f'unknown key(s) {", ".join(unknown)}: the only key is "inputs"')
+        raise InputsError(
+            f'unknown key(s) {", ".join(unknown)}: the only key is "inputs" '
+            '(and "via": rest, cli, dialog or resume())'
+        )
+    via = data.get("via", "rest")
+    if via not in RESUME_VIA:
+        raise InputsError(f'"via" must be one of {", ".join(RESUME_VIA)}, not {short.repr(via)}')
     inputs = data.get("inputs", {})
     if not isinstance(inputs, dict):
         raise InputsError(
@@ -91,7 +103,7 @@ def parse_resume_body(body: bytes, context: TaskContext | None) -> dict[str, Any
             check_sources(context.modules)
         except ReloadError as e:
             raise InputsError(str(e)) from None
-    return inputs
+    return inputs, via
 
 
 def parse_saved_body(body: bytes) -> dict[str, Any]:

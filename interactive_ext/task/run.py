@@ -23,6 +23,7 @@ from ..options import Options
 from ..protocol import CONTEXT, ERROR, OUTCOME, READY, RESULT, SAVED_INPUTS, SESSION_ENV
 from ..records import Outcome, Reason
 from ..session import kept
+from ..session.changes import common_root, keep_originals
 from ..session.directory import Session
 from ..session.reading import outcome_of, saved_inputs
 from ..session.sources import snapshot
@@ -33,6 +34,7 @@ from .inputs import bind_inputs, call_with_inputs, declared_inputs, write_inputs
 from .loader import reload_function, source_root
 from .log import announce, ensure_logging
 from .parameters import convert
+from .patches import record_changes
 from .ranks import RankOutcome, World, detect_world, follow, start_leader
 from .signals import Interrupted, SignalState, catch_signals
 
@@ -74,6 +76,7 @@ class TaskRun:
         self.error: BaseException | None = None
         self.result: tuple[Any] | None = None  # the first run's, with pause="after"
         self.overrides: dict[str, Any] = {}
+        self.outcome: Outcome | None = None
         self.qualname: str = unwrap(func).__qualname__
 
     # -- the waiting steps: done synchronously here, awaited by AsyncTaskRun ----------------
@@ -181,6 +184,7 @@ class TaskRun:
 
         self.context.unpicklable = write_inputs(self.session, self.inputs)
         self.describe()
+        self.keep_originals()
         error = frames = None
         if self.error is not None:
             from .capture import capture_frames  # imported at a failure only
@@ -190,6 +194,14 @@ class TaskRun:
         write_notebook(
             self.notebook_dir, self.context, error, result=self.result is not None, frames=frames
         )
+
+    def keep_originals(self) -> None:
+        """Copy the noted sources' bytes into the session, for the diffs of every resume."""
+        root = source_root(self.context.module, self.context.source_file)
+        try:
+            keep_originals(self.session, self.modules, common_root(root, self.modules))
+        except OSError as e:
+            log.warning("cannot keep the sources' originals (%s): resumes will not show diffs", e)
 
     def describe(self) -> None:
         """Write context.json: the parameters, the module files, the first run's result."""
@@ -215,6 +227,7 @@ class TaskRun:
             log.info(
                 "server stopped (%s); on_idle='resume': running the task", outcome.reason.value
             )
+        self.outcome = outcome
         self.overrides = {**saved_inputs(self.session), **outcome.inputs}
         return {**self.inputs, **self.overrides}
 
@@ -235,7 +248,15 @@ class TaskRun:
             func = reload_function(self.context, self.modules)
         overrides = {k: inputs[k] for k in self.overrides if k in inputs}
         log.info("resuming task %s", self.qualname)
+        saved = {k: v for k, v in self.overrides.items() if k not in self.outcome_inputs}
+        to = self.options.changes_destination
+        record_changes(self.session, self.qualname, self.outcome, saved, to)
         return func, {**inputs, **convert(func, overrides)}
+
+    @property
+    def outcome_inputs(self) -> dict[str, Any]:
+        """The overrides the last resume request sent (not those of save_inputs())."""
+        return self.outcome.inputs if self.outcome is not None else {}
 
     def record_failure(self, error: Exception) -> None:
         """A resumed run failed: error.json, exception.pkl and its frames in the session, a line
