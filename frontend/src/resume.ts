@@ -8,7 +8,7 @@ import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
 import type { IParameter, ITask } from './api';
-import { ApiError, postAPI } from './api';
+import { ApiError, postAPI, requestAPI } from './api';
 import { describeInputs } from './format';
 import type { SessionModel } from './model';
 
@@ -115,7 +115,55 @@ export function changedInputs(
   return { inputs };
 }
 
-/** Ask "Resume task train with epochs=1?"; true when confirmed. */
+/** One source file changed since the task started, as the status lists it. */
+interface IChangedFile {
+  path: string;
+  added: number;
+  removed: number;
+}
+
+/** The changed files the server sees now (none when it cannot say). */
+async function changedFiles(): Promise<IChangedFile[]> {
+  try {
+    const status = await requestAPI('status');
+    const files = status?.task?.changes;
+    return Array.isArray(files)
+      ? files.filter(f => typeof f?.path === 'string')
+      : [];
+  } catch {
+    return [];
+  }
+}
+
+/** The confirm step's body: the question, then the changed files with +/- counts. */
+function confirmBody(question: string, files: IChangedFile[]): Widget {
+  const body = new Widget();
+  body.addClass('jp-InteractiveTask-confirm');
+  const text = document.createElement('p');
+  text.textContent = question;
+  body.node.appendChild(text);
+  const note = document.createElement('p');
+  note.textContent = files.length
+    ? `It runs with ${files.length} changed file${files.length === 1 ? '' : 's'} ` +
+      "(the patch goes to the task's log):"
+    : 'No source file changed since the task started.';
+  body.node.appendChild(note);
+  if (files.length) {
+    const list = document.createElement('ul');
+    list.className = 'jp-InteractiveTask-changes';
+    for (const f of files) {
+      const item = document.createElement('li');
+      const name = document.createElement('code');
+      name.textContent = f.path;
+      item.append(name, ` +${f.added} \u2212${f.removed}`);
+      list.appendChild(item);
+    }
+    body.node.appendChild(list);
+  }
+  return body;
+}
+
+/** Ask "Resume task train with epochs=1?", listing the changed files; true when confirmed. */
 async function confirmResume(
   task: ITask,
   inputs: Record<string, unknown>
@@ -123,9 +171,10 @@ async function confirmResume(
   const what = Object.keys(inputs).length
     ? `with ${describeInputs(inputs)}`
     : 'with its original inputs';
+  const files = await changedFiles();
   const result = await showDialog({
     title: 'Resume the task?',
-    body: `Resume task ${task.qualname} ${what}?`,
+    body: confirmBody(`Resume task ${task.qualname} ${what}?`, files),
     buttons: [
       Dialog.cancelButton({ label: 'Back' }),
       Dialog.okButton({ label: 'Resume' })
@@ -140,7 +189,7 @@ async function sendResume(
   inputs: Record<string, unknown>
 ) {
   try {
-    await postAPI('resume', { inputs });
+    await postAPI('resume', { inputs, via: 'dialog' });
     model.noteResumed();
     return null;
   } catch (error) {

@@ -162,7 +162,7 @@ class Originals:
                 new = _read(path)
                 if new is not None:
                     out.append(file_change(self.rel(path), None, new))
-        return out
+        return sorted(out, key=lambda f: f.path)
 
     def rel(self, path: str) -> str:
         """path relative to the root, with / separators."""
