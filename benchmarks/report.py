@@ -456,6 +456,13 @@ def lab_load_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
     return rows(d)
 
 
+def changes_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Figure 13 rows and notes (kept with the figure; imported here, not at the top: a cycle)."""
+    from .changes import rows
+
+    return rows(d)
+
+
 def containment_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
     """Figure 11 rows and notes: every run within the target, a run never done is a miss."""
     rows = []
@@ -485,7 +492,7 @@ def containment_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
 
 
 def capture_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """Figure 12 rows and notes (kept with the figure; imported here, not at the top: a cycle)."""
+    """Figure 13 rows and notes (kept with the figure; imported here, not at the top: a cycle)."""
     from .capture import rows
 
     return rows(d)
@@ -504,6 +511,7 @@ SECTIONS = [
     ("lab_load", "10. JupyterLab load time with the extension", lab_load_rows),
     ("containment", "11. Containment: nothing outlives the session", containment_rows),
     ("capture", "12. Capture at failure", capture_rows),
+    ("changes", "13. Keeping the changes: the start's snapshot, the resume's diff", changes_rows),
 ]
 
 

@@ -29,6 +29,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import (  # noqa: E402
     capture,
+    changes,
     common,
     containment,
     idle,
@@ -57,6 +58,7 @@ FIGURES: dict[str, Callable[[common.Settings], dict[str, Any]]] = {
     "zero_copy": zero_copy.measure,
     "containment": containment.measure,
     "capture": capture.measure,
+    "changes": changes.measure,
 }
 
 

@@ -2,7 +2,7 @@
 
 At the start the task process notes the person's module files by mtime and size
 (sources.snapshot(), on the critical path: one stat per file); while the server starts, it
-copies their bytes into one private archive of the session (`originals.zip`, uncompressed).
+copies their bytes into the session (`originals.bin`, indexed by `originals.json`, 0600).
 A file whose stat later differs is compared with its original; a real difference becomes a
 unified diff with paths relative to the source root (`a/pkg/x.py`, `b/pkg/x.py`), so
 `patch -p1` or `git apply` in the original tree reproduces the edited files.
@@ -14,17 +14,13 @@ import difflib
 import json
 import os
 import time
-import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..protocol import ORIGINALS
+from ..protocol import ORIGINALS, ORIGINALS_INDEX
 from .directory import Session, atomic_write
 from .sources import Snapshot, _stat
-
-MANIFEST = "manifest.json"
-"""The archive's index: {"root": DIR, "started": TIME, "files": {path: [mtime_ns, size]}}."""
 
 
 @dataclass
@@ -101,62 +97,71 @@ def common_root(task_root: str | None, snap: Snapshot) -> str:
 
 
 def keep_originals(session: Session, snap: Snapshot, root: str) -> None:
-    """Copy the noted files' bytes into the session's private archive (while the server starts).
+    """Copy the noted files' bytes into the session (while the server starts), privately.
 
-    A file whose stat moved since the snapshot is kept as it is now, with its new stat.
+    One data file (the bytes back to back) and its index, written after it: a file whose
+    stat moved since the snapshot is kept as it is now, with its new stat.
     """
     files: dict[str, list[int]] = {}
-
-    def write(out: Any) -> None:
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
-            for path in snap:
-                try:
-                    data = Path(path).read_bytes()
-                except OSError:
-                    continue
-                files[path] = _stat(path) or snap[path]
-                z.writestr(path.lstrip("/"), data)
-            z.writestr(MANIFEST, json.dumps({"root": root, "started": time.time(), "files": files}))
-
-    atomic_write(session.path / ORIGINALS, write)
+    chunks: list[bytes] = []
+    offset = 0
+    for path in snap:
+        try:
+            stat, data = _stat_and_read(path)
+        except OSError:
+            continue
+        files[path] = [*stat, offset, len(data)]
+        chunks.append(data)
+        offset += len(data)
+    atomic_write(session.path / ORIGINALS, b"".join(chunks))
+    index = {"root": root, "started": time.time(), "files": files}
+    atomic_write(session.path / ORIGINALS_INDEX, json.dumps(index).encode())
 
 
 @dataclass
 class Originals:
-    """The archive of a session's originals, opened once; reads one member at a time."""
+    """A session's originals: the index; bytes read from the data file by offset."""
 
     root: str
     started: float
     files: dict[str, list[int]]
-    archive: Path
+    """path -> [mtime_ns, size, offset, length]."""
+    data: Path
 
     @classmethod
     def open(cls, session: Session) -> Originals | None:
-        """The session's originals, or None when none were kept."""
-        path = session.path / ORIGINALS
+        """The session's originals, or None when none were kept (or their index is damaged)."""
         try:
-            with zipfile.ZipFile(path) as z:
-                manifest = json.loads(z.read(MANIFEST))
-        except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+            index = json.loads((session.path / ORIGINALS_INDEX).read_bytes())
+            return cls(index["root"], index["started"], index["files"], session.path / ORIGINALS)
+        except (OSError, KeyError, ValueError, TypeError):
             return None
-        return cls(manifest["root"], manifest["started"], manifest["files"], path)
 
     def read(self, path: str) -> bytes:
         """The original bytes of a noted file."""
-        with zipfile.ZipFile(self.archive) as z:
-            return z.read(path.lstrip("/"))
+        with open(self.data, "rb") as f:
+            return self._read(f, path)
+
+    def _read(self, f: Any, path: str) -> bytes:
+        """The original bytes of path from the open data file."""
+        offset, length = self.files[path][2:4]
+        f.seek(offset)
+        data: bytes = f.read(length)
+        if len(data) != length:
+            raise ValueError(f"{self.data} is shorter than its index says")
+        return data
 
     def changed(self, also: list[str] | None = None) -> list[FileChange]:
         """Each file that differs from its original; also: files outside the originals."""
         out = []
-        for path, stat in self.files.items():
-            now = _stat(path)
-            if now == stat:
-                continue
-            old = self.read(path)
-            new = None if now is None else _read(path)
-            if new != old:
-                out.append(file_change(self.rel(path), old, new))
+        moved = [(p, now) for p, kept in self.files.items() if (now := _stat(p)) != kept[:2]]
+        if moved:
+            with open(self.data, "rb") as f:
+                for path, now in moved:
+                    old = self._read(f, path)
+                    new = None if now is None else _read(path)
+                    if new != old:
+                        out.append(file_change(self.rel(path), old, new))
         for path in also or []:
             if path not in self.files and (_stat(path) or [0])[0] >= self.started * 1e9 - 5e9:
                 new = _read(path)
@@ -167,6 +172,19 @@ class Originals:
     def rel(self, path: str) -> str:
         """path relative to the root, with / separators."""
         return Path(os.path.relpath(path, self.root)).as_posix()
+
+
+def _stat_and_read(path: str) -> tuple[list[int], bytes]:
+    """A file's [mtime_ns, size] and bytes, with the fewest system calls (no buffering)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        chunks = [os.read(fd, st.st_size + 1)]
+        while chunks[-1]:  # it grew since the fstat
+            chunks.append(os.read(fd, 1 << 20))
+        return [st.st_mtime_ns, st.st_size], b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def _read(path: str) -> bytes | None:

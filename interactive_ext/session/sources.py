@@ -41,12 +41,19 @@ def library_file(filename: str) -> bool:
     return os.path.realpath(filename).startswith(_system_dirs())
 
 
+@cache
+def _real_dir(folder: str) -> str:
+    """A folder's real path (asked once per folder: a 2,000-module tree has few folders)."""
+    return os.path.realpath(folder)
+
+
 def _user_file(module: Any) -> str | None:
-    """The module's source file if it is the person's code, else None."""
+    """The module's source file (in its folder's real path) if it is the person's code."""
     file = getattr(module, "__file__", None)
     if not isinstance(file, str) or not file.endswith(".py"):
         return None
-    path = os.path.realpath(file)
+    folder, name = os.path.split(file)
+    path = os.path.join(_real_dir(folder or os.curdir), name)  # a linked file: stat follows it
     return None if path.startswith(_system_dirs()) else path
 
 
