@@ -23,6 +23,7 @@ FIGURES = {
     "lab_load",
     "containment",
     "capture",
+    "changes",
 }
 
 

@@ -11,6 +11,26 @@ import type { SessionModel } from './model';
 /** Id of the final page's node (one per page). */
 const NODE_ID = 'jp-InteractiveTask-final';
 
+/** Changed source files of the resume this page sent (null: not known here). */
+let resumedWith: number | null = null;
+
+/** Note how many changed files the resume this page sent runs with. */
+export function noteResumedWith(files: number | null): void {
+  resumedWith = files;
+}
+
+/** "Resumed with 2 changed files (the task's log has the patch). " or "". */
+function changesNote(): string {
+  if (resumedWith === null) {
+    return '';
+  }
+  if (resumedWith === 0) {
+    return 'Resumed with no changed source file. ';
+  }
+  const files = `${resumedWith} changed file${resumedWith === 1 ? '' : 's'}`;
+  return `Resumed with ${files} (the task's log has the patch). `;
+}
+
 /** Cover the page with the final message for a stop reason. */
 export function showFinalView(
   model: SessionModel,
@@ -37,7 +57,7 @@ export function showFinalView(
   hint.className = 'jp-InteractiveTask-finalHint';
   hint.textContent =
     reason === 'resumed'
-      ? 'Its output goes to wherever the task logs. You can close this tab.'
+      ? `${changesNote()}Its output goes to wherever the task logs. You can close this tab.`
       : 'Saved work stays in the files. You can close this tab.';
   box.append(title, message, hint);
   node.appendChild(box);

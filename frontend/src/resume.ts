@@ -9,6 +9,7 @@ import { Widget } from '@lumino/widgets';
 
 import type { IParameter, ITask } from './api';
 import { ApiError, postAPI, requestAPI } from './api';
+import { noteResumedWith } from './finalview';
 import { describeInputs } from './format';
 import type { SessionModel } from './model';
 
@@ -189,7 +190,10 @@ async function sendResume(
   inputs: Record<string, unknown>
 ) {
   try {
-    await postAPI('resume', { inputs, via: 'dialog' });
+    const reply = await postAPI('resume', { inputs, via: 'dialog' });
+    noteResumedWith(
+      Array.isArray(reply?.changes) ? reply.changes.length : null
+    );
     model.noteResumed();
     return null;
   } catch (error) {

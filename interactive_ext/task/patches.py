@@ -96,7 +96,7 @@ def save(changes: Changes, to: str) -> str | None:
 
 def _save_local(folder: str, name: str, data: bytes) -> str:
     """A private file (0600) in folder (made 0700 when missing)."""
-    path = Path(folder).expanduser()
+    path = Path(folder).expanduser().absolute()
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     target = path / name
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)

@@ -42,7 +42,10 @@ def test_the_confirm_step_lists_the_changed_files(page: Page, start_task, tmp_pa
     items = confirm.locator(".jp-InteractiveTask-changes li")
     expect(items).to_have_text(["helper.py +1 \u22121", "task.py +1 \u22121"])
     confirm.get_by_role("button", name="Resume", exact=True).click()
-    final_view(page, RESUMED)
+    view = final_view(page, RESUMED)
+    expect(view.locator(".jp-InteractiveTask-finalHint")).to_contain_text(
+        "Resumed with 2 changed files"
+    )
     assert task_result(session) == {"epochs": 4, "fixed": True, "value": 100}
     log = session.log()
     assert "changes at this resume: 2 changed files (+2 -2)" in log
