@@ -225,3 +225,46 @@ def test_originals_give_patches_for_changed_new_and_deleted_files(tmp_path):
         assert (before / name).read_text() == (tree / name).read_text()
     assert not (before / "gone.py").exists()
     assert json.loads(json.dumps([f.brief() for f in opened.changed()]))
+
+
+def test_the_resume_body_says_where_it_came_from():
+    from interactive_ext.errors import InputsError
+    from interactive_ext.session.overrides import parse_resume
+
+    assert parse_resume(b'{"inputs": {"a": 1}, "via": "cli"}', None) == ({"a": 1}, "cli")
+    assert parse_resume(b"", None) == ({}, "rest")
+    with pytest.raises(InputsError, match=r'"via" must be one of rest, cli, dialog, resume\(\)'):
+        parse_resume(b'{"via": "pickle"}', None)
+
+
+def test_overrides_never_carry_a_value_with_no_json_form():
+    from interactive_ext.session.changes import Changes, describe_overrides
+
+    overrides = describe_overrides({"epochs": 3}, "cli", {"model": object(), "lr": 0.5})
+    assert overrides == {
+        "model": {"from": "save_inputs()", "json": False, "type": "object"},
+        "lr": {"from": "save_inputs()", "json": True, "value": 0.5},
+        "epochs": {"from": "cli", "json": True, "value": 3},
+    }
+    header = Changes("train", "/src", overrides=overrides).header()
+    assert "# input override model = <object, not JSON> (from save_inputs())" in header
+    assert "object at 0x" not in header
+
+
+def test_changes_in_a_kernel_are_those_a_resume_would_record(tmp_path, monkeypatch):
+    from interactive_ext import changes
+    from interactive_ext.protocol import SESSION_ENV
+
+    assert changes() is None  # not a session, not a resumed run
+    (tmp_path / "t.py").write_text("a = 1\n")
+    snap = {str(tmp_path / "t.py"): _stat(str(tmp_path / "t.py")) or []}
+    session = Session.create(tmp_path)
+    keep_originals(session, snap, str(tmp_path))
+    monkeypatch.setenv(SESSION_ENV, str(session.path))
+    write(tmp_path, "t.py", "a = 2\n")
+    c = changes()
+    assert c is not None and [f.brief() for f in c.files] == [
+        {"path": "t.py", "added": 1, "removed": 1, "kind": "modified"}
+    ]
+    assert c.summary() == "1 changed file (+1 -1)"
+    assert c.patch.startswith("--- a/t.py\n+++ b/t.py\n")
