@@ -95,6 +95,23 @@ def _path(name: str, value: Any) -> str | None:
     return os.fspath(value)
 
 
+def _urls(name: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(u, str) and u for u in value):
+        raise TypeError(
+            f"{name} must be a list of Apprise URLs like ['ntfy://my-topic', "
+            f"'slack://T/B/C'], not {value!r}"
+        )
+    bad = [u for u in value if "://" not in u]
+    if bad:
+        raise ValueError(
+            f"{name}: {bad[0]!r} is not an Apprise URL (SCHEMA://...); "
+            "see https://github.com/caronc/apprise/wiki for the schemas"
+        )
+    return tuple(value)
+
+
 def option(default: Any, check: Callable[[str, Any], Any], help: str, **cli: Any) -> Any:
     """A dataclass field with its check, its help text and how the CLI spells its flag."""
     return field(default=default, metadata={"check": check, "help": help, "cli": cli})
@@ -170,6 +187,21 @@ class Options:
         "after: run the task first and, when it succeeds, still start Jupyter with "
         "load_result(); a resume runs it again, the idle stop returns the result",
         choices=list(PAUSE),
+    )
+
+    notify: tuple[str, ...] = option(
+        (),
+        _urls,
+        "notify URL (an Apprise URL: slack://..., ntfy://..., mailto://..., json://...) when "
+        "the session waits, warns and stops; repeat it for several; "
+        "$INTERACTIVE_EXT_NOTIFY adds more",
+        action="append",
+        metavar="URL",
+    )
+    notify_include_token: bool = option(
+        False,
+        _flag,
+        "put the token in the notifications' URL (default: they say where to find it)",
     )
 
     def __post_init__(self) -> None:

@@ -161,7 +161,7 @@ def add_option_flags(p: argparse.ArgumentParser) -> None:
         default = getattr(DEFAULTS, f.name)
         if isinstance(default, bool):
             cli["action"] = argparse.BooleanOptionalAction
-        shown = "none" if default is None else default
+        shown = "none" if default in (None, ()) else default
         cli["help"] = f"{f.metadata['help']} (default: {shown})"
         group.add_argument("--" + f.name.replace("_", "-"), **cli)
 

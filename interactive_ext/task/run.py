@@ -32,6 +32,7 @@ from .environment import environment_failure, exit_ok
 from .inputs import bind_inputs, call_with_inputs, declared_inputs, write_inputs
 from .loader import reload_function, source_root
 from .log import announce, ensure_logging
+from .notices import TaskNotices, reach_suffix
 from .parameters import convert
 from .ranks import RankOutcome, World, detect_world, follow, start_leader
 from .signals import Interrupted, SignalState, catch_signals
@@ -75,6 +76,7 @@ class TaskRun:
         self.result: tuple[Any] | None = None  # the first run's, with pause="after"
         self.overrides: dict[str, Any] = {}
         self.qualname: str = unwrap(func).__qualname__
+        self.notices = TaskNotices(options)
 
     # -- the waiting steps: done synchronously here, awaited by AsyncTaskRun ----------------
 
@@ -233,6 +235,7 @@ class TaskRun:
     def record_failure(self, error: Exception) -> None:
         """A resumed run failed: error.json and exception.pkl in the session, a line in the log."""
         record_error(self.session, error)
+        self.notices.resumed_failed(self.qualname, error)
         self.result = None
         self.session.remove(RESULT)
         log.error(
@@ -262,6 +265,7 @@ class TaskRun:
             self.ranks.close()
         if served and self.options.post_execute is not None:
             self.options.post_execute()
+        self.notices.close()
         kept.settle(self.session, ok, self.qualname)
 
     def idle_message(self, reason: Reason) -> str:
@@ -329,10 +333,11 @@ class TaskRun:
         info = await self.wait_ready(server)
         if info is not None:  # None: stopped (with an outcome) before it was seen answering
             announce(
-                "Jupyter for task %s: %s (notebook %s)",
+                "Jupyter for task %s: %s (notebook %s)%s",
                 self.qualname,
                 info.url,
                 self.context.notebook,
+                reach_suffix(info.port, self.options.ip),
             )
         return await self.wait_exit(server)
 
