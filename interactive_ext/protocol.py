@@ -72,3 +72,5 @@ K8S_SA_DIR_ENV = "INTERACTIVE_EXT_K8S_SA_DIR"
 
 RAY_NAMESPACE = "interactive_ext"
 """The Ray namespace where each waiting session has a named actor (`list --ray` reads them)."""
+RAY_ACTOR_PREFIX = "session-"
+"""The name of a session's actor: this prefix and the session directory's name."""

@@ -11,10 +11,9 @@ import socket
 from typing import Any
 from urllib.parse import quote
 
-from ..errors import SessionError
-from ..protocol import ERROR, RESULT
-from ..session.notify import Notifier, notify_urls, one_line
+from ..session.notify import Notifier, notify_urls
 from ..session.reach import reach_commands
+from ..session.reading import why_waiting
 
 FLUSH_AT_STOP = 2.0
 """At the server's exit, the longest it waits for the stop notification to go out."""
@@ -70,19 +69,10 @@ class Notices:
         ]
 
     def why(self) -> str:
-        """Why the task waits: failed (the error's line), paused after success, or paused."""
-        session = self.app.session
-        if session is None:
+        """Why the task waits (a plain server: what it is)."""
+        if self.app.session is None:
             return "a Jupyter server with the interactive extension"
-        try:
-            error = session.read_json(ERROR)
-        except SessionError:
-            error = None
-        if isinstance(error, dict):
-            return f"failed: {error.get('type')}: {one_line(str(error.get('message', '')))}"
-        if (session.path / RESULT).exists():
-            return "paused after it succeeded (load_result() has its result)"
-        return "paused before it runs"
+        return why_waiting(self.app.session)
 
     def waiting(self, tries: int = int(CONTEXT_WAIT / 0.25)) -> None:
         """The session is waiting: task, why, host, port, URL, deadline, how to reach it."""

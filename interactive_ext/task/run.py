@@ -35,6 +35,7 @@ from .log import announce, ensure_logging
 from .notices import TaskNotices, reach_suffix
 from .parameters import convert
 from .ranks import RankOutcome, World, detect_world, follow, start_leader
+from .ray_registry import register
 from .signals import Interrupted, SignalState, catch_signals
 
 log = logging.getLogger("interactive_ext")
@@ -331,7 +332,11 @@ class TaskRun:
         except OSError as e:  # a read-only notebook_dir, a full disk: not the task's failure
             raise environment_failure(e, self.session, self.notebook_dir) from None
         info = await self.wait_ready(server)
+        registration = None
         if info is not None:  # None: stopped (with an outcome) before it was seen answering
+            registration = register(
+                info, self.context.ref, self.session, self.options.max_idle_seconds
+            )
             announce(
                 "Jupyter for task %s: %s (notebook %s)%s",
                 self.qualname,
@@ -339,7 +344,11 @@ class TaskRun:
                 self.context.notebook,
                 reach_suffix(info.port, self.options.ip),
             )
-        return await self.wait_exit(server)
+        try:
+            return await self.wait_exit(server)
+        finally:
+            if registration is not None:
+                registration.close()
 
     def stop(self, server: ServerProcess) -> None:
         """Stop the server and its kernels; remove the ready file."""
