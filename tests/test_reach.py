@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import wait_for
 from scripts import (
     script_fixture,  # noqa: F401 - the `script` fixture
     write,
@@ -47,6 +49,10 @@ def test_the_url_line_in_a_pod_of_a_slurm_job_carries_both_commands(
     write(tmp_path, "task.py", TASK)
     s = script("task.py", env=env)
     info = s.ready()
+    server_log = Path(info["session_dir"]) / "server.log"
+    # no kubernetes client here: one line says the pod is not annotated, the session goes on
+    line = "pod team-ml/train-job-x7k2p is not annotated: the kubernetes client is missing"
+    wait_for(lambda: line in server_log.read_text(errors="replace"), 30, "the pod's line")
     assert s.resume(info).status == 202
     code, out, err = s.finish()
     assert (code, out) == (0, {"epochs": 2}), err

@@ -14,6 +14,7 @@ from urllib.parse import quote
 from ..session.notify import Notifier, notify_urls
 from ..session.reach import reach_commands
 from ..session.reading import why_waiting
+from . import pod
 
 FLUSH_AT_STOP = 2.0
 """At the server's exit, the longest it waits for the stop notification to go out."""
@@ -36,7 +37,7 @@ class Notices:
     def __init__(self, app: Any) -> None:
         """Notify the app's `notify` URLs (and $INTERACTIVE_EXT_NOTIFY's)."""
         self.app = app
-        self.notifier = Notifier(notify_urls(app.notify), app.notify_timeout_seconds)
+        self.notifier = Notifier(notify_urls(app.notify), app.notify_timeout_seconds, app.log)
         self.warnings = 0
 
     @property
@@ -76,6 +77,9 @@ class Notices:
 
     def waiting(self, tries: int = int(CONTEXT_WAIT / 0.25)) -> None:
         """The session is waiting: task, why, host, port, URL, deadline, how to reach it."""
+        if tries == int(CONTEXT_WAIT / 0.25):  # the first call: label the pod, if in one
+            deadline = self.app.heartbeat().get("shutdown_deadline")
+            pod.annotate("waiting", self.app.server.port, deadline, self.app.log)
         if not self.notifier.enabled:
             return
         context, _ = self.app.task_context()
@@ -108,6 +112,7 @@ class Notices:
 
     def stopped(self, reason: str, inputs: dict[str, Any] | None = None) -> None:
         """The stop: resumed (with the overrides' names), idle, lifetime or killed."""
+        self.pod_thread = pod.annotate(reason, self.app.server.port, None, self.app.log)
         if not self.notifier.enabled:
             return
         body = STOPS.get(reason, reason)
@@ -116,5 +121,8 @@ class Notices:
         self.notifier.send(f"{self.task()} stopped: {reason}", f"Reason: {reason}: {body}")
 
     def flush(self) -> bool:
-        """Let the queued notifications go out, bounded (the server is exiting)."""
+        """Let the queued notifications (and the pod's patch) go out, bounded: the server exits."""
+        thread = getattr(self, "pod_thread", None)
+        if thread is not None:
+            thread.join(FLUSH_AT_STOP)
         return self.notifier.flush(FLUSH_AT_STOP)

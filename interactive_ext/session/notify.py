@@ -41,9 +41,12 @@ def one_line(text: str, limit: int = 300) -> str:
 class Notifier:
     """Sends (title, body) notifications to Apprise URLs from one daemon thread."""
 
-    def __init__(self, urls: Iterable[str], timeout: float = TIMEOUT) -> None:
-        """Notify urls; nothing starts until the first send (or start())."""
+    def __init__(
+        self, urls: Iterable[str], timeout: float = TIMEOUT, logger: logging.Logger | None = None
+    ) -> None:
+        """Notify urls, logging to logger; nothing starts until the first send (or start())."""
         self.urls = list(urls)
+        self.log = logger or log
         self.timeout = timeout
         self.sent = 0
         self.failed = 0
@@ -81,7 +84,9 @@ class Notifier:
             while self._pending:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    log.warning("notifications still sending after %.1f s; not waiting", timeout)
+                    self.log.warning(
+                        "notifications still sending after %.1f s; not waiting", timeout
+                    )
                     return False
                 self._idle.wait(left)
         return True
@@ -93,14 +98,14 @@ class Notifier:
         try:
             import apprise
         except ImportError:
-            log.warning("notify is set but Apprise is missing (%s): no notifications", INSTALL)
+            self.log.warning("notify is set but Apprise is missing (%s): no notifications", INSTALL)
             return []
         logging.getLogger("apprise").setLevel(logging.ERROR)  # our one line says it failed
         targets = []
         for url in self.urls:
             target = apprise.Apprise.instantiate(url)
             if target is None:
-                log.warning(
+                self.log.warning(
                     "notify: %s is not a valid Apprise URL (or its service needs a package "
                     "that is missing); it is skipped",
                     url.split("://", 1)[0] + "://...",
@@ -130,14 +135,14 @@ class Notifier:
         try:
             ok = bool(target.notify(title=title, body=body))
         except Exception as e:
-            log.debug("notify: %s raised %r", target.url(privacy=True), e)
+            self.log.debug("notify: %s raised %r", target.url(privacy=True), e)
             ok = False
         if ok:
             self.sent += 1
-            log.debug("notified %s: %s", target.url(privacy=True), title)
+            self.log.debug("notified %s: %s", target.url(privacy=True), title)
         else:
             self.failed += 1
-            log.warning(
+            self.log.warning(
                 "notify: sending %r to %s failed; the session goes on",
                 title,
                 target.url(privacy=True).split("?", 1)[0],

@@ -35,7 +35,16 @@ class Head:
     """A Ray head node of this test only."""
 
     def __init__(self, tmp_path: Path) -> None:
-        """Start it (--block: one process group holds the whole node) and wait for it."""
+        """Nothing runs yet: up() starts it."""
+        self.tmp_path = tmp_path
+        self.home = tmp_path / "head-home"  # its auth token (~/.ray/auth_token) is private
+        self.home.mkdir()
+        self.log = tmp_path / "ray-head.log"
+        self.temp = ""
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def spawn(self) -> None:
+        """`ray start --head --block` (one process group holds the node) on free ports."""
         self.temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short socket paths
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
@@ -46,9 +55,6 @@ class Head:
             "--runtime-env-agent-port": free_port(),
             "--metrics-export-port": free_port(),
         }
-        self.home = tmp_path / "head-home"  # its auth token (~/.ray/auth_token) is private
-        self.home.mkdir()
-        self.log = tmp_path / "ray-head.log"
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen(
                 [
@@ -60,23 +66,36 @@ class Head:
                     "--node-ip-address=127.0.0.1",
                     "--num-cpus=2",
                     "--include-dashboard=false",
+                    "--disable-usage-stats",
                     f"--temp-dir={self.temp}",
                     *(f"{k}={v}" for k, v in ports.items()),
                 ],
                 # on 2 shared cores the node's agent may take a minute to import: let it
                 env=engine_env(
-                    tmp_path, HOME=str(self.home), RAY_agent_register_timeout_ms="300000"
+                    self.tmp_path, HOME=str(self.home), RAY_agent_register_timeout_ms="300000"
                 ),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
 
+    def up(self, tries: int = 3) -> None:
+        """Start the node; again (up to tries) if `ray start` gives up under the machine's load
+        (it waits 30 s at most for its raylet, a constant of Ray's)."""
+        logs = []
+        for _ in range(tries):
+            self.spawn()
+            assert self.proc is not None
+            wait_for(lambda: self.proc.poll() is not None or self.started(), TIMEOUT, "ray start")
+            if self.proc.poll() is None:
+                return
+            logs.append(self.log.read_text(errors="replace")[-1500:])
+            self.stop()
+        raise AssertionError(f"ray start failed {tries} times; the last log:\n{logs[-1]}")
+
     def started(self) -> bool:
-        """Whether `ray start` says the node runs (it fails the test if it exited)."""
+        """Whether `ray start` says the node runs and its port answers."""
         text = self.log.read_text(errors="replace")
-        if self.proc.poll() is not None:
-            raise AssertionError(f"ray start exited with {self.proc.returncode}:\n{text}")
         return "Ray runtime started" in text and port_open(self.port)
 
     def auth(self) -> dict[str, str]:
@@ -89,6 +108,7 @@ class Head:
         found = []
         for p in psutil.process_iter(["cmdline"]):
             with contextlib.suppress(psutil.Error):
+                assert self.proc is not None
                 if os.getpgid(p.pid) == self.proc.pid or self.temp in " ".join(
                     p.info.get("cmdline") or []
                 ):
@@ -97,6 +117,8 @@ class Head:
 
     def stop(self) -> None:
         """Stop this node only (never `ray stop`: other Rays may run on the machine)."""
+        if self.proc is None:
+            return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -120,6 +142,7 @@ def head(tmp_path: Path) -> Iterator[Head]:
     """A running head node, stopped at the end."""
     h = Head(tmp_path)
     try:
+        h.up()
         yield h
     finally:
         h.stop()
@@ -145,7 +168,6 @@ def listed(env: dict[str, str], address: str) -> list[dict[str, Any]]:
 def test_a_session_in_a_ray_task_is_listed_and_resumed_from_elsewhere(
     tmp_path: Path, head: Head
 ) -> None:
-    wait_for(head.started, TIMEOUT, f"the head node (log {head.log})", step=0.5)
     env = elsewhere(tmp_path, head)
     driver = Driver(
         tmp_path, script("ray_cluster_driver.py"), RAY_ADDRESS=head.address, **head.auth()
