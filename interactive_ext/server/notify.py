@@ -38,6 +38,7 @@ class Notices:
         """Notify the app's `notify` URLs (and $INTERACTIVE_EXT_NOTIFY's)."""
         self.app = app
         self.notifier = Notifier(notify_urls(app.notify), app.notify_timeout_seconds, app.log)
+        self.notifier.start()  # Apprise loads (seconds on a busy node) while the server starts
         self.warnings = 0
 
     @property

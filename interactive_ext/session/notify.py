@@ -50,7 +50,7 @@ class Notifier:
         self.timeout = timeout
         self.sent = 0
         self.failed = 0
-        self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[str, str]] = queue.Queue()
         self._pending = 0
         self._idle = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -117,14 +117,30 @@ class Notifier:
         return targets
 
     def _run(self) -> None:
-        """Send what is queued, for ever (a daemon thread)."""
-        targets = self._targets()
+        """Hand each queued message to every target's own thread, for ever (a daemon thread):
+        a slow or dead target never delays another, and each target gets them in order."""
+        queues: list[queue.Queue[tuple[str, str]]] = []
+        for target in self._targets():
+            q: queue.Queue[tuple[str, str]] = queue.Queue()
+            queues.append(q)
+            threading.Thread(
+                target=self._serve, args=(target, q), name="interactive-notify-to", daemon=True
+            ).start()
         while True:
             item = self._queue.get()
+            with self._idle:
+                self._pending += len(queues) - 1  # one per target instead of one in all
+                if not queues:
+                    self._idle.notify_all()
+            for q in queues:
+                q.put(item)
+
+    def _serve(self, target: Any, messages: queue.Queue[tuple[str, str]]) -> None:
+        """Deliver one target's messages in order, for ever (a daemon thread)."""
+        while True:
+            title, body = messages.get()
             try:
-                if item is not None:
-                    for target in targets:
-                        self._deliver(target, *item)
+                self._deliver(target, title, body)
             finally:
                 with self._idle:
                     self._pending -= 1
