@@ -11,6 +11,7 @@ cluster can call it. Ray is imported only when a task already runs in Ray, or by
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import socket
 import sys
@@ -24,6 +25,8 @@ from ..session.directory import Session
 from ..session.reading import why_waiting
 
 log = logging.getLogger("interactive_ext")
+
+ROUNDS = itertools.count(1)
 
 
 def in_ray() -> bool:
@@ -93,9 +96,11 @@ def register(info: ReadyInfo, task: str, session: Session, max_idle: float) -> R
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     ctx = ray.get_runtime_context()
-    name = RAY_ACTOR_PREFIX + session.path.name
+    # each round its own name: the last round's actor may still be going away
+    ident = f"{session.path.name.removeprefix('interactive-')}-{next(ROUNDS)}"
+    name = RAY_ACTOR_PREFIX + ident
     entry = {
-        "id": session.path.name,
+        "id": ident,
         "task": task,
         "node": socket.gethostname(),
         "node_ip": ray.util.get_node_ip_address(),
