@@ -109,8 +109,18 @@ def startup_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
         ),
         _ratio_row("1b startup: `jupyter server` with the extension vs extension off", e, bb),
     ]
+    n = [r["seconds"] for r in d.get("wrapper_notify", [])]
+    if n:
+        label = "1c startup: 1a's run with `--notify json://...` vs without"
+        rows.append(_not_slower_row(label, n, w))
     codes = sorted({r.get("exit_code") for r in d["wrapper"]}, key=str)
     notes = [f"Wrapper runs ended by a resume; exit codes: {codes} (0 = the task ran)."]
+    if n:
+        notes.append(
+            f"1c: each run notified a local JSON receiver (Apprise); it received "
+            f"{d.get('notifications_received')} notifications from {len(n)} runs "
+            "(waiting and stop: 2 a run)."
+        )
     notes += _startup_spawn_notes(d, _med(w), _med(b))
     notes += _startup_import_notes(d)
     return rows, notes

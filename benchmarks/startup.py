@@ -12,9 +12,13 @@ trivial task completes (exit 0).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -78,13 +82,42 @@ def resume_and_wait(proc: common.Proc, port: int, timeout: float = 60.0) -> int 
         return None
 
 
-def _wrapper_once(s: Settings, env_extra: dict[str, str] | None = None) -> dict[str, Any]:
+class _Handler(BaseHTTPRequestHandler):
+    """Counts the JSON notifications posted to it."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.received += 1  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def notification_target() -> Iterator[ThreadingHTTPServer]:
+    """A local HTTP receiver of Apprise's json:// notifications (its `received` counts them)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.received = 0  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _wrapper_once(
+    s: Settings, env_extra: dict[str, str] | None = None, notify: str | None = None
+) -> dict[str, Any]:
     """One wrapper run on the trivial task: seconds to first answer, and the phases."""
     work = common.tmpdir(s.work, "startup-wrapper-")
     port = common.free_port()
     env = common.bench_env(s.work)
     env.update(env_extra or {})
-    cmd = wrapper_cmd(work, port, "trivial")
+    cmd = wrapper_cmd(work, port, "trivial", *(["--notify", notify] if notify else []))
     with common.running(cmd, env, work, work / "wrapper.log") as proc:
         t = common.wait_answer(proc, port) - proc.t0
         child = server_child(proc.pid)
@@ -148,19 +181,32 @@ def server_import(s: Settings, lean: bool) -> float:
 
 def measure(s: Settings) -> dict[str, Any]:
     """Both startup comparisons and the import-time profile."""
-    out: dict[str, Any] = {"wrapper": [], "bare_for_wrapper": [], "ext": [], "bare": []}
-    for i in range(s.runs):
-        run = _wrapper_once(s)
-        del run["child_log"], run["wrapper_log"]
-        out["wrapper"].append(run)
-        out["bare_for_wrapper"].append(_server_once(s, extension=False))
-        s.say(
-            "startup #%d: wrapper %.3f s (exit %s), bare %.3f s",
-            i + 1,
-            run["seconds"],
-            run["exit_code"],
-            out["bare_for_wrapper"][-1]["seconds"],
-        )
+    out: dict[str, Any] = {
+        "wrapper": [],
+        "bare_for_wrapper": [],
+        "wrapper_notify": [],
+        "ext": [],
+        "bare": [],
+    }
+    with notification_target() as target:
+        url = f"json://127.0.0.1:{target.server_address[1]}/"
+        for i in range(s.runs):
+            run = _wrapper_once(s)
+            del run["child_log"], run["wrapper_log"]
+            out["wrapper"].append(run)
+            out["bare_for_wrapper"].append(_server_once(s, extension=False))
+            notified = _wrapper_once(s, notify=url)  # 1c: the same run, notifying a target
+            del notified["child_log"], notified["wrapper_log"]
+            out["wrapper_notify"].append(notified)
+            s.say(
+                "startup #%d: wrapper %.3f s (exit %s), bare %.3f s, with notify %.3f s",
+                i + 1,
+                run["seconds"],
+                run["exit_code"],
+                out["bare_for_wrapper"][-1]["seconds"],
+                notified["seconds"],
+            )
+        out["notifications_received"] = target.received
     for i in range(s.runs):
         out["ext"].append(_server_once(s, extension=True))
         # quick mode (the suite's check of the harness): one bare run serves both rows

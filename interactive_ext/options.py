@@ -115,6 +115,21 @@ def _destination(name: str, value: Any) -> str | None:
                 "folder needs nothing"
             )
     return value
+def _urls(name: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(u, str) and u for u in value):
+        raise TypeError(
+            f"{name} must be a list of Apprise URLs like ['ntfy://my-topic', "
+            f"'slack://T/B/C'], not {value!r}"
+        )
+    bad = [u for u in value if "://" not in u]
+    if bad:
+        raise ValueError(
+            f"{name}: {bad[0]!r} is not an Apprise URL (SCHEMA://...); "
+            "see https://github.com/caronc/apprise/wiki for the schemas"
+        )
+    return tuple(value)
 
 
 def option(default: Any, check: Callable[[str, Any], Any], help: str, **cli: Any) -> Any:
@@ -216,6 +231,21 @@ class Options:
         f"memory://); default: ${SAVE_CHANGES_ENV}, else only the log has it; a failing "
         "destination is a warning",
         metavar="DIR_OR_URL",
+    )
+
+    notify: tuple[str, ...] = option(
+        (),
+        _urls,
+        "notify URL (an Apprise URL: slack://..., ntfy://..., mailto://..., json://...) when "
+        "the session waits, warns and stops; repeat it for several; "
+        "$INTERACTIVE_EXT_NOTIFY adds more",
+        action="append",
+        metavar="URL",
+    )
+    notify_include_token: bool = option(
+        False,
+        _flag,
+        "put the token in the notifications' URL (default: they say where to find it)",
     )
 
     def __post_init__(self) -> None:

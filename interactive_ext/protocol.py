@@ -74,3 +74,15 @@ RANK_SECRET_ENV = "INTERACTIVE_EXT_RANK_SECRET"
 
 RANK_ADDR_ENV = "INTERACTIVE_EXT_RANK_ADDR"
 """A multi-process job: HOST:PORT where rank 0 tells the other ranks its outcome."""
+
+NOTIFY_ENV = "INTERACTIVE_EXT_NOTIFY"
+"""Apprise URLs (separated by spaces or newlines) notified of every session, besides `notify`."""
+
+K8S_SA_DIR_ENV = "INTERACTIVE_EXT_K8S_SA_DIR"
+"""The service-account folder that says "this runs in a Kubernetes pod" (default: the standard
+/var/run/secrets/kubernetes.io/serviceaccount; tests point it at a folder they make)."""
+
+RAY_NAMESPACE = "interactive_ext"
+"""The Ray namespace where each waiting session has a named actor (`list --ray` reads them)."""
+RAY_ACTOR_PREFIX = "session-"
+"""The name of a session's actor: this prefix and the session directory's name."""

@@ -122,6 +122,15 @@ class ServerProcess:
     def config(self) -> dict[str, Any]:
         """The server's config (a 0600 file, so the token never shows in `ps`)."""
         spec = self.spec
+        app: dict[str, Any] = {
+            "session_dir": str(spec.session.path),
+            "max_idle_seconds": spec.options.max_idle_seconds,
+            "max_lifetime_seconds": spec.options.max_lifetime_seconds,
+        }
+        if spec.options.notify:  # none given: a cluster's Jupyter config may set its own
+            app["notify"] = list(spec.options.notify)
+        if spec.options.notify_include_token:
+            app["notify_include_token"] = True
         return {
             "ServerApp": {
                 "jpserver_extensions": {"interactive_ext": True},
@@ -136,11 +145,7 @@ class ServerProcess:
                 "allow_root": os.getuid() == 0 if hasattr(os, "getuid") else False,
             },
             "IdentityProvider": {"token": self.token},
-            "InteractiveApp": {
-                "session_dir": str(spec.session.path),
-                "max_idle_seconds": spec.options.max_idle_seconds,
-                "max_lifetime_seconds": spec.options.max_lifetime_seconds,
-            },
+            "InteractiveApp": app,
             "KernelProvisionerFactory": {"default_provisioner_name": "interactive-provisioner"},
             "InteractiveProvisioner": {
                 "session_dir": str(spec.session.path),

@@ -75,6 +75,10 @@ def http_failure(client: Client, what: str, reply: Reply) -> Exception:
 def cmd_resume(args: argparse.Namespace) -> int:
     """POST /interactive/resume, with input overrides."""
     inputs = exits.json_object(args.inputs, "--inputs", '{"epochs": 3}') if args.inputs else {}
+    if args.ray is not None:
+        from .ray_sessions import cmd_resume_ray
+
+        return cmd_resume_ray(args, inputs)
     client = find_client(args)
     reply = call(client, "POST", "resume", {"inputs": inputs, "via": "cli"})
     if reply.status == 202:
@@ -120,6 +124,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     if args.kept:
         return cmd_list_kept(args)
+    if args.ray is not None:
+        from .ray_sessions import cmd_list_ray
+
+        return cmd_list_ray(args)
     found = running()
     if args.json:
         rows = [
@@ -165,7 +173,7 @@ def add_option_flags(p: argparse.ArgumentParser) -> None:
         default = getattr(DEFAULTS, f.name)
         if isinstance(default, bool):
             cli["action"] = argparse.BooleanOptionalAction
-        shown = "none" if default is None else default
+        shown = "none" if default in (None, ()) else default
         cli["help"] = f"{f.metadata['help']} (default: {shown})"
         group.add_argument("--" + f.name.replace("_", "-"), **cli)
 
@@ -198,6 +206,7 @@ def add_command(sub: Any, common: argparse.ArgumentParser, spec: dict[str, Any])
 def command_specs() -> list[dict[str, Any]]:
     """The subcommands other than `run`."""
     from .kept import CLEAN_COMMAND, KEPT_FLAG
+    from .ray_sessions import RAY_LIST_FLAG, RAY_RESUME_FLAGS
 
     inputs_help = "input overrides as a JSON object of parameter names to values (default: none)"
     return [
@@ -208,7 +217,10 @@ def command_specs() -> list[dict[str, Any]]:
             "description": "Resume the task of a running interactive session: the server stops "
             "and the task runs with its inputs and the overrides given.",
             "func": cmd_resume,
-            "args": [("--inputs", {"metavar": "JSON", "help": inputs_help})],
+            "args": [
+                ("--inputs", {"metavar": "JSON", "help": inputs_help}),
+                *RAY_RESUME_FLAGS,
+            ],
         },
         {
             "name": "status",
@@ -228,6 +240,7 @@ def command_specs() -> list[dict[str, Any]]:
             "args": [
                 ("--json", {"action": "store_true", "help": "print a JSON list instead"}),
                 KEPT_FLAG,
+                RAY_LIST_FLAG,
             ],
         },
         CLEAN_COMMAND,

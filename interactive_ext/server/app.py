@@ -11,7 +11,7 @@ from typing import Any
 from jupyter_events import EventLogger
 from jupyter_server.extension.application import ExtensionApp, ExtensionAppJinjaMixin
 from jupyter_server.serverapp import ServerApp
-from traitlets import Float, TraitError, Unicode, default, validate
+from traitlets import Bool, Float, List, TraitError, Unicode, default, validate
 
 from ..errors import SessionError
 from ..options import DEFAULTS, check_seconds, is_on
@@ -29,9 +29,11 @@ from ..protocol import (
 from ..records import Reason, TaskContext
 from ..session.directory import Session
 from ..session.reading import file_problems
+from . import metrics
 from .activity import KERNEL_ACTIONS, KernelActivity, request_hook, terminal_source
 from .handlers import HeartbeatHandler, ResumeHandler, SavedHandler, StatusHandler
 from .idle import IdleWatcher, wall
+from .notify import Notices
 from .page import PageHandler
 from .save_window import SaveWindow
 from .status import task_status
@@ -95,8 +97,34 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
         server stops listening (default 0.2), so a concurrent caller gets 409, not a reset.""",
     )
 
+    notify = List(
+        Unicode(),
+        default_value=list(DEFAULTS.notify),
+        config=True,
+        help="""Apprise URLs (slack://..., ntfy://..., mailto://..., json://...) notified when
+        the session waits, at the idle warning and at the stop; $INTERACTIVE_EXT_NOTIFY adds
+        more. Set it in a cluster's Jupyter config for every session; a task's own `notify`
+        replaces it. Needs the `notify` extra (Apprise).""",
+    )
+    notify_include_token = Bool(
+        DEFAULTS.notify_include_token,
+        config=True,
+        help="""Put the token in the notifications' URL. Off by default: the message says
+        where the token is (the task's log, `jupyter interactive-task list` on the node).""",
+    )
+    notify_timeout_seconds = Float(
+        10.0,
+        config=True,
+        help="""The longest one notification to one target may take (sent in the background:
+        the server and its idle clock never wait for it).""",
+    )
+
     @validate(
-        "max_idle_seconds", "max_lifetime_seconds", "idle_warning_seconds", "save_window_seconds"
+        "notify_timeout_seconds",
+        "max_idle_seconds",
+        "max_lifetime_seconds",
+        "idle_warning_seconds",
+        "save_window_seconds",
     )
     def _non_negative(self, proposal: Any) -> float:
         try:
@@ -145,6 +173,8 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
             warning_before=self.idle_warning_seconds,
             logger=self.log,
         )
+        self.notices = Notices(self)
+        metrics.bind(self)
         self.kernels = KernelActivity(self.server.kernel_manager, self.watcher, self.log)
         self.watcher.set_reconcile(self.kernels.reconcile)
         # self.settings is copied over the web app's settings after this method returns.
@@ -167,7 +197,7 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
         )
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
-        """Start the idle clock and the lifetime cap once the server is running."""
+        """Start the idle clock and the lifetime cap once the server is running; notify."""
         if self.watcher.enabled:
             self.watcher.start()
             self.log.info(
@@ -181,9 +211,13 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
                 self.max_lifetime_seconds, lambda: self.request_stop(Reason.LIFETIME)
             )
             self.log.info("lifetime cap: %s s", self.max_lifetime_seconds)
+        self.notices.waiting()
 
     async def stop_extension(self) -> None:
-        """Stop the timers and the kernel subscriptions."""
+        """Stop the timers and the kernel subscriptions; let the last notification go out."""
+        if self.state == "waiting":  # not stopped by an outcome: a signal or a dead parent
+            self.state = "stopping"
+            self.notices.stopped("killed")
         self.watcher.stop()
         lifetime = getattr(self, "_lifetime", None)
         if lifetime is not None:
@@ -192,6 +226,7 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
         if stopping is not None and not stopping.done() and stopping is not asyncio.current_task():
             stopping.cancel()  # the server is stopping already (a signal, say)
         self.kernels.close()
+        await asyncio.to_thread(self.notices.flush)
 
     def current_activity(self) -> bool:
         """Tell jupyter_server that a kernel is busy (its own culler then waits too)."""
@@ -217,6 +252,7 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.state = "stopping"
         self.stop_reason = reason
         self.watcher.stop()
+        self.notices.stopped(reason.value, inputs)
         if reason is Reason.RESUMED:
             self.emit(
                 "resume",
@@ -284,6 +320,7 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
             f"idle shutdown in {seconds_remaining:.1f} s",
             seconds_remaining=round(seconds_remaining, 3),
         )
+        self.notices.warning(seconds_remaining)
 
     def emit(self, action: str, msg: str, **data: Any) -> None:
         """Emit one lifecycle event."""

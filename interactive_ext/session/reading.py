@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from ..errors import SessionError
-from ..protocol import INPUTS, SAVED_INPUTS, SERVER_EXIT_CODES
+from ..protocol import ERROR, INPUTS, RESULT, SAVED_INPUTS, SERVER_EXIT_CODES
 from ..records import Outcome, Reason
 from . import pickles
 from .directory import Session
@@ -77,3 +77,17 @@ def file_problems(session: Session) -> list[str]:
         except (pickles.PickleFileError, OSError) as e:
             problems.append(f"{e}: {fix}")
     return problems
+
+
+def why_waiting(session: Session) -> str:
+    """Why the task waits: failed (its error's first line), paused after success, or paused."""
+    try:
+        error = session.read_json(ERROR)
+    except SessionError:
+        error = None
+    if isinstance(error, dict):
+        first = (str(error.get("message", "")).strip().splitlines() or [""])[0][:300]
+        return f"failed: {error.get('type')}: {first}"
+    if (session.path / RESULT).exists():
+        return "paused after it succeeded (load_result() has its result)"
+    return "paused before it runs"

@@ -33,9 +33,11 @@ from .environment import environment_failure, exit_ok
 from .inputs import bind_inputs, call_with_inputs, declared_inputs, write_inputs
 from .loader import reload_function, source_root
 from .log import announce, ensure_logging
+from .notices import TaskNotices, reach_suffix
 from .parameters import convert
 from .patches import record_changes
 from .ranks import RankOutcome, World, detect_world, follow, start_leader
+from .ray_registry import register
 from .signals import Interrupted, SignalState, catch_signals
 
 log = logging.getLogger("interactive_ext")
@@ -78,6 +80,7 @@ class TaskRun:
         self.overrides: dict[str, Any] = {}
         self.outcome: Outcome | None = None
         self.qualname: str = unwrap(func).__qualname__
+        self.notices = TaskNotices(options)
 
     # -- the waiting steps: done synchronously here, awaited by AsyncTaskRun ----------------
 
@@ -265,6 +268,7 @@ class TaskRun:
 
         record_error(self.session, error)
         capture_frames(self.session, error, self.options)
+        self.notices.resumed_failed(self.qualname, error)
         self.result = None
         self.session.remove(RESULT)
         log.error(
@@ -294,6 +298,7 @@ class TaskRun:
             self.ranks.close()
         if served and self.options.post_execute is not None:
             self.options.post_execute()
+        self.notices.close()
         kept.settle(self.session, ok, self.qualname)
 
     def idle_message(self, reason: Reason) -> str:
@@ -359,14 +364,23 @@ class TaskRun:
         except OSError as e:  # a read-only notebook_dir, a full disk: not the task's failure
             raise environment_failure(e, self.session, self.notebook_dir) from None
         info = await self.wait_ready(server)
+        registration = None
         if info is not None:  # None: stopped (with an outcome) before it was seen answering
+            registration = register(
+                info, self.context.ref, self.session, self.options.max_idle_seconds
+            )
             announce(
-                "Jupyter for task %s: %s (notebook %s)",
+                "Jupyter for task %s: %s (notebook %s)%s",
                 self.qualname,
                 info.url,
                 self.context.notebook,
+                reach_suffix(info.port, self.options.ip),
             )
-        return await self.wait_exit(server)
+        try:
+            return await self.wait_exit(server)
+        finally:
+            if registration is not None:
+                registration.close()
 
     def stop(self, server: ServerProcess) -> None:
         """Stop the server and its kernels; remove the ready file."""

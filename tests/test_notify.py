@@ -1,0 +1,151 @@
+"""Notifications through Apprise's json:// schema to a local HTTP receiver, from real tasks."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from conftest import free_port, wait_for
+from scripts import (
+    script_fixture,  # noqa: F401 - the `script` fixture
+    write,
+)
+
+pytest.importorskip("apprise")  # the test extra installs it
+
+
+class Receiver:
+    """A local HTTP server that keeps every JSON body posted to it, with its arrival time."""
+
+    def __init__(self) -> None:
+        """Listen on a free port of 127.0.0.1 (a thread serves it)."""
+        self.messages: list[tuple[float, dict[str, Any]]] = []
+        received = self.messages
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received.append((time.monotonic(), json.loads(body or b"{}")))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        """The Apprise URL of this receiver."""
+        return f"json://127.0.0.1:{self.port}/"
+
+    def wait(self, words: str, timeout: float = 30) -> tuple[float, dict[str, Any]]:
+        """The first message whose title contains words (arrival time, body)."""
+
+        def found() -> Any:
+            return next((m for m in list(self.messages) if words in m[1].get("title", "")), None)
+
+        return wait_for(found, timeout, f"a notification titled ...{words}...")  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        """Stop serving."""
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A JSON receiver, closed at the end."""
+    r = Receiver()
+    yield r
+    r.close()
+
+
+IDLE_TASK = """
+import json, os
+from interactive_ext import IdleTimeout, interactive
+
+@interactive(port=0, ready_file=os.environ["READY_FILE"], max_idle_seconds=6,
+             notify=os.environ["NOTIFY"].split())
+def train(epochs: int = 2):
+    return {"epochs": epochs}
+
+try:
+    print(json.dumps(train()))
+except IdleTimeout as e:
+    print(json.dumps({"idle": str(e)}))
+"""
+
+
+def test_waiting_warning_and_idle_stop_are_notified_a_dead_target_changes_nothing(
+    tmp_path: Any, script: Any, receiver: Receiver
+) -> None:
+    dead = f"json://127.0.0.1:{free_port()}/"  # nothing listens there
+    write(tmp_path, "task.py", IDLE_TASK)
+    s = script("task.py", env={"NOTIFY": f"{dead} {receiver.url}"})
+    info = s.ready()
+    ready_at = time.monotonic()
+    at, waiting = receiver.wait("is waiting")
+    assert abs(at - ready_at) < 3.0, at - ready_at
+    assert "train" in waiting["title"] and str(info["port"]) in waiting["title"]
+    assert f":{info['port']}/" in waiting["message"]
+    assert "paused before it runs" in waiting["message"]
+    assert "Idle stop: 20" in waiting["message"]  # an ISO time
+    assert info["token"] not in json.dumps(receiver.messages)
+    assert "interactive-task list" in waiting["message"]  # where the token is
+    _, warning = receiver.wait("stops in")
+    assert "(idle)" in warning["title"]
+    _, stopped = receiver.wait("stopped: idle")
+    assert "Reason: idle" in stopped["message"]
+    code, out, err = s.finish()
+    assert code == 0, err
+    assert "nobody resumed it" in out["idle"]  # the task went on as without notifications
+    assert info["token"] not in json.dumps(receiver.messages)
+    (server_log,) = (tmp_path / "tmp").rglob("server.log")  # kept after the IdleTimeout
+    failures = server_log.read_text().count("failed; the session goes on")
+    assert failures == 3  # one warning per notification to the dead target
+
+
+RETRY_TASK = """
+import json, os
+from interactive_ext import interactive
+
+@interactive(port=0, ready_file=os.environ["READY_FILE"], max_idle_seconds=120,
+             run_task_first=True, notify=[os.environ["NOTIFY"]], notify_include_token=True)
+def divide(x: int = 0):
+    return {"value": 10 // x}
+
+print(json.dumps(divide()))
+"""
+
+
+def test_a_failure_a_resume_and_a_resumed_run_that_failed_again(
+    tmp_path: Any, script: Any, receiver: Receiver
+) -> None:
+    write(tmp_path, "task.py", RETRY_TASK)
+    s = script("task.py", env={"NOTIFY": receiver.url})
+    info = s.ready()
+    _, waiting = receiver.wait("is waiting")
+    assert "failed: ZeroDivisionError: integer division or modulo by zero" in waiting["message"]
+    assert f"token={info['token']}" in waiting["message"]  # notify_include_token=True
+    (tmp_path / "ready.json").unlink()
+    assert s.resume(info).status == 202  # x is still 0: the resumed run fails again
+    _, stopped = receiver.wait("stopped: resumed")
+    assert "input overrides: none" in stopped["message"]
+    _, again = receiver.wait("failed again")
+    assert "ZeroDivisionError" in again["message"] and "starts again" in again["message"]
+    info = s.ready()
+    assert s.resume(info, {"x": 5}).status == 202
+    code, out, err = s.finish()
+    assert code == 0, err
+    assert out == {"value": 2}
+    titles = [m["title"] for _, m in receiver.messages]
+    assert sum("is waiting" in t for t in titles) == 2, titles
