@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from interactive_ext.procs import alive, descendants
+from interactive_ext.protocol import SESSION_ENV
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
@@ -182,6 +183,70 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     yield start
     for server in started:
         kill_tree(server.proc)
+
+
+# -- the CLI, run as a user runs it --------------------------------------------------------
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, private_tmpdir: Path) -> dict[str, str]:
+    """A user's environment: a private runtime dir and TMPDIR, no inherited token or session."""
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("JUPYTER_TOKEN", SESSION_ENV)}
+    env.update(JUPYTER_RUNTIME_DIR=str(runtime), PYTHONUNBUFFERED="1", TMPDIR=str(private_tmpdir))
+    return env
+
+
+@pytest.fixture
+def cli_run(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Factory: start `jupyter interactive-task ARGS` in the background (in tmp_path unless cwd
+    is given, with cli_env unless env is); each is killed with its tree at the end."""
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(
+        *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            [str(BIN / "jupyter-interactive-task"), *args],
+            env=cli_env if env is None else env,
+            cwd=cwd or tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        procs.append(proc)
+        return proc
+
+    try:
+        yield start
+    finally:
+        for proc in procs:
+            kill_tree(proc)
+
+
+def read_ready(path: Path, proc: subprocess.Popen[str], timeout: float = 60) -> dict[str, Any]:
+    """The ready file of a run, once written; fail with the run's stderr if it exits first."""
+
+    def ready() -> dict[str, Any] | None:
+        if proc.poll() is not None:
+            err = proc.stderr.read() if proc.stderr else ""
+            raise AssertionError(f"run exited with {proc.returncode}: {err}")
+        try:
+            return json.loads(path.read_text())  # type: ignore[no-any-return]
+        except (OSError, ValueError):
+            return None
+
+    return wait_for(ready, timeout, "the ready file")  # type: ignore[no-any-return]
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 90) -> tuple[int, str, str]:
+    """Wait for a run to end: (exit code, stdout, stderr)."""
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
 
 
 def start_kernel(server: ServerProcess) -> str:

@@ -11,13 +11,13 @@ import pytest
 
 from interactive_ext.client import Client, Unreachable
 from interactive_ext.errors import InputsError, SessionError
-from interactive_ext.task.inputs import bind_inputs, call_with_inputs
-from interactive_ext.session.overrides import parse_resume_body
-from interactive_ext.task.loader import load_function, reload_function, source_root
-from interactive_ext.task.direct import unwrap
 from interactive_ext.options import DEFAULTS, Options, options_from
 from interactive_ext.records import Outcome, ReadyInfo, Reason, TaskContext
 from interactive_ext.session.directory import Session, atomic_write
+from interactive_ext.session.overrides import parse_resume_body
+from interactive_ext.task.direct import unwrap
+from interactive_ext.task.inputs import bind_inputs, call_with_inputs
+from interactive_ext.task.loader import load_function, reload_function, source_root
 
 CONTEXT = TaskContext(module="m", qualname="train", parameters=["epochs", "lr"])
 

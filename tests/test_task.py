@@ -27,9 +27,9 @@ from conftest import (
 )
 
 from interactive_ext import IdleTimeout, interactive
+from interactive_ext.options import Options
 from interactive_ext.task.inputs import call_with_inputs
 from interactive_ext.task.loader import load_function
-from interactive_ext.options import Options
 from interactive_ext.task.run import run_interactive
 
 ROOT = Path(__file__).resolve().parent.parent
