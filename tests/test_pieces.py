@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 import sys
 from pathlib import Path
@@ -110,8 +111,8 @@ def test_atomic_write_is_private_and_leaves_nothing_on_failure(tmp_path: Path) -
     assert target.read_bytes() == b"one"
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
 
-    def broken(f):  # type: ignore[no-untyped-def]
-        f.write(b"half")
+    def broken(fd: int) -> None:
+        os.write(fd, b"half")
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):

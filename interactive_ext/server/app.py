@@ -34,7 +34,7 @@ from .handlers import HeartbeatHandler, ResumeHandler, SavedHandler, StatusHandl
 from .idle import IdleWatcher, wall
 from .page import PageHandler
 from .save_window import SaveWindow
-from .status import task_status
+from .status import State, task_status
 
 LIFECYCLE = "https://events.jupyter.org/interactive_ext/lifecycle/v1"
 SCHEMA_PATH = Path(__file__).parent / "event_schemas" / "lifecycle" / "v1.yaml"
@@ -133,7 +133,7 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
 
     def initialize_settings(self) -> None:
         """Create the watcher and hook the activity sources into the server."""
-        self.state = "waiting"
+        self.state: State = State.WAITING
         self.stop_reason: Reason | None = None
         self.started = time.monotonic()
         self.saves = SaveWindow(self.save_window_seconds, self.log)
@@ -201,7 +201,7 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
 
     def request_stop(self, reason: Reason, inputs: dict[str, Any] | None = None) -> bool:
         """Record the outcome, emit it and stop the server; False if already stopping."""
-        if self.state != "waiting":
+        if self.state is not State.WAITING:
             return False
         if self.session is not None:
             try:
@@ -212,7 +212,7 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
                         f"cannot record the resume in {self.session.path}: {e}"
                     ) from e
                 self.log.exception("cannot record the outcome %s; stopping anyway", reason.value)
-        self.state = "stopping"
+        self.state = State.STOPPING
         self.stop_reason = reason
         self.watcher.stop()
         if reason is Reason.RESUMED:
@@ -305,7 +305,7 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
         context, problems = self.task_context()
         lifetime = self.started + self.max_lifetime_seconds if self.max_lifetime_seconds else None
         return {
-            "state": self.state,
+            "state": self.state.value,
             "stop_reason": self.stop_reason.value if self.stop_reason else None,
             "save_deadline": wall(self.saves.deadline) if self.stop_reason else None,
             "started": wall(self.started),
