@@ -228,6 +228,20 @@ def cli_run(
             kill_tree(proc)
 
 
+def run_cli(
+    env: dict[str, str], *args: str, cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run `jupyter interactive-task ARGS` to completion, as a person runs it."""
+    return subprocess.run(
+        [str(BIN / "jupyter-interactive-task"), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def read_ready(path: Path, proc: subprocess.Popen[str], timeout: float = 60) -> dict[str, Any]:
     """The ready file of a run, once written; fail with the run's stderr if it exits first."""
 
