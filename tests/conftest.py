@@ -263,6 +263,25 @@ def finish(proc: subprocess.Popen[str], timeout: float = 90) -> tuple[int, str, 
     return proc.returncode, out, err
 
 
+def mount_tmpfs(path: Path, options: str) -> None:
+    """Mount a tmpfs at path (a read-only or a tiny one), or skip the test where not allowed."""
+    path.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+
+
+@pytest.fixture
+def mounts() -> Iterator[list[Path]]:
+    """Mount points to unmount at the end."""
+    points: list[Path] = []
+    yield points
+    for point in points:
+        subprocess.run(["umount", "-l", str(point)], capture_output=True)
+
+
 def start_kernel(server: ServerProcess) -> str:
     """Start a real ipykernel through the REST API (answered once the kernel runs); its id."""
     r = server.request("POST", "/api/kernels", body={"name": "python3"})

@@ -17,7 +17,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from conftest import finish, http, read_ready, start_kernel, wait_for
+from conftest import finish, http, mount_tmpfs, read_ready, start_kernel, wait_for
 from scripts import run_cell, server_of, write
 
 from interactive_ext.procs import alive
@@ -222,29 +222,3 @@ def test_inputs_the_code_does_not_declare_are_dropped(tmp_path, tasks, cli_run, 
     code, out, err = finish(proc)
     assert code == 0, err
     assert json.loads(out) == {"n": 6, "type": "int", "version": 1}
-
-
-# -- mounts --------------------------------------------------------------------------
-
-
-def mount_tmpfs(path: Path, options: str) -> None:
-    """Mount a tmpfs at path, or skip the test where that is not allowed."""
-    import subprocess
-
-    path.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-
-
-@pytest.fixture
-def mounts():
-    """Mount points to unmount at the end."""
-    import subprocess
-
-    points: list[Path] = []
-    yield points
-    for point in points:
-        subprocess.run(["umount", "-l", str(point)], capture_output=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from conftest import run_cli as cli
 from conftest import wait_for
 
 HERE = Path(__file__).parent
@@ -33,17 +34,6 @@ def engine_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
-
-
-def cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    """`jupyter interactive-task ARGS` in a subprocess, as a person runs it on the node."""
-    return subprocess.run(
-        [str(BIN / "jupyter"), "interactive-task", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def task_sessions(env: dict[str, str]) -> list[dict[str, Any]]:
