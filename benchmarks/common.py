@@ -298,8 +298,12 @@ def wait_answer(proc: Proc, port: int, path: str = "/api", timeout: float = 60.0
         time.sleep(0.005)
 
 
-def wait_for(predicate: Any, timeout: float, interval: float = 0.02, what: str = "") -> Any:
-    """Poll predicate until it returns a truthy value; raise TimeoutError after timeout."""
+def wait_for(predicate: Any, timeout: float, what: str = "", interval: float = 0.05) -> Any:
+    """Poll predicate until it returns a truthy value (returned); TimeoutError after timeout s.
+
+    The one poll-with-a-deadline of the benchmarks and the tests (tests/conftest.py imports it
+    from here: the benchmarks never import from tests/).
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()

@@ -96,7 +96,7 @@ def _build_tree(port: int) -> set[int]:
         new = marked() - before
         return new if len(new) == len(MARKS) else None
 
-    return set(common.wait_for(all_started, 30, 0.02, "the detached processes"))
+    return set(common.wait_for(all_started, 30, "the detached processes", interval=0.02))
 
 
 def _pidfds(pids: set[int]) -> dict[int, int]:
@@ -171,7 +171,7 @@ def _once(s: Settings, case: str, i: int) -> dict[str, Any]:
     fds: dict[int, int] = {}
     try:
         with common.running(cmd, common.bench_env(s.work), work, work / "wrapper.log") as proc:
-            info = common.wait_for(lambda: _read_ready(ready), 90, 0.05, "the ready file")
+            info = common.wait_for(lambda: _read_ready(ready), 90, "the ready file")
             detached = _build_tree(port)
             fds = _pidfds(common.descendants(proc.pid) | detached)
             names = sorted(_name(pid) for pid in fds)

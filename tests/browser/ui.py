@@ -46,7 +46,7 @@ def wait_notebook_ready(page: Page, server: Server, notebook: str) -> None:
         lambda: kernel_idle(server, notebook),
         KERNEL_READY_TIMEOUT,
         f"the kernel of {notebook} to be idle with a tab connected",
-        step=0.2,
+        interval=0.2,
     )
     expect(page.locator(".jp-NotebookPanel").first).to_be_visible()
 

@@ -119,7 +119,7 @@ class Driver:
             rows = task_sessions(self.env)
             return rows[0] if len(rows) == 1 else None
 
-        return wait_for(one, TIMEOUT, "the task's server in the worker", step=0.3)  # type: ignore[no-any-return]
+        return wait_for(one, TIMEOUT, "the task's server in the worker", interval=0.3)  # type: ignore[no-any-return]
 
     def finish(self) -> tuple[int, str]:
         """The driver's exit code and output."""
