@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from conftest import ServerProcess, alive, execute, http, kill_tree, wait_for
+from scripts import Script, start_task
 
 from interactive_ext.child import containment
 
@@ -104,26 +105,9 @@ def run_task(
         ready = tmp_path / "ready.json"
         opts = {"port": 0, "ready_file": str(ready), "notebook_dir": str(tmp_path)}
         env = {**os.environ, "TASK_OPTIONS": json.dumps(opts), "JUPYTER_RUNTIME_DIR": str(runtime)}
-        env.pop("INTERACTIVE_EXT_SESSION", None)
-        proc = subprocess.Popen(
-            [sys.executable, str(tmp_path / "task.py")],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            start_new_session=True,
-        )
+        proc = start_task([sys.executable, str(tmp_path / "task.py")], env, tmp_path)
         procs.append(proc)
-
-        def read() -> Any:
-            assert proc.poll() is None, proc.communicate()
-            try:
-                return json.loads(ready.read_text())
-            except (OSError, ValueError):
-                return None
-
-        return proc, wait_for(read, 60, "the ready file")
+        return proc, Script(proc, tmp_path, ready).ready()
 
     before = sleepers()
     try:
