@@ -270,6 +270,39 @@ def mounts() -> Iterator[list[Path]]:
         subprocess.run(["umount", "-l", str(point)], capture_output=True)
 
 
+def open_terminal(server: ServerProcess) -> str:
+    """Open a terminal through the REST API; its name."""
+    r = server.request("POST", "/api/terminals")
+    assert r.status == 200, r
+    return str(r.body["name"])
+
+
+def type_in_terminal(
+    server: ServerProcess, name: str, text: str, until: str, timeout: float = 20
+) -> None:
+    """Type text into the terminal name, as a frontend does; return once its output shows until."""
+    import asyncio
+
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    async def run() -> None:
+        url = f"ws://127.0.0.1:{server.port}/terminals/websocket/{name}"
+        req = HTTPRequest(url, headers={"Authorization": f"token {server.token}"})
+        ws = await websocket_connect(req)
+        try:
+            await ws.write_message(json.dumps(["stdin", text]))
+            while True:
+                msg = await asyncio.wait_for(ws.read_message(), timeout)
+                assert msg is not None, "terminal websocket closed"
+                if until in msg:
+                    return
+        finally:
+            ws.close()
+
+    asyncio.run(run())
+
+
 def start_kernel(server: ServerProcess) -> str:
     """Start a real ipykernel through the REST API (answered once the kernel runs); its id."""
     r = server.request("POST", "/api/kernels", body={"name": "python3"})

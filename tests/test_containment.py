@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -14,7 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ServerProcess, alive, execute, http, kill_tree, wait_for
+from conftest import (
+    ServerProcess,
+    alive,
+    execute,
+    http,
+    kill_tree,
+    open_terminal,
+    type_in_terminal,
+    wait_for,
+)
 from scripts import Script, start_task
 
 from interactive_ext.child import containment
@@ -66,31 +74,6 @@ def sleepers() -> set[int]:
     return found
 
 
-def type_in_terminal(server: ServerProcess, text: str) -> None:
-    """Open a terminal and type text into it; return once it echoed 'started'."""
-    from tornado.httpclient import HTTPRequest
-    from tornado.websocket import websocket_connect
-
-    r = server.request("POST", "/api/terminals")
-    assert r.status == 200, r
-
-    async def run() -> None:
-        url = f"ws://127.0.0.1:{server.port}/terminals/websocket/{r.body['name']}"
-        req = HTTPRequest(url, headers={"Authorization": f"token {server.token}"})
-        ws = await websocket_connect(req)
-        try:
-            await ws.write_message(json.dumps(["stdin", text]))
-            while True:
-                msg = await asyncio.wait_for(ws.read_message(), 20)
-                assert msg is not None, "terminal websocket closed"
-                if "started" in msg:
-                    return
-        finally:
-            ws.close()
-
-    asyncio.run(run())
-
-
 @pytest.fixture
 def run_task(
     tmp_path: Path,
@@ -134,7 +117,7 @@ def detach_everywhere(info: dict[str, Any]) -> tuple[ServerProcess, set[int]]:
     assert kernel.status == 201, kernel
     msgs = execute(server, kernel.body["id"], DETACH)
     assert any("started" in m["content"].get("text", "") for m in msgs), msgs
-    type_in_terminal(server, TERMINAL)
+    type_in_terminal(server, open_terminal(server), TERMINAL, "started")
 
     def six() -> set[int] | None:
         new = sleepers() - before
