@@ -187,12 +187,20 @@ def cli_env(tmp_path: Path, private_tmpdir: Path) -> dict[str, str]:
 
 
 @pytest.fixture
+def reaper() -> Iterator[list[subprocess.Popen[Any]]]:
+    """The processes a test started: each is stopped with its tree at the end, even on failure."""
+    procs: list[subprocess.Popen[Any]] = []
+    yield procs
+    for proc in procs:
+        kill_tree(proc)
+
+
+@pytest.fixture
 def cli_run(
-    tmp_path: Path, cli_env: dict[str, str]
-) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    tmp_path: Path, cli_env: dict[str, str], reaper: list[subprocess.Popen[Any]]
+) -> Callable[..., subprocess.Popen[str]]:
     """Factory: start `jupyter interactive-task ARGS` in the background (in tmp_path unless cwd
     is given, with cli_env unless env is); each is killed with its tree at the end."""
-    procs: list[subprocess.Popen[str]] = []
 
     def start(
         *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
@@ -206,14 +214,10 @@ def cli_run(
             text=True,
             start_new_session=True,
         )
-        procs.append(proc)
+        reaper.append(proc)
         return proc
 
-    try:
-        yield start
-    finally:
-        for proc in procs:
-            kill_tree(proc)
+    return start
 
 
 def run_cli(

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,21 +103,15 @@ def start_task(argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.Po
 
 
 @pytest.fixture(name="script")
-def script_fixture(tmp_path: Path) -> Iterator[Callable[..., Script]]:
+def script_fixture(tmp_path: Path, reaper: list[subprocess.Popen[Any]]) -> Callable[..., Script]:
     """Factory: run tmp_path/NAME with python; every process is killed at the end."""
-    started: list[Script] = []
 
     def start(name: str, *args: str, env: dict[str, str] | None = None) -> Script:
         ready = tmp_path / "ready.json"
         full_env = {**os.environ, "READY_FILE": str(ready), "PYTHONUNBUFFERED": "1", **(env or {})}
         full_env.pop("JUPYTER_TOKEN", None)
         proc = start_task([sys.executable, str(tmp_path / name), *args], full_env, tmp_path)
-        s = Script(proc, tmp_path, ready)
-        started.append(s)
-        return s
+        reaper.append(proc)
+        return Script(proc, tmp_path, ready)
 
-    try:
-        yield start
-    finally:
-        for s in started:
-            kill_tree(s.proc)  # and every process it started, even in sessions of their own
+    return start

@@ -402,18 +402,14 @@ def test_bad_arguments_exit_2_with_one_clear_line(cli_env, tasks, args, words):
     assert r.stdout == ""
 
 
+def add_one(tasks: Path, notebook_dir: Path) -> tuple[str, ...]:
+    """`run` of the test module's add(a=1), its notebook in notebook_dir."""
+    return ("run", f"{tasks}:add", "--kwargs", '{"a": 1}', f"--notebook-dir={notebook_dir}")
+
+
 def test_idle_timeout_with_on_idle_fail_exits_3(tmp_path, cli_env, tasks, cli_run):
     """Nobody attaches: the server stops after the idle timeout and run exits 3."""
-    run = cli_run(
-        "run",
-        f"{tasks}:add",
-        "--kwargs",
-        '{"a": 1}',
-        "--port=0",
-        "--max-idle-seconds=2",
-        "--on-idle=fail",
-        f"--notebook-dir={tmp_path}",
-    )
+    run = cli_run(*add_one(tasks, tmp_path), "--port=0", "--max-idle-seconds=2", "--on-idle=fail")
     code, out, err = finish(run)
     assert code == 3, err
     assert "idle" in err.lower()
@@ -426,14 +422,7 @@ def test_a_taken_port_exits_4_naming_the_port(tmp_path, cli_env, tasks, cli_run)
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        run = cli_run(
-            "run",
-            f"{tasks}:add",
-            "--kwargs",
-            '{"a": 1}',
-            f"--port={port}",
-            f"--notebook-dir={tmp_path}",
-        )
+        run = cli_run(*add_one(tasks, tmp_path), f"--port={port}")
         code, _, err = finish(run)
     assert code == 4, err
     assert str(port) in err
@@ -443,15 +432,7 @@ def test_a_taken_port_exits_4_naming_the_port(tmp_path, cli_env, tasks, cli_run)
 def test_a_signal_stops_everything(tmp_path, cli_env, tasks, cli_run, signum, code):
     """SIGTERM/SIGINT to run with a kernel open: exit 143/130, server and kernel are gone."""
     ready_file = tmp_path / "ready.json"
-    run = cli_run(
-        "run",
-        f"{tasks}:add",
-        "--kwargs",
-        '{"a": 1}',
-        "--port=0",
-        f"--ready-file={ready_file}",
-        f"--notebook-dir={tmp_path}",
-    )
+    run = cli_run(*add_one(tasks, tmp_path), "--port=0", f"--ready-file={ready_file}")
     ready = read_ready(ready_file, run)
     base = ready["server_url"].rstrip("/")
     for suffix in ("/lab", "/tree"):

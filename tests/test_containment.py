@@ -76,10 +76,9 @@ def sleepers() -> set[int]:
 
 @pytest.fixture
 def run_task(
-    tmp_path: Path,
+    tmp_path: Path, reaper: list[subprocess.Popen[Any]]
 ) -> Iterator[Callable[[], tuple[subprocess.Popen[str], dict[str, Any]]]]:
     """Start the task script; its process and ready info. Everything is killed at the end."""
-    procs: list[subprocess.Popen[str]] = []
     runtime = tmp_path / "runtime"
     runtime.mkdir(mode=0o700)
     (tmp_path / "task.py").write_text(TASK)
@@ -89,15 +88,15 @@ def run_task(
         opts = {"port": 0, "ready_file": str(ready), "notebook_dir": str(tmp_path)}
         env = {**os.environ, "TASK_OPTIONS": json.dumps(opts), "JUPYTER_RUNTIME_DIR": str(runtime)}
         proc = start_task([sys.executable, str(tmp_path / "task.py")], env, tmp_path)
-        procs.append(proc)
+        reaper.append(proc)
         return proc, Script(proc, tmp_path, ready).ready()
 
     before = sleepers()
     try:
         yield start
     finally:
-        for proc in procs:
-            kill_tree(proc)
+        for proc in reaper:
+            kill_tree(proc)  # before the sleepers they leave behind
         for pid in sleepers() - before:
             os.kill(pid, signal.SIGKILL)
 

@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import finish, free_port, http, mount_tmpfs, run_cli, wait_for
+from conftest import finish, free_port, http, mount_tmpfs, read_ready, run_cli
 
 from interactive_ext.errors import SessionError
 from interactive_ext.session.directory import Session, safe_parent
@@ -59,6 +59,11 @@ def one_clear_line(err: str, code: int, got: int, *words: str) -> None:
 
 IDLE = ("run", "--port", "0", "--max-idle-seconds", "1", "--on-idle", "resume")
 """Options of a run that nobody attaches to: after one idle second the task runs."""
+
+
+def waiting(ready: Path) -> tuple[str, ...]:
+    """`run` on a free port, its ready file at ready: it waits for a resume."""
+    return ("run", "--port", "0", "--ready-file", str(ready))
 
 
 # -- finding 2: the session directory is ours or it is refused ------------------------------
@@ -119,18 +124,8 @@ def test_broken_files_and_bad_requests_are_named_and_the_task_resumes(env, cli_r
     """Corrupt context.json and saved_inputs.pkl: status names them, resume runs with the
     original inputs; a deep body and null inputs are 400, no token is a 403 that says so."""
     ready = tmp_path / "ready.json"
-    proc = cli_run(
-        "run",
-        "--port",
-        "0",
-        "--ready-file",
-        str(ready),
-        "failtasks:add",
-        "--kwargs",
-        '{"a": 4}',
-        env=env,
-    )
-    info = wait_for(lambda: ready.exists() and json.loads(ready.read_text()), 60, "the ready file")
+    proc = cli_run(*waiting(ready), "failtasks:add", "--kwargs", '{"a": 4}', env=env)
+    info = read_ready(ready, proc)
     folder = Path(info["session_dir"])
     (folder / "context.json").write_text("{not json")
     (folder / "saved_inputs.pkl").write_bytes(b"\x89IXPKL\r\n garbage")
@@ -207,20 +202,9 @@ def test_the_task_s_sys_exit(env, cli_run, private_tmpdir, code, expected, stdou
 def test_an_idle_timeout_with_the_session_removed_is_still_exit_3(env, cli_run, tmp_path):
     """The outcome file cannot be written: the server's exit code says why it stopped."""
     ready = tmp_path / "ready.json"
-    proc = cli_run(
-        "run",
-        "--port",
-        "0",
-        "--ready-file",
-        str(ready),
-        "--max-idle-seconds",
-        "4",
-        "--on-idle",
-        "fail",
-        "failtasks:add",
-        env=env,
-    )
-    info = wait_for(lambda: ready.exists() and json.loads(ready.read_text()), 60, "the ready file")
+    flags = ("--max-idle-seconds", "4", "--on-idle", "fail", "failtasks:add")
+    proc = cli_run(*waiting(ready), *flags, env=env)
+    info = read_ready(ready, proc)
     shutil.rmtree(info["session_dir"])
     code, _, err = finish(proc)
     one_clear_line(err, 3, code, "was removed while it ran")

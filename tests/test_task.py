@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,16 +77,15 @@ class Task(Script):
 
 
 @pytest.fixture
-def task(tmp_path: Path) -> Iterator[Callable[..., Task]]:
+def task(tmp_path: Path, reaper: list[subprocess.Popen[Any]]) -> Callable[..., Task]:
     """Factory: start the test task in a subprocess with options and kwargs."""
-    started: list[Task] = []
     (tmp_path / "mytask.py").write_text(TASK_MODULE)
     (tmp_path / "runner.py").write_text(RUNNER)
 
     def start(
         kwargs: dict[str, Any] | None = None, env: dict[str, str] | None = None, **options: Any
     ) -> Task:
-        n = len(started)
+        n = len(reaper)
         ready = tmp_path / f"ready{n}.json"
         notebook_dir = tmp_path / f"nb{n}"
         notebook_dir.mkdir(exist_ok=True)
@@ -98,15 +97,10 @@ def task(tmp_path: Path) -> Iterator[Callable[..., Task]]:
             str(tmp_path),
             json.dumps(kwargs or {}),
         ]
-        t = Task(start_task(argv, full_env, tmp_path), tmp_path, ready, notebook_dir)
-        started.append(t)
-        return t
+        reaper.append(start_task(argv, full_env, tmp_path))
+        return Task(reaper[-1], tmp_path, ready, notebook_dir)
 
-    try:
-        yield start
-    finally:
-        for t in started:
-            kill_tree(t.proc)  # and every process it started, even in sessions of their own
+    return start
 
 
 def run_cell(server: ServerProcess, kernel_id: str, code: str) -> str:
