@@ -314,6 +314,33 @@ def wait_for(predicate: Any, timeout: float, what: str = "", interval: float = 0
         time.sleep(interval)
 
 
+def type_in_terminal(
+    port: int, token: str, name: str, text: str, until: str, timeout: float = 30
+) -> None:
+    """Type text into terminal name over its websocket, as a frontend does; return once its
+    output shows until (tests/conftest.py uses it too)."""
+    import asyncio
+
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    async def run() -> None:
+        url = f"ws://{HOST}:{port}/terminals/websocket/{name}"
+        ws = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {token}"}))
+        try:
+            await ws.write_message(json.dumps(["stdin", text]))
+            while True:
+                msg = await ws.read_message()
+                if msg is None:
+                    raise RuntimeError("the terminal websocket closed")
+                if until in msg:
+                    return
+        finally:
+            ws.close()
+
+    asyncio.run(asyncio.wait_for(run(), timeout))
+
+
 def tmpdir(parent: Path, prefix: str) -> Path:
     """A fresh directory under parent."""
     parent.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from benchmarks import common
 from benchmarks.common import wait_for
 from interactive_ext.procs import alive, descendants
 from interactive_ext.protocol import SESSION_ENV
@@ -285,26 +286,7 @@ def type_in_terminal(
     server: ServerProcess, name: str, text: str, until: str, timeout: float = 20
 ) -> None:
     """Type text into the terminal name, as a frontend does; return once its output shows until."""
-    import asyncio
-
-    from tornado.httpclient import HTTPRequest
-    from tornado.websocket import websocket_connect
-
-    async def run() -> None:
-        url = f"ws://127.0.0.1:{server.port}/terminals/websocket/{name}"
-        req = HTTPRequest(url, headers={"Authorization": f"token {server.token}"})
-        ws = await websocket_connect(req)
-        try:
-            await ws.write_message(json.dumps(["stdin", text]))
-            while True:
-                msg = await asyncio.wait_for(ws.read_message(), timeout)
-                assert msg is not None, "terminal websocket closed"
-                if until in msg:
-                    return
-        finally:
-            ws.close()
-
-    asyncio.run(run())
+    common.type_in_terminal(server.port, server.token, name, text, until, timeout)
 
 
 def start_kernel(server: ServerProcess) -> str:
