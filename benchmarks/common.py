@@ -298,8 +298,12 @@ def wait_answer(proc: Proc, port: int, path: str = "/api", timeout: float = 60.0
         time.sleep(0.005)
 
 
-def wait_for(predicate: Any, timeout: float, interval: float = 0.02, what: str = "") -> Any:
-    """Poll predicate until it returns a truthy value; raise TimeoutError after timeout."""
+def wait_for(predicate: Any, timeout: float, what: str = "", interval: float = 0.05) -> Any:
+    """Poll predicate until it returns a truthy value (returned); TimeoutError after timeout s.
+
+    The one poll-with-a-deadline of the benchmarks and the tests (tests/conftest.py imports it
+    from here: the benchmarks never import from tests/).
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -308,6 +312,33 @@ def wait_for(predicate: Any, timeout: float, interval: float = 0.02, what: str =
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout} s waiting for {what or predicate}")
         time.sleep(interval)
+
+
+def type_in_terminal(
+    port: int, token: str, name: str, text: str, until: str, timeout: float = 30
+) -> None:
+    """Type text into terminal name over its websocket, as a frontend does; return once its
+    output shows until (tests/conftest.py uses it too)."""
+    import asyncio
+
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    async def run() -> None:
+        url = f"ws://{HOST}:{port}/terminals/websocket/{name}"
+        ws = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {token}"}))
+        try:
+            await ws.write_message(json.dumps(["stdin", text]))
+            while True:
+                msg = await ws.read_message()
+                if msg is None:
+                    raise RuntimeError("the terminal websocket closed")
+                if until in msg:
+                    return
+        finally:
+            ws.close()
+
+    asyncio.run(asyncio.wait_for(run(), timeout))
 
 
 def tmpdir(parent: Path, prefix: str) -> Path:

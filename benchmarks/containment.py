@@ -11,7 +11,6 @@ POST (11b) and stops when the last pidfd reports its process gone (a zombie coun
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -60,29 +59,10 @@ def marked() -> set[int]:
 
 def _terminal(port: int) -> None:
     """Open a terminal over REST and type TERMINAL; return once the shell answered."""
-    from tornado.httpclient import HTTPRequest
-    from tornado.websocket import websocket_connect
-
     status, model = common.request(port, "POST", "/api/terminals")
     if status != 200:
         raise RuntimeError(f"POST /api/terminals answered {status}: {model}")
-
-    async def run() -> None:
-        url = f"ws://{common.HOST}:{port}/terminals/websocket/{model['name']}"
-        req = HTTPRequest(url, headers={"Authorization": f"token {common.TOKEN}"})
-        ws = await websocket_connect(req)
-        try:
-            await ws.write_message(json.dumps(["stdin", TERMINAL]))
-            while True:
-                msg = await ws.read_message()
-                if msg is None:
-                    raise RuntimeError("the terminal websocket closed")
-                if "bgok" in msg:
-                    return
-        finally:
-            ws.close()
-
-    asyncio.run(asyncio.wait_for(run(), 30))
+    common.type_in_terminal(port, common.TOKEN, model["name"], TERMINAL, "bgok", 30)
 
 
 def _build_tree(port: int) -> set[int]:
@@ -96,7 +76,7 @@ def _build_tree(port: int) -> set[int]:
         new = marked() - before
         return new if len(new) == len(MARKS) else None
 
-    return set(common.wait_for(all_started, 30, 0.02, "the detached processes"))
+    return set(common.wait_for(all_started, 30, "the detached processes", interval=0.02))
 
 
 def _pidfds(pids: set[int]) -> dict[int, int]:
@@ -171,7 +151,7 @@ def _once(s: Settings, case: str, i: int) -> dict[str, Any]:
     fds: dict[int, int] = {}
     try:
         with common.running(cmd, common.bench_env(s.work), work, work / "wrapper.log") as proc:
-            info = common.wait_for(lambda: _read_ready(ready), 90, 0.05, "the ready file")
+            info = common.wait_for(lambda: _read_ready(ready), 90, "the ready file")
             detached = _build_tree(port)
             fds = _pidfds(common.descendants(proc.pid) | detached)
             names = sorted(_name(pid) for pid in fds)

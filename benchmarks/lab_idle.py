@@ -66,7 +66,7 @@ def _open_and_run(page: Any, port: int) -> None:
             for x in sessions or []
         )
 
-    common.wait_for(kernel_ready, 90, 0.1, "the notebook's kernel")
+    common.wait_for(kernel_ready, 90, "the notebook's kernel", interval=0.1)
     cell.locator(".jp-InputArea-editor").click()
     page.keyboard.press("Shift+Enter")
     prompt = cell.locator(".jp-InputArea-prompt")

@@ -143,7 +143,7 @@ def _close_sessions(port: int) -> None:
     for session in sessions or []:
         common.request(port, "DELETE", f"/api/sessions/{session['id']}", timeout=30)
     common.wait_for(
-        lambda: not common.request(port, "GET", "/api/kernels")[1], 30, 0.1, "no kernel"
+        lambda: not common.request(port, "GET", "/api/kernels")[1], 30, "no kernel", interval=0.1
     )
 
 

@@ -52,7 +52,10 @@ def _once(s: Settings, kernels: int, changed: bool = False) -> dict[str, Any]:
         if status != 202:
             raise RuntimeError(f"resume answered {status}: {body}")
         text = common.wait_for(
-            lambda: stamp.exists() and stamp.read_text(), 60, 0.002, "the task's first line"
+            lambda: stamp.exists() and stamp.read_text(),
+            60,
+            "the task's first line",
+            interval=0.002,
         )
         latency = float(text) - t0
         try:

@@ -169,7 +169,7 @@ def _held_mib(s: Settings, side: str, kind: str, path: Path, mib: int) -> float:
                     raise RuntimeError(f"hold-{side} exited: {proc.tail()}")
                 return "ready" in proc.log_text()
 
-            common.wait_for(ready, 300, what=f"hold-{side} to load")
+            common.wait_for(ready, 300, f"hold-{side} to load", interval=0.02)
         return sum(_pss_kib(p.pid) for p in procs) / 1024
 
 

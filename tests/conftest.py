@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -19,7 +18,10 @@ from typing import Any
 
 import pytest
 
+from benchmarks import common
+from benchmarks.common import wait_for
 from interactive_ext.procs import alive, descendants
+from interactive_ext.protocol import SESSION_ENV
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
@@ -44,18 +46,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, step: float = 0.05) -> Any:
-    """Poll predicate until it returns a truthy value; fail with what after timeout s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(step)
 
 
 def kill_tree(proc: subprocess.Popen[Any], grace: float = 5.0) -> None:
@@ -182,6 +172,121 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     yield start
     for server in started:
         kill_tree(server.proc)
+
+
+# -- the CLI, run as a user runs it --------------------------------------------------------
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, private_tmpdir: Path) -> dict[str, str]:
+    """A user's environment: a private runtime dir and TMPDIR, no inherited token or session."""
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("JUPYTER_TOKEN", SESSION_ENV)}
+    env.update(JUPYTER_RUNTIME_DIR=str(runtime), PYTHONUNBUFFERED="1", TMPDIR=str(private_tmpdir))
+    return env
+
+
+@pytest.fixture
+def reaper() -> Iterator[list[subprocess.Popen[Any]]]:
+    """The processes a test started: each is stopped with its tree at the end, even on failure."""
+    procs: list[subprocess.Popen[Any]] = []
+    yield procs
+    for proc in procs:
+        kill_tree(proc)
+
+
+@pytest.fixture
+def cli_run(
+    tmp_path: Path, cli_env: dict[str, str], reaper: list[subprocess.Popen[Any]]
+) -> Callable[..., subprocess.Popen[str]]:
+    """Factory: start `jupyter interactive-task ARGS` in the background (in tmp_path unless cwd
+    is given, with cli_env unless env is); each is killed with its tree at the end."""
+
+    def start(
+        *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            [str(BIN / "jupyter-interactive-task"), *args],
+            env=cli_env if env is None else env,
+            cwd=cwd or tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        reaper.append(proc)
+        return proc
+
+    return start
+
+
+def run_cli(
+    env: dict[str, str], *args: str, cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run `jupyter interactive-task ARGS` to completion, as a person runs it."""
+    return subprocess.run(
+        [str(BIN / "jupyter-interactive-task"), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def read_ready(path: Path, proc: subprocess.Popen[str], timeout: float = 60) -> dict[str, Any]:
+    """The ready file of a run, once written; fail with the run's stderr if it exits first."""
+
+    def ready() -> dict[str, Any] | None:
+        if proc.poll() is not None:
+            err = proc.stderr.read() if proc.stderr else ""
+            raise AssertionError(f"run exited with {proc.returncode}: {err}")
+        try:
+            return json.loads(path.read_text())  # type: ignore[no-any-return]
+        except (OSError, ValueError):
+            return None
+
+    return wait_for(ready, timeout, "the ready file")  # type: ignore[no-any-return]
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 90) -> tuple[int, str, str]:
+    """Wait for a run to end: (exit code, stdout, stderr)."""
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+def mount_tmpfs(path: Path, options: str) -> None:
+    """Mount a tmpfs at path (a read-only or a tiny one), or skip the test where not allowed."""
+    path.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+
+
+@pytest.fixture
+def mounts() -> Iterator[list[Path]]:
+    """Mount points to unmount at the end."""
+    points: list[Path] = []
+    yield points
+    for point in points:
+        subprocess.run(["umount", "-l", str(point)], capture_output=True)
+
+
+def open_terminal(server: ServerProcess) -> str:
+    """Open a terminal through the REST API; its name."""
+    r = server.request("POST", "/api/terminals")
+    assert r.status == 200, r
+    return str(r.body["name"])
+
+
+def type_in_terminal(
+    server: ServerProcess, name: str, text: str, until: str, timeout: float = 20
+) -> None:
+    """Type text into the terminal name, as a frontend does; return once its output shows until."""
+    common.type_in_terminal(server.port, server.token, name, text, until, timeout)
 
 
 def start_kernel(server: ServerProcess) -> str:

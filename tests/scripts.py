@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ServerProcess, alive, descendants, execute, http, kill_tree, wait_for
+from conftest import ServerProcess, alive, execute, http, kill_tree, wait_for
 
 
 @dataclass
@@ -89,35 +88,30 @@ def write(folder: Path, name: str, text: str) -> Path:
     return path
 
 
+def start_task(argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    """A task process as a user starts it (in a session of its own, outside any task session)."""
+    env = {k: v for k, v in env.items() if k != "INTERACTIVE_EXT_SESSION"}
+    return subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=cwd,
+        start_new_session=True,
+    )
+
+
 @pytest.fixture(name="script")
-def script_fixture(tmp_path: Path) -> Iterator[Callable[..., Script]]:
+def script_fixture(tmp_path: Path, reaper: list[subprocess.Popen[Any]]) -> Callable[..., Script]:
     """Factory: run tmp_path/NAME with python; every process is killed at the end."""
-    started: list[Script] = []
 
     def start(name: str, *args: str, env: dict[str, str] | None = None) -> Script:
         ready = tmp_path / "ready.json"
         full_env = {**os.environ, "READY_FILE": str(ready), "PYTHONUNBUFFERED": "1", **(env or {})}
-        full_env.pop("INTERACTIVE_EXT_SESSION", None)
         full_env.pop("JUPYTER_TOKEN", None)
-        proc = subprocess.Popen(
-            [sys.executable, str(tmp_path / name), *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=full_env,
-            cwd=tmp_path,
-            start_new_session=True,
-        )
-        s = Script(proc, tmp_path, ready)
-        started.append(s)
-        return s
+        proc = start_task([sys.executable, str(tmp_path / name), *args], full_env, tmp_path)
+        reaper.append(proc)
+        return Script(proc, tmp_path, ready)
 
-    try:
-        yield start
-    finally:
-        for s in started:
-            pids = descendants(s.proc.pid)
-            kill_tree(s.proc)
-            for pid in pids:
-                if alive(pid):
-                    os.kill(pid, signal.SIGKILL)
+    return start

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from conftest import kill_tree, wait_for
+from conftest import finish, http, read_ready, wait_for
 from scripts import (
     script_fixture,  # noqa: F401 - the `script` fixture
     write,
@@ -95,35 +92,15 @@ def test_run_task_first_catches_the_awaited_failure_in_a_running_loop(tmp_path, 
     assert out["result"] == {"n": 2, "version": 1}
 
 
-def test_the_cli_runs_an_async_task(tmp_path):
+def test_the_cli_runs_an_async_task(tmp_path, cli_env, cli_run):
     write(tmp_path, "atask.py", TASK.split("async def main")[0])
     ready = tmp_path / "ready.json"
-    env = {k: v for k, v in os.environ.items() if k not in ("JUPYTER_TOKEN",)}
-    env.pop("INTERACTIVE_EXT_SESSION", None)
-    env["READY_FILE"] = str(ready)
-    cmd = [sys.executable, "-m", "interactive_ext.cli", "run", "atask.py:fetch"]
-    cmd += ["--kwargs", '{"n": 3}', "--port", "0", "--ready-file", str(ready)]
-    proc = subprocess.Popen(
-        cmd,
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        info = wait_for(
-            lambda: proc.poll() is None and ready.exists() and json.loads(ready.read_text()),
-            60,
-            "the ready file",
-        )
-        from conftest import http
-
-        r = http("POST", info["server_url"] + "interactive/resume", info["token"], body={})
-        assert r.status == 202, r
-        out, err = proc.communicate(timeout=60)
-    finally:
-        kill_tree(proc)
-    assert proc.returncode == 0, err
+    env = {**cli_env, "READY_FILE": str(ready)}
+    args = ("--kwargs", '{"n": 3}', "--port", "0", "--ready-file", str(ready))
+    proc = cli_run("run", "atask.py:fetch", *args, env=env)
+    info = read_ready(ready, proc)
+    r = http("POST", info["server_url"] + "interactive/resume", info["token"], body={})
+    assert r.status == 202, r
+    code, out, err = finish(proc, timeout=60)
+    assert code == 0, err
     assert json.loads(out) == {"n": 3, "version": 1}

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import pickle
 import signal
 import socket
@@ -18,7 +16,8 @@ from typing import Any
 
 import psutil
 import pytest
-from conftest import free_port, kill_tree, wait_for
+from conftest import finish, free_port, kill_tree, read_ready, wait_for
+from conftest import run_cli as cli
 
 BIN = Path(sys.executable).parent
 TOKEN = "cli-test-token"
@@ -37,31 +36,6 @@ def get_json(url: str, token: str) -> tuple[int, Any]:
         return e.code, None
     except OSError:
         return 0, None
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    """The environment of every process: a private runtime dir, no inherited token."""
-    runtime = tmp_path / "runtime"
-    runtime.mkdir()
-    e = {
-        k: v for k, v in os.environ.items() if k not in ("JUPYTER_TOKEN", "INTERACTIVE_EXT_SESSION")
-    }
-    e["JUPYTER_RUNTIME_DIR"] = str(runtime)
-    e["PYTHONUNBUFFERED"] = "1"
-    return e
-
-
-def cli(env: dict[str, str], *args: str, cwd: Path | None = None, timeout: float = 60):
-    """Run `jupyter interactive-task ARGS` to completion."""
-    return subprocess.run(
-        [sys.executable, "-m", "interactive_ext.cli", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def assert_clear_error(proc: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
@@ -83,7 +57,7 @@ class Server:
 
 
 @pytest.fixture
-def cli_server(tmp_path: Path, env: dict[str, str]) -> Iterator[Callable[..., Server]]:
+def cli_server(tmp_path: Path, cli_env: dict[str, str]) -> Iterator[Callable[..., Server]]:
     """Start `jupyter server` subprocesses; all are stopped at the end, even on failure."""
     procs: list[subprocess.Popen[str]] = []
 
@@ -110,7 +84,7 @@ def cli_server(tmp_path: Path, env: dict[str, str]) -> Iterator[Callable[..., Se
                 f"--InteractiveApp.session_dir={session}",
                 *extra,
             ],
-            env=env,
+            env=cli_env,
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,
@@ -128,7 +102,7 @@ def cli_server(tmp_path: Path, env: dict[str, str]) -> Iterator[Callable[..., Se
         )
         assert proc.poll() is None, (tmp_path / f"server-{name}.log").read_text()
         # list/resume find servers by their runtime file, written just before they listen
-        info = Path(env["JUPYTER_RUNTIME_DIR"]) / f"jpserver-{proc.pid}.json"
+        info = Path(cli_env["JUPYTER_RUNTIME_DIR"]) / f"jpserver-{proc.pid}.json"
         wait_for(info.exists, 10, "the server's runtime file")
         return Server(proc, url, TOKEN, session)
 
@@ -142,7 +116,7 @@ def cli_server(tmp_path: Path, env: dict[str, str]) -> Iterator[Callable[..., Se
 # -- resume / status / list against a plain server with the extension ----------------
 
 
-def test_status_and_list_find_the_running_session(env, cli_server):
+def test_status_and_list_find_the_running_session(cli_env, cli_server):
     """status with no --url finds the one session; list prints url with token and state."""
     server = cli_server()
     ready = {
@@ -156,7 +130,7 @@ def test_status_and_list_find_the_running_session(env, cli_server):
     }
     (server.session_dir / "server.json").write_text(json.dumps(ready))
 
-    listed = cli(env, "list")
+    listed = cli(cli_env, "list")
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.strip().splitlines()
     assert len(lines) == 1, listed.stdout
@@ -164,66 +138,66 @@ def test_status_and_list_find_the_running_session(env, cli_server):
     assert str(server.proc.pid) not in lines[0]
     assert "waiting" in lines[0] and "idle shutdown in" in lines[0]
 
-    as_json = cli(env, "list", "--json")
+    as_json = cli(cli_env, "list", "--json")
     assert json.loads(as_json.stdout)[0]["status"]["state"] == "waiting"
 
-    found = cli(env, "status")
+    found = cli(cli_env, "status")
     assert found.returncode == 0, found.stderr
     status = json.loads(found.stdout)
     assert status["state"] == "waiting"
     assert status["session_dir"] == str(server.session_dir)
 
-    by_dir = cli(env, "status", "--session-dir", str(server.session_dir))
+    by_dir = cli(cli_env, "status", "--session-dir", str(server.session_dir))
     assert by_dir.returncode == 0, by_dir.stderr
     assert json.loads(by_dir.stdout)["session_dir"] == str(server.session_dir)
 
-    bad_token = cli(env, "status", "--url", server.url, "--token", "wrong")
+    bad_token = cli(cli_env, "status", "--url", server.url, "--token", "wrong")
     assert_clear_error(bad_token, 2, "refused the token")
 
 
-def test_resume_by_url_then_refused_then_gone(env, cli_server):
+def test_resume_by_url_then_refused_then_gone(cli_env, cli_server):
     """resume → 202 (exit 0), again while stopping → 409 (exit 1), after exit → exit 2."""
     server = cli_server("--InteractiveApp.resume_grace_seconds=3")
     url = server.url + "lab"
 
-    bad_json = cli(env, "resume", "--url", url, "--token", TOKEN, "--inputs", '{"epochs": ')
+    bad_json = cli(cli_env, "resume", "--url", url, "--token", TOKEN, "--inputs", '{"epochs": ')
     assert_clear_error(bad_json, 2, "--inputs is not valid JSON")
-    unknown = cli(env, "resume", "--url", url, "--token", TOKEN, "--inputs", '{"lr": 1}')
+    unknown = cli(cli_env, "resume", "--url", url, "--token", TOKEN, "--inputs", '{"lr": 1}')
     assert_clear_error(unknown, 2, "rejected the inputs", "unknown input(s) lr", "epochs")
 
-    ok = cli(env, "resume", "--url", f"{url}?token={TOKEN}", "--inputs", '{"epochs": 7}')
+    ok = cli(cli_env, "resume", "--url", f"{url}?token={TOKEN}", "--inputs", '{"epochs": 7}')
     assert ok.returncode == 0, ok.stderr
     assert "resuming" in ok.stdout
     outcome = json.loads((server.session_dir / "outcome.json").read_text())
     assert outcome["reason"] == "resumed"
     assert outcome["inputs"] == {"epochs": 7}
 
-    again = cli(env, "resume", "--url", server.url, "--token", TOKEN)
+    again = cli(cli_env, "resume", "--url", server.url, "--token", TOKEN)
     assert_clear_error(again, 1, "already stopping (resumed)")
 
     server.proc.wait(20)
-    gone = cli(env, "resume", "--url", server.url, "--token", TOKEN)
+    gone = cli(cli_env, "resume", "--url", server.url, "--token", TOKEN)
     assert_clear_error(gone, 2, "no server answers at", "list")
 
 
-def test_resume_finds_the_session_or_says_why_not(env, cli_server):
+def test_resume_finds_the_session_or_says_why_not(cli_env, cli_server):
     """With no --url: none running, exactly one (resumed), several (listed) are all clear."""
-    none = cli(env, "resume")
+    none = cli(cli_env, "resume")
     assert_clear_error(none, 2, "no running interactive task session found", "--url")
 
     plain = cli_server(name="plain", task=False)
     first = cli_server(name="a")
     second = cli_server(name="b")
-    several = cli(env, "resume")
+    several = cli(cli_env, "resume")
     assert_clear_error(several, 2, "2 interactive task sessions", first.url, second.url)
     assert plain.url not in several.stderr
 
-    listed = cli(env, "list")
+    listed = cli(cli_env, "list")
     lines = listed.stdout.strip().splitlines()
     assert len(lines) == 3 and "plain server" in lines[-1] and plain.url in lines[-1], lines
 
     kill_tree(second.proc)
-    one = cli(env, "resume")  # the one task session, not the plain server beside it
+    one = cli(cli_env, "resume")  # the one task session, not the plain server beside it
     assert one.returncode == 0, one.stderr
     first.proc.wait(20)
     assert json.loads((first.session_dir / "outcome.json").read_text())["reason"] == "resumed"
@@ -261,37 +235,6 @@ def tasks(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def start_run(
-    tmp_path: Path, env: dict[str, str]
-) -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    """Start `jupyter interactive-task run ...` in the background; killed at the end."""
-    procs: list[subprocess.Popen[str]] = []
-
-    def start(*args: str, cwd: Path | None = None) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(
-            [str(BIN / "jupyter-interactive-task"), "run", *args],
-            env=env,
-            cwd=cwd or tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        procs.append(proc)
-        return proc
-
-    try:
-        yield start
-    finally:
-        for proc in procs:
-            tree = _tree(proc.pid)
-            kill_tree(proc)
-            for p in tree:
-                with contextlib.suppress(psutil.Error):
-                    p.kill()
-
-
 def _tree(pid: int) -> list[psutil.Process]:
     """pid's descendants (kernels may run in sessions of their own: not killpg)."""
     try:
@@ -300,32 +243,13 @@ def _tree(pid: int) -> list[psutil.Process]:
         return []
 
 
-def read_ready(path: Path, proc: subprocess.Popen[str], timeout: float = 60) -> dict[str, Any]:
-    """Wait for the ready file of a run; fail with its stderr if it exits first."""
-
-    def ready() -> dict[str, Any] | None:
-        if proc.poll() is not None:
-            raise AssertionError(f"run exited with {proc.returncode}: {proc.stderr.read()}")
-        try:
-            return json.loads(path.read_text())  # type: ignore[no-any-return]
-        except (OSError, ValueError):
-            return None
-
-    return wait_for(ready, timeout, "the ready file")  # type: ignore[no-any-return]
-
-
-def finish(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str, str]:
-    """Wait for a run to end: (exit code, stdout, stderr)."""
-    out, err = proc.communicate(timeout=timeout)
-    return proc.returncode, out, err
-
-
-def test_run_waits_then_resume_over_rest_returns_the_result(tmp_path, env, tasks, start_run):
+def test_run_waits_then_resume_over_rest_returns_the_result(tmp_path, cli_env, tasks, cli_run):
     """run → list/status see it → `resume --url` with overrides → exit 0, result on stdout."""
     ready_file = tmp_path / "ready.json"
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
-    run = start_run(
+    run = cli_run(
+        "run",
         "mytasks:add",
         "--kwargs",
         '{"a": 2}',
@@ -337,15 +261,15 @@ def test_run_waits_then_resume_over_rest_returns_the_result(tmp_path, env, tasks
     )
     ready = read_ready(ready_file, run)
 
-    listed = cli(env, "list")
+    listed = cli(cli_env, "list")
     assert listed.returncode == 0, listed.stderr
     assert "waiting" in listed.stdout and "add" in listed.stdout, listed.stdout
     assert f"token={ready['token']}" in listed.stdout
-    status = cli(env, "status")
+    status = cli(cli_env, "status")
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["task"]["qualname"] == "add"
 
-    resumed = cli(env, "resume", "--url", ready["url"], "--inputs", '{"b": 10}')
+    resumed = cli(cli_env, "resume", "--url", ready["url"], "--inputs", '{"b": 10}')
     assert resumed.returncode == 0, resumed.stderr
 
     code, out, err = finish(run)
@@ -356,11 +280,12 @@ def test_run_waits_then_resume_over_rest_returns_the_result(tmp_path, env, tasks
     assert "hello from the task" in err and "hello" not in out
 
 
-def test_the_example_task_resumed_by_url_and_token(tmp_path, env, start_run):
+def test_the_example_task_resumed_by_url_and_token(tmp_path, cli_env, cli_run):
     """examples/train.py: its decorator's options apply, flags override; resume with overrides."""
     example = Path(__file__).resolve().parent.parent / "examples" / "train.py"
     ready_file = tmp_path / "ready.json"
-    run = start_run(
+    run = cli_run(
+        "run",
         f"{example}:train",
         "--kwargs",
         '{"epochs": 2}',
@@ -369,14 +294,14 @@ def test_the_example_task_resumed_by_url_and_token(tmp_path, env, start_run):
         f"--notebook-dir={tmp_path}",
     )
     ready = read_ready(ready_file, run)
-    status = cli(env, "status", "--session-dir", ready["session_dir"])
+    status = cli(cli_env, "status", "--session-dir", ready["session_dir"])
     assert status.returncode == 0, status.stderr
     body = json.loads(status.stdout)
     assert body["task"]["qualname"] == "train"
     assert body["idle"]["max_idle_seconds"] == 600  # from @interactive(max_idle_seconds=600)
 
     resumed = cli(
-        env,
+        cli_env,
         "resume",
         "--url",
         ready["server_url"],
@@ -391,7 +316,7 @@ def test_the_example_task_resumed_by_url_and_token(tmp_path, env, start_run):
     assert json.loads(out) == {"epochs": 2, "lr": 0.5, "loss": 0.25}
 
 
-def test_run_writes_json_and_pickle_outputs(tmp_path, env, tasks):
+def test_run_writes_json_and_pickle_outputs(tmp_path, cli_env, tasks):
     """--output .json is JSON, .pkl is a pickle; --kwargs overrides --kwargs-file."""
     kwargs_file = tmp_path / "kwargs.json"
     kwargs_file.write_text('{"a": 1, "b": 2}')
@@ -399,13 +324,15 @@ def test_run_writes_json_and_pickle_outputs(tmp_path, env, tasks):
     as_pkl = tmp_path / "result.pkl"
     task = f"{tasks}:add"
 
-    r = cli(env, "run", task, "--no-enable", f"--kwargs-file={kwargs_file}", f"--output={as_json}")
+    r = cli(
+        cli_env, "run", task, "--no-enable", f"--kwargs-file={kwargs_file}", f"--output={as_json}"
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout == ""
     assert json.loads(as_json.read_text())["sum"] == 3
 
     r = cli(
-        env,
+        cli_env,
         "run",
         task,
         "--no-enable",
@@ -419,19 +346,19 @@ def test_run_writes_json_and_pickle_outputs(tmp_path, env, tasks):
 
     kwargs_pkl = tmp_path / "kwargs.pkl"
     kwargs_pkl.write_bytes(pickle.dumps({"a": 10}))
-    r = cli(env, "run", task, "--no-enable", f"--kwargs-file={kwargs_pkl}")
+    r = cli(cli_env, "run", task, "--no-enable", f"--kwargs-file={kwargs_pkl}")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["sum"] == 11
 
-    opaque = cli(env, "run", f"{tasks}:opaque", "--no-enable")
+    opaque = cli(cli_env, "run", f"{tasks}:opaque", "--no-enable")
     assert_clear_error(opaque, 1, "not JSON-serializable", ".pkl")
-    r = cli(env, "run", f"{tasks}:opaque", "--no-enable", f"--output={as_pkl}")
+    r = cli(cli_env, "run", f"{tasks}:opaque", "--no-enable", f"--output={as_pkl}")
     assert r.returncode == 0, r.stderr
 
 
-def test_a_task_that_raises_exits_1_with_its_traceback(env, tasks):
+def test_a_task_that_raises_exits_1_with_its_traceback(cli_env, tasks):
     """The task's exception: exit 1, its traceback on stderr."""
-    r = cli(env, "run", f"{tasks}:boom", "--no-enable")
+    r = cli(cli_env, "run", f"{tasks}:boom", "--no-enable")
     assert r.returncode == 1, r.stderr
     assert "Traceback" in r.stderr and "ValueError: boom in the task" in r.stderr
     assert r.stdout == ""
@@ -468,56 +395,44 @@ def test_a_task_that_raises_exits_1_with_its_traceback(env, tasks):
         "output-dir-missing",
     ],
 )
-def test_bad_arguments_exit_2_with_one_clear_line(env, tasks, args, words):
+def test_bad_arguments_exit_2_with_one_clear_line(cli_env, tasks, args, words):
     """Bad input is exit 2 with a message saying what is wrong, never a traceback."""
-    r = cli(env, "run", *(a.replace("{t}", str(tasks)) for a in args))
+    r = cli(cli_env, "run", *(a.replace("{t}", str(tasks)) for a in args))
     assert_clear_error(r, 2, *words)
     assert r.stdout == ""
 
 
-def test_idle_timeout_with_on_idle_fail_exits_3(tmp_path, env, tasks, start_run):
+def add_one(tasks: Path, notebook_dir: Path) -> tuple[str, ...]:
+    """`run` of the test module's add(a=1), its notebook in notebook_dir."""
+    return ("run", f"{tasks}:add", "--kwargs", '{"a": 1}', f"--notebook-dir={notebook_dir}")
+
+
+def test_idle_timeout_with_on_idle_fail_exits_3(tmp_path, cli_env, tasks, cli_run):
     """Nobody attaches: the server stops after the idle timeout and run exits 3."""
-    run = start_run(
-        f"{tasks}:add",
-        "--kwargs",
-        '{"a": 1}',
-        "--port=0",
-        "--max-idle-seconds=2",
-        "--on-idle=fail",
-        f"--notebook-dir={tmp_path}",
-    )
+    run = cli_run(*add_one(tasks, tmp_path), "--port=0", "--max-idle-seconds=2", "--on-idle=fail")
     code, out, err = finish(run)
     assert code == 3, err
     assert "idle" in err.lower()
     assert out == ""
 
 
-def test_a_taken_port_exits_4_naming_the_port(tmp_path, env, tasks, start_run):
+def test_a_taken_port_exits_4_naming_the_port(tmp_path, cli_env, tasks, cli_run):
     """The port is taken: exit 4 (ServerError), the message names the port."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        run = start_run(
-            f"{tasks}:add", "--kwargs", '{"a": 1}', f"--port={port}", f"--notebook-dir={tmp_path}"
-        )
+        run = cli_run(*add_one(tasks, tmp_path), f"--port={port}")
         code, _, err = finish(run)
     assert code == 4, err
     assert str(port) in err
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_a_signal_stops_everything(tmp_path, env, tasks, start_run, signum, code):
+def test_a_signal_stops_everything(tmp_path, cli_env, tasks, cli_run, signum, code):
     """SIGTERM/SIGINT to run with a kernel open: exit 143/130, server and kernel are gone."""
     ready_file = tmp_path / "ready.json"
-    run = start_run(
-        f"{tasks}:add",
-        "--kwargs",
-        '{"a": 1}',
-        "--port=0",
-        f"--ready-file={ready_file}",
-        f"--notebook-dir={tmp_path}",
-    )
+    run = cli_run(*add_one(tasks, tmp_path), "--port=0", f"--ready-file={ready_file}")
     ready = read_ready(ready_file, run)
     base = ready["server_url"].rstrip("/")
     for suffix in ("/lab", "/tree"):
@@ -544,7 +459,7 @@ def test_a_signal_stops_everything(tmp_path, env, tasks, start_run, signum, code
     )
 
 
-def test_help_shows_the_decorator_defaults(env):
+def test_help_shows_the_decorator_defaults(cli_env):
     """run --help names every decorator parameter as a flag, with the defaults."""
     from dataclasses import fields
 
@@ -552,7 +467,7 @@ def test_help_shows_the_decorator_defaults(env):
 
     r = subprocess.run(
         [str(BIN / "jupyter"), "interactive-task", "run", "--help"],
-        env=env,
+        env=cli_env,
         capture_output=True,
         text=True,
         timeout=30,
@@ -562,3 +477,17 @@ def test_help_shows_the_decorator_defaults(env):
     for field in fields(Options):
         assert "--" + field.name.replace("_", "-") in r.stdout
     assert "(default: 3600" in r.stdout and "exit codes" in r.stdout
+
+
+def test_python_dash_m_is_the_same_cli(cli_env):
+    """`python -m interactive_ext.cli` is the console script under another name."""
+    module = subprocess.run(
+        [sys.executable, "-m", "interactive_ext.cli", "run", "--help"],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    script = cli(cli_env, "run", "--help")
+    assert module.returncode == script.returncode == 0, module.stderr
+    assert module.stdout == script.stdout

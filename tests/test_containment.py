@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -14,7 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ServerProcess, alive, execute, http, kill_tree, wait_for
+from conftest import (
+    ServerProcess,
+    alive,
+    execute,
+    http,
+    kill_tree,
+    open_terminal,
+    type_in_terminal,
+    wait_for,
+)
+from scripts import Script, start_task
 
 from interactive_ext.child import containment
 
@@ -65,37 +74,11 @@ def sleepers() -> set[int]:
     return found
 
 
-def type_in_terminal(server: ServerProcess, text: str) -> None:
-    """Open a terminal and type text into it; return once it echoed 'started'."""
-    from tornado.httpclient import HTTPRequest
-    from tornado.websocket import websocket_connect
-
-    r = server.request("POST", "/api/terminals")
-    assert r.status == 200, r
-
-    async def run() -> None:
-        url = f"ws://127.0.0.1:{server.port}/terminals/websocket/{r.body['name']}"
-        req = HTTPRequest(url, headers={"Authorization": f"token {server.token}"})
-        ws = await websocket_connect(req)
-        try:
-            await ws.write_message(json.dumps(["stdin", text]))
-            while True:
-                msg = await asyncio.wait_for(ws.read_message(), 20)
-                assert msg is not None, "terminal websocket closed"
-                if "started" in msg:
-                    return
-        finally:
-            ws.close()
-
-    asyncio.run(run())
-
-
 @pytest.fixture
 def run_task(
-    tmp_path: Path,
+    tmp_path: Path, reaper: list[subprocess.Popen[Any]]
 ) -> Iterator[Callable[[], tuple[subprocess.Popen[str], dict[str, Any]]]]:
     """Start the task script; its process and ready info. Everything is killed at the end."""
-    procs: list[subprocess.Popen[str]] = []
     runtime = tmp_path / "runtime"
     runtime.mkdir(mode=0o700)
     (tmp_path / "task.py").write_text(TASK)
@@ -104,33 +87,16 @@ def run_task(
         ready = tmp_path / "ready.json"
         opts = {"port": 0, "ready_file": str(ready), "notebook_dir": str(tmp_path)}
         env = {**os.environ, "TASK_OPTIONS": json.dumps(opts), "JUPYTER_RUNTIME_DIR": str(runtime)}
-        env.pop("INTERACTIVE_EXT_SESSION", None)
-        proc = subprocess.Popen(
-            [sys.executable, str(tmp_path / "task.py")],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            start_new_session=True,
-        )
-        procs.append(proc)
-
-        def read() -> Any:
-            assert proc.poll() is None, proc.communicate()
-            try:
-                return json.loads(ready.read_text())
-            except (OSError, ValueError):
-                return None
-
-        return proc, wait_for(read, 60, "the ready file")
+        proc = start_task([sys.executable, str(tmp_path / "task.py")], env, tmp_path)
+        reaper.append(proc)
+        return proc, Script(proc, tmp_path, ready).ready()
 
     before = sleepers()
     try:
         yield start
     finally:
-        for proc in procs:
-            kill_tree(proc)
+        for proc in reaper:
+            kill_tree(proc)  # before the sleepers they leave behind
         for pid in sleepers() - before:
             os.kill(pid, signal.SIGKILL)
 
@@ -150,7 +116,7 @@ def detach_everywhere(info: dict[str, Any]) -> tuple[ServerProcess, set[int]]:
     assert kernel.status == 201, kernel
     msgs = execute(server, kernel.body["id"], DETACH)
     assert any("started" in m["content"].get("text", "") for m in msgs), msgs
-    type_in_terminal(server, TERMINAL)
+    type_in_terminal(server, open_terminal(server), TERMINAL, "started")
 
     def six() -> set[int] | None:
         new = sleepers() - before

@@ -11,12 +11,10 @@ import json
 import os
 import shutil
 import subprocess
-import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import free_port, http, kill_tree, wait_for
+from conftest import finish, free_port, http, mount_tmpfs, read_ready, run_cli
 
 from interactive_ext.errors import SessionError
 from interactive_ext.session.directory import Session, safe_parent
@@ -39,46 +37,11 @@ def boom():
 
 
 @pytest.fixture
-def env(tmp_path: Path, private_tmpdir: Path) -> dict[str, str]:
-    """A user's environment: a private runtime dir and TMPDIR, the task module on the path."""
-    runtime = tmp_path / "runtime"
-    runtime.mkdir(mode=0o700)
+def env(tmp_path: Path, cli_env: dict[str, str]) -> dict[str, str]:
+    """A user's environment (conftest's cli_env) with the task module on the path."""
     (tmp_path / "failtasks.py").write_text(TASKS)
-    e = {
-        k: v for k, v in os.environ.items() if k not in ("JUPYTER_TOKEN", "INTERACTIVE_EXT_SESSION")
-    }
-    e.update(JUPYTER_RUNTIME_DIR=str(runtime), PYTHONUNBUFFERED="1", TMPDIR=str(private_tmpdir))
-    e["PYTHONPATH"] = os.pathsep.join([str(tmp_path), e.get("PYTHONPATH", "")])
-    return e
-
-
-@pytest.fixture
-def run(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    """Start `jupyter interactive-task ARGS` (killed with its tree at the end)."""
-    procs: list[subprocess.Popen[str]] = []
-
-    def start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "interactive_ext.cli", *args],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        procs.append(proc)
-        return proc
-
-    yield start
-    for proc in procs:
-        kill_tree(proc)
-
-
-def finish(proc: subprocess.Popen[str], timeout: float = 90) -> tuple[int, str, str]:
-    """Exit code, stdout, stderr."""
-    out, err = proc.communicate(timeout=timeout)
-    return proc.returncode, out, err
+    path = os.pathsep.join([str(tmp_path), cli_env.get("PYTHONPATH", "")])
+    return {**cli_env, "PYTHONPATH": path}
 
 
 def sessions(folder: Path) -> list[Path]:
@@ -98,29 +61,15 @@ IDLE = ("run", "--port", "0", "--max-idle-seconds", "1", "--on-idle", "resume")
 """Options of a run that nobody attaches to: after one idle second the task runs."""
 
 
-def mount_tmpfs(path: Path, options: str) -> None:
-    """Mount a tmpfs at path, or skip the test where that is not allowed."""
-    path.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-
-
-@pytest.fixture
-def mounts() -> Iterator[list[Path]]:
-    """Mount points to unmount at the end."""
-    points: list[Path] = []
-    yield points
-    for point in points:
-        subprocess.run(["umount", "-l", str(point)], capture_output=True)
+def waiting(ready: Path) -> tuple[str, ...]:
+    """`run` on a free port, its ready file at ready: it waits for a resume."""
+    return ("run", "--port", "0", "--ready-file", str(ready))
 
 
 # -- finding 2: the session directory is ours or it is refused ------------------------------
 
 
-def test_an_unsafe_tmpdir_is_avoided(env, run, tmp_path, private_tmpdir):
+def test_an_unsafe_tmpdir_is_avoided(env, cli_run, tmp_path, private_tmpdir):
     """TMPDIR 0777 without the sticky bit: the session goes to the private XDG_RUNTIME_DIR."""
     shared = tmp_path / "shared"
     shared.mkdir()
@@ -128,7 +77,7 @@ def test_an_unsafe_tmpdir_is_avoided(env, run, tmp_path, private_tmpdir):
     xdg = tmp_path / "xdg"
     xdg.mkdir(mode=0o700)
     env = {**env, "TMPDIR": str(shared), "XDG_RUNTIME_DIR": str(xdg)}
-    code, out, err = finish(run(env, *IDLE, "failtasks:add"))
+    code, out, err = finish(cli_run(*IDLE, "failtasks:add", env=env))
     assert code == 0 and json.loads(out) == {"sum": 2}, err
     assert f"interactive session directory {xdg}/interactive-" in err, err
     assert "without the sticky bit" in err and not sessions(shared), err
@@ -171,22 +120,12 @@ def test_a_replaced_session_directory_is_refused(tmp_path):
 # -- findings 3 and 4: broken files and bad requests get clear answers -----------------------
 
 
-def test_broken_files_and_bad_requests_are_named_and_the_task_resumes(env, run, tmp_path):
+def test_broken_files_and_bad_requests_are_named_and_the_task_resumes(env, cli_run, tmp_path):
     """Corrupt context.json and saved_inputs.pkl: status names them, resume runs with the
     original inputs; a deep body and null inputs are 400, no token is a 403 that says so."""
     ready = tmp_path / "ready.json"
-    proc = run(
-        env,
-        "run",
-        "--port",
-        "0",
-        "--ready-file",
-        str(ready),
-        "failtasks:add",
-        "--kwargs",
-        '{"a": 4}',
-    )
-    info = wait_for(lambda: ready.exists() and json.loads(ready.read_text()), 60, "the ready file")
+    proc = cli_run(*waiting(ready), "failtasks:add", "--kwargs", '{"a": 4}', env=env)
+    info = read_ready(ready, proc)
     folder = Path(info["session_dir"])
     (folder / "context.json").write_text("{not json")
     (folder / "saved_inputs.pkl").write_bytes(b"\x89IXPKL\r\n garbage")
@@ -216,19 +155,19 @@ def test_broken_files_and_bad_requests_are_named_and_the_task_resumes(env, run, 
 # -- finding 5: failures of the machine are exit 5, one line, nothing left -------------------
 
 
-def test_a_read_only_notebook_dir_is_exit_5(env, run, tmp_path, mounts, private_tmpdir):
+def test_a_read_only_notebook_dir_is_exit_5(env, cli_run, tmp_path, mounts, private_tmpdir):
     """A read-only --notebook-dir: exit 5, one line naming it, no session left."""
     ro = tmp_path / "ro"
     mount_tmpfs(ro, "ro,size=1m")
     mounts.append(ro)
     code, _, err = finish(
-        run(env, "run", "--port", "0", "--notebook-dir", str(ro), "failtasks:add")
+        cli_run("run", "--port", "0", "--notebook-dir", str(ro), "failtasks:add", env=env)
     )
     one_clear_line(err, 5, code, "Read-only file system", str(ro), "notebook_dir")
     assert not sessions(private_tmpdir)
 
 
-def test_a_full_disk_is_exit_5(env, run, tmp_path, mounts):
+def test_a_full_disk_is_exit_5(env, cli_run, tmp_path, mounts):
     """A full disk under the session directory: exit 5, no misleading 'do not pickle'."""
     small = tmp_path / "small"
     mount_tmpfs(small, "size=64k,mode=1777")
@@ -236,7 +175,7 @@ def test_a_full_disk_is_exit_5(env, run, tmp_path, mounts):
     big = tmp_path / "big.json"
     big.write_text(json.dumps({"a": "x" * 400_000}))
     small_env = {**env, "TMPDIR": str(small)}
-    proc = run(small_env, "run", "--port", "0", "failtasks:add", "--kwargs-file", str(big))
+    proc = cli_run("run", "--port", "0", "failtasks:add", "--kwargs-file", str(big), env=small_env)
     code, _, err = finish(proc)
     one_clear_line(err, 5, code, "No space left on device", "TMPDIR")
     assert "do not pickle" not in err
@@ -247,10 +186,10 @@ def test_a_full_disk_is_exit_5(env, run, tmp_path, mounts):
 
 
 @pytest.mark.parametrize(("code", "expected", "stdout"), [(0, 0, "null"), (5, 1, "")])
-def test_the_task_s_sys_exit(env, run, private_tmpdir, code, expected, stdout):
+def test_the_task_s_sys_exit(env, cli_run, private_tmpdir, code, expected, stdout):
     """sys.exit(0) after a resume is a success (null, session removed); sys.exit(5) is exit 1
     with the code named, the session kept."""
-    proc = run(env, *IDLE, "failtasks:exit_with", "--kwargs", json.dumps({"code": code}))
+    proc = cli_run(*IDLE, "failtasks:exit_with", "--kwargs", json.dumps({"code": code}), env=env)
     got, out, err = finish(proc)
     assert got == expected and out.strip() == stdout, err
     if code:
@@ -260,23 +199,12 @@ def test_the_task_s_sys_exit(env, run, private_tmpdir, code, expected, stdout):
         assert not sessions(private_tmpdir)
 
 
-def test_an_idle_timeout_with_the_session_removed_is_still_exit_3(env, run, tmp_path):
+def test_an_idle_timeout_with_the_session_removed_is_still_exit_3(env, cli_run, tmp_path):
     """The outcome file cannot be written: the server's exit code says why it stopped."""
     ready = tmp_path / "ready.json"
-    proc = run(
-        env,
-        "run",
-        "--port",
-        "0",
-        "--ready-file",
-        str(ready),
-        "--max-idle-seconds",
-        "4",
-        "--on-idle",
-        "fail",
-        "failtasks:add",
-    )
-    info = wait_for(lambda: ready.exists() and json.loads(ready.read_text()), 60, "the ready file")
+    flags = ("--max-idle-seconds", "4", "--on-idle", "fail", "failtasks:add")
+    proc = cli_run(*waiting(ready), *flags, env=env)
+    info = read_ready(ready, proc)
     shutil.rmtree(info["session_dir"])
     code, _, err = finish(proc)
     one_clear_line(err, 3, code, "was removed while it ran")
@@ -286,39 +214,28 @@ def test_an_idle_timeout_with_the_session_removed_is_still_exit_3(env, run, tmp_
 # -- finding 7: leftovers, and the kept sessions managed --------------------------------------
 
 
-def test_kept_sessions_are_listed_and_cleaned(env, run, private_tmpdir):
+def test_kept_sessions_are_listed_and_cleaned(env, cli_run, private_tmpdir):
     """A failed task keeps its session with why; list --kept shows it; clean removes it."""
-    code, _, err = finish(run(env, *IDLE, "failtasks:boom"))
+    code, _, err = finish(cli_run(*IDLE, "failtasks:boom", env=env))
     assert code == 1, err
     kept = sessions(private_tmpdir)
     assert len(kept) == 1 and json.loads((kept[0] / "kept.json").read_text())["why"].startswith(
         "the task raised ValueError"
     )
-    listed = subprocess.run(
-        [sys.executable, "-m", "interactive_ext.cli", "list", "--kept", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    listed = run_cli(env, "list", "--kept", "--json")
     rows = json.loads(listed.stdout)
     assert [r["path"] for r in rows] == [str(kept[0].resolve())], listed
     assert rows[0]["size"] > 0 and "ValueError" in rows[0]["why"]
-    clean = [sys.executable, "-m", "interactive_ext.cli", "clean"]
-    young = subprocess.run(
-        [*clean, "--older-than", "7d"], env=env, capture_output=True, text=True, timeout=60
-    )
+    young = run_cli(env, "clean", "--older-than", "7d")
     assert young.returncode == 0 and kept[0].exists(), young
-    bad = subprocess.run(
-        [*clean, "--older-than", "soon"], env=env, capture_output=True, text=True, timeout=60
-    )
+    bad = run_cli(env, "clean", "--older-than", "soon")
     assert bad.returncode == 2 and "7d" in bad.stderr, bad
-    done = subprocess.run(clean, env=env, capture_output=True, text=True, timeout=60)
+    done = run_cli(env, "clean")
     assert done.returncode == 0 and not kept[0].exists(), done
 
 
 def test_an_empty_session_is_never_kept_and_stale_runtime_files_go(
-    env, run, private_tmpdir, tmp_path
+    env, cli_run, private_tmpdir, tmp_path
 ):
     """A run that never started a server keeps nothing; `list` removes a dead server's files."""
     import socket
@@ -327,7 +244,7 @@ def test_an_empty_session_is_never_kept_and_stale_runtime_files_go(
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        code, _, err = finish(run(env, "run", "--port", str(port), "failtasks:add"))
+        code, _, err = finish(cli_run("run", "--port", str(port), "failtasks:add", env=env))
     assert code == 4 and str(port) in err, err
     assert not sessions(private_tmpdir)
     runtime = Path(env["JUPYTER_RUNTIME_DIR"])
@@ -336,13 +253,7 @@ def test_an_empty_session_is_never_kept_and_stale_runtime_files_go(
     stale = runtime / f"jpserver-{dead.pid}.json"
     stale.write_text(json.dumps({"pid": dead.pid, "url": f"http://127.0.0.1:{free_port()}/"}))
     (runtime / f"jpserver-{dead.pid}-open.html").write_text("")
-    listed = subprocess.run(
-        [sys.executable, "-m", "interactive_ext.cli", "list"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    listed = run_cli(env, "list")
     assert listed.returncode == 0, listed
     assert not list(runtime.glob("jpserver-*")), list(runtime.iterdir())
     with contextlib.suppress(OSError):

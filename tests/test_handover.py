@@ -13,16 +13,13 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
-from conftest import kill_tree, wait_for
+from conftest import run_cli, wait_for
 
 from interactive_ext.child.handover import WAIT_FLAG
-
-BIN = Path(sys.executable).parent
 
 # Imported by the CLI: waits until the server child spawned ahead (it carries the same MARK in
 # its environment) is there, then does what the module's name says.
@@ -102,28 +99,15 @@ def run_env(tmp_path: Path, private_tmpdir: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def start(tmp_path: Path, run_env: dict[str, str]):
+def start(tmp_path: Path, run_env: dict[str, str], cli_run):
     """Start `jupyter-interactive-task run ARGS`; every marked process is gone at the end."""
-    procs: list[subprocess.Popen[str]] = []
 
     def run(*args: str) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(
-            [str(BIN / "jupyter-interactive-task"), "run", *args, "--notebook-dir", str(tmp_path)],
-            env=run_env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        procs.append(proc)
-        return proc
+        return cli_run("run", *args, "--notebook-dir", str(tmp_path), env=run_env)  # type: ignore[no-any-return]
 
     try:
         yield run
     finally:
-        for proc in procs:
-            kill_tree(proc)
         for pid in marked(run_env["H7_MARK"]):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -190,13 +174,7 @@ def test_the_token_never_shows_on_the_child_command_line(start, run_env, tmp_pat
     cmdline = Path(f"/proc/{info['pid']}/cmdline").read_bytes().split(b"\0")
     assert WAIT_FLAG.encode() in cmdline
     assert info["token"].encode() not in b" ".join(cmdline)
-    resume = subprocess.run(
-        [str(BIN / "jupyter-interactive-task"), "resume", "--url", info["url"]],
-        env=run_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    resume = run_cli(run_env, "resume", "--url", info["url"])
     assert resume.returncode == 0, resume.stderr
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err

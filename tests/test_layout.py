@@ -50,8 +50,8 @@ def test_one_module_speaks_http() -> None:
 
 def test_launcher_config_names_only_declared_traits(tmp_path: Path) -> None:
     """The keys the launcher writes for InteractiveApp are traits InteractiveApp declares."""
-    from interactive_ext.server.app import InteractiveApp
     from interactive_ext.child.launcher import ServerProcess, ServerSpec
+    from interactive_ext.server.app import InteractiveApp
     from interactive_ext.server.provisioner import InteractiveProvisioner
     from interactive_ext.session.directory import Session
 
@@ -63,8 +63,8 @@ def test_launcher_config_names_only_declared_traits(tmp_path: Path) -> None:
 
 def test_defaults_are_defined_once() -> None:
     """The server's traits take their defaults from the decorator's options."""
-    from interactive_ext.server.app import InteractiveApp
     from interactive_ext.options import DEFAULTS
+    from interactive_ext.server.app import InteractiveApp
 
     traits = InteractiveApp.class_traits()
     for name in ("max_idle_seconds", "max_lifetime_seconds"):

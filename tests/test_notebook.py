@@ -10,12 +10,12 @@ import pytest
 
 from interactive_ext.errors import SessionError
 from interactive_ext.kernel import load_error, load_inputs, resume, save_inputs
-from interactive_ext.task.inputs import write_inputs
 from interactive_ext.protocol import CONTEXT
-from interactive_ext.task.starter import import_code, notebook_name, write_notebook
 from interactive_ext.records import ErrorRecord, TaskContext
-from interactive_ext.task.context import make_context, record_error
 from interactive_ext.session.directory import Session
+from interactive_ext.task.context import make_context, record_error
+from interactive_ext.task.inputs import write_inputs
+from interactive_ext.task.starter import import_code, notebook_name, write_notebook
 
 TASK = '''
 from interactive_ext import interactive

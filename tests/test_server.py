@@ -10,7 +10,16 @@ import threading
 import time
 from datetime import datetime
 
-from conftest import BIN, alive, descendants, execute, start_kernel, wait_for
+from conftest import (
+    BIN,
+    alive,
+    descendants,
+    execute,
+    open_terminal,
+    start_kernel,
+    type_in_terminal,
+    wait_for,
+)
 
 
 def deadline_of(server) -> float:
@@ -254,32 +263,10 @@ def test_extension_is_enabled_on_install():
 
 
 def test_terminal_input_counts_as_activity(start_server):
-    import asyncio
-
-    from tornado.httpclient import HTTPRequest
-    from tornado.websocket import websocket_connect
-
     server = start_server("--InteractiveApp.max_idle_seconds=30")
-    r = server.request("POST", "/api/terminals")
-    assert r.status == 200, r
-    name = r.body["name"]
+    name = open_terminal(server)
     before = server.request("GET", "/interactive/heartbeat").body["last_activity"]
-
-    async def type_in_terminal() -> None:
-        url = f"ws://127.0.0.1:{server.port}/terminals/websocket/{name}"
-        req = HTTPRequest(url, headers={"Authorization": f"token {server.token}"})
-        ws = await websocket_connect(req)
-        try:
-            await ws.write_message(json.dumps(["stdin", "echo hello\r"]))
-            while True:  # the shell echoes: the input has been handled
-                msg = await asyncio.wait_for(ws.read_message(), 10)
-                assert msg is not None, "terminal websocket closed"
-                if "hello" in msg:
-                    return
-        finally:
-            ws.close()
-
-    asyncio.run(type_in_terminal())
+    type_in_terminal(server, name, "echo hello\r", "hello", timeout=10)  # the shell echoes it
     body = server.request("GET", "/interactive/heartbeat").body
     assert body["last_activity_source"] == "terminal"
     assert body["last_activity"] > before

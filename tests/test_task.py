@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,13 +23,15 @@ from conftest import (
     free_port,
     http,
     kill_tree,
+    start_kernel,
     wait_for,
 )
+from scripts import Script, server_of, start_task
 
 from interactive_ext import IdleTimeout, interactive
+from interactive_ext.options import Options
 from interactive_ext.task.inputs import call_with_inputs
 from interactive_ext.task.loader import load_function
-from interactive_ext.options import Options
 from interactive_ext.task.run import run_interactive
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,92 +66,41 @@ print(json.dumps({"result": result}))
 
 
 @dataclass
-class Task:
+class Task(Script):
     """A task process started from a script, as a user runs it."""
 
-    proc: subprocess.Popen[str]
-    dir: Path
-    ready_file: Path
-    notebook_dir: Path
-
-    def ready(self, timeout: float = 60) -> dict[str, Any]:
-        """Wait for the ready file; its JSON."""
-
-        def check() -> Any:
-            if self.proc.poll() is not None:
-                out, err = self.proc.communicate()
-                raise AssertionError(f"task exited with {self.proc.returncode}:\n{out}\n{err}")
-            try:
-                return json.loads(self.ready_file.read_text())
-            except (OSError, ValueError):
-                return None
-
-        return wait_for(check, timeout, "the ready file")  # type: ignore[no-any-return]
-
-    def finish(self, timeout: float = 60) -> tuple[int, dict[str, Any], str]:
-        """Wait for the task to exit: code, the JSON it printed, its stderr."""
-        try:
-            out, err = self.proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            kill_tree(self.proc)
-            out, err = self.proc.communicate()
-            raise AssertionError(f"task still running after {timeout} s:\n{out}\n{err}") from None
-        lines = [line for line in out.splitlines() if line.startswith("{")]
-        return self.proc.returncode, json.loads(lines[-1]) if lines else {}, err
+    notebook_dir: Path = Path()
 
     def server(self, info: dict[str, Any]) -> ServerProcess:
         """The task's server, for conftest's helpers."""
-        return ServerProcess(
-            self.proc, info["port"], info["token"], Path(info["session_dir"]), Path("/dev/null")
-        )
+        return server_of(info, self.proc)
 
 
 @pytest.fixture
-def task(tmp_path: Path) -> Iterator[Callable[..., Task]]:
+def task(tmp_path: Path, reaper: list[subprocess.Popen[Any]]) -> Callable[..., Task]:
     """Factory: start the test task in a subprocess with options and kwargs."""
-    started: list[Task] = []
     (tmp_path / "mytask.py").write_text(TASK_MODULE)
     (tmp_path / "runner.py").write_text(RUNNER)
 
     def start(
         kwargs: dict[str, Any] | None = None, env: dict[str, str] | None = None, **options: Any
     ) -> Task:
-        n = len(started)
+        n = len(reaper)
         ready = tmp_path / f"ready{n}.json"
         notebook_dir = tmp_path / f"nb{n}"
         notebook_dir.mkdir(exist_ok=True)
         opts = {"port": 0, "ready_file": str(ready), "notebook_dir": str(notebook_dir), **options}
         full_env = {**os.environ, "TASK_OPTIONS": json.dumps(opts), **(env or {})}
-        full_env.pop("INTERACTIVE_EXT_SESSION", None)
-        proc = subprocess.Popen(
-            [sys.executable, str(tmp_path / "runner.py"), str(tmp_path), json.dumps(kwargs or {})],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=full_env,
-            cwd=tmp_path,
-            start_new_session=True,
-        )
-        t = Task(proc, tmp_path, ready, notebook_dir)
-        started.append(t)
-        return t
+        argv = [
+            sys.executable,
+            str(tmp_path / "runner.py"),
+            str(tmp_path),
+            json.dumps(kwargs or {}),
+        ]
+        reaper.append(start_task(argv, full_env, tmp_path))
+        return Task(reaper[-1], tmp_path, ready, notebook_dir)
 
-    try:
-        yield start
-    finally:
-        for t in started:
-            pids = descendants(t.proc.pid)
-            kill_tree(t.proc)
-            for pid in pids:
-                if alive(pid):
-                    os.kill(pid, signal.SIGKILL)
-
-
-def start_kernel(server: ServerProcess) -> str:
-    """A real kernel through the REST API (its process runs once the POST answers)."""
-    r = server.request("POST", "/api/kernels", body={"name": "python3"})
-    assert r.status == 201, r
-    return str(r.body["id"])
+    return start
 
 
 def run_cell(server: ServerProcess, kernel_id: str, code: str) -> str:

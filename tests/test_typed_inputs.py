@@ -5,13 +5,10 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
-import os
-import subprocess
-import sys
 from typing import Literal, Optional
 
 import pytest
-from conftest import start_kernel
+from conftest import run_cli, start_kernel
 from scripts import (
     run_cell,
     script_fixture,  # noqa: F401 - the `script` fixture
@@ -97,18 +94,11 @@ def test_status_lists_typed_parameters_and_a_mismatch_is_a_400(tmp_path, script)
     }
 
 
-def test_the_cli_checks_kwargs_against_the_annotations(tmp_path):
+def test_the_cli_checks_kwargs_against_the_annotations(tmp_path, cli_env):
     write(tmp_path, "task.py", TASK)
-    env = {**os.environ, "READY_FILE": str(tmp_path / "r.json")}
-    cli = [sys.executable, "-m", "interactive_ext.cli", "run", "task.py:train"]
-    proc = subprocess.run(
-        [*cli, "--kwargs", '{"epochs": "ten"}', "--port", "0"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    env = {**cli_env, "READY_FILE": str(tmp_path / "r.json")}
+    args = ("--kwargs", '{"epochs": "ten"}', "--port", "0")
+    proc = run_cli(env, "run", "task.py:train", *args, cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert "input epochs must be int, got 'ten'" in proc.stderr
     assert "Traceback" not in proc.stderr

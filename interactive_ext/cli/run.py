@@ -177,16 +177,11 @@ def build_options(args: argparse.Namespace, func: Any) -> Options:
     return options
 
 
-def _write(path: Path, data: bytes) -> None:
-    """Write a file whole (a partial result file never appears)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def write_result(result: Any, output: str | None) -> None:
     """Write the result: pickle to .pkl, else JSON to the file or to stdout."""
     import json
+
+    from ..session.atomic import atomic_write
 
     if output and output.endswith(".pkl"):
         try:
@@ -194,7 +189,7 @@ def write_result(result: Any, output: str | None) -> None:
         except Exception as e:
             kind = type(result).__name__
             raise ResultError(f"the task returned a {kind}, which does not pickle ({e})") from None
-        _write(Path(output), data)
+        atomic_write(output, data, mode=0o666)  # the umask decides, as for open()
         return
     try:
         text = json.dumps(result, indent=None if output is None else 1)
@@ -207,7 +202,7 @@ def write_result(result: Any, output: str | None) -> None:
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
     else:
-        _write(Path(output), (text + "\n").encode())
+        atomic_write(output, (text + "\n").encode(), mode=0o666)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -36,7 +36,7 @@ from .idle import IdleWatcher, wall
 from .notify import Notices
 from .page import PageHandler
 from .save_window import SaveWindow
-from .status import task_status
+from .status import State, task_status
 
 LIFECYCLE = "https://events.jupyter.org/interactive_ext/lifecycle/v1"
 SCHEMA_PATH = Path(__file__).parent / "event_schemas" / "lifecycle" / "v1.yaml"
@@ -161,7 +161,7 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
 
     def initialize_settings(self) -> None:
         """Create the watcher and hook the activity sources into the server."""
-        self.state = "waiting"
+        self.state: State = State.WAITING
         self.stop_reason: Reason | None = None
         self.started = time.monotonic()
         self.saves = SaveWindow(self.save_window_seconds, self.log)
@@ -215,8 +215,8 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
 
     async def stop_extension(self) -> None:
         """Stop the timers and the kernel subscriptions; let the last notification go out."""
-        if self.state == "waiting":  # not stopped by an outcome: a signal or a dead parent
-            self.state = "stopping"
+        if self.state is State.WAITING:  # not stopped by an outcome: a signal or a dead parent
+            self.state = State.STOPPING
             self.notices.stopped("killed")
         self.watcher.stop()
         lifetime = getattr(self, "_lifetime", None)
@@ -238,7 +238,7 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
         self, reason: Reason, inputs: dict[str, Any] | None = None, via: str = "rest"
     ) -> bool:
         """Record the outcome, emit it and stop the server; False if already stopping."""
-        if self.state != "waiting":
+        if self.state is not State.WAITING:
             return False
         if self.session is not None:
             try:
@@ -249,7 +249,7 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
                         f"cannot record the resume in {self.session.path}: {e}"
                     ) from e
                 self.log.exception("cannot record the outcome %s; stopping anyway", reason.value)
-        self.state = "stopping"
+        self.state = State.STOPPING
         self.stop_reason = reason
         self.watcher.stop()
         self.notices.stopped(reason.value, inputs)
@@ -344,7 +344,7 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
         context, problems = self.task_context()
         lifetime = self.started + self.max_lifetime_seconds if self.max_lifetime_seconds else None
         return {
-            "state": self.state,
+            "state": self.state.value,
             "stop_reason": self.stop_reason.value if self.stop_reason else None,
             "save_deadline": wall(self.saves.deadline) if self.stop_reason else None,
             "started": wall(self.started),

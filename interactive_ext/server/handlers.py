@@ -13,7 +13,10 @@ from tornado import web
 from ..errors import InputsError, SessionError
 from ..records import Reason
 from ..session.overrides import parse_resume, parse_saved_body
-from .status import changed_files
+from .status import State, changed_files
+
+AUTH_RESOURCE = "interactive"
+"""The resource every handler of the extension is authorized for."""
 
 NO_TOKEN = (
     "missing or wrong token: send the header 'Authorization: token TOKEN' (the token is in the "
@@ -22,9 +25,9 @@ NO_TOKEN = (
 
 
 class InteractiveHandler(ExtensionHandlerMixin, APIHandler):
-    """Base of the extension's handlers: JSON answers, auth resource "interactive"."""
+    """Base of the extension's handlers: JSON answers, authorized for AUTH_RESOURCE."""
 
-    auth_resource = "interactive"
+    auth_resource = AUTH_RESOURCE
 
     @property
     def app(self) -> Any:
@@ -51,7 +54,7 @@ class ResumeHandler(InteractiveHandler):
     @authorized
     def post(self) -> None:
         """Resume the task, optionally with input overrides {"inputs": {...}}."""
-        if self.app.state != "waiting":
+        if self.app.state is not State.WAITING:
             raise web.HTTPError(409, self.app.already())
         context, _ = self.app.task_context()  # a broken context: no name checks, still resumable
         try:
@@ -111,4 +114,4 @@ class SavedHandler(InteractiveHandler):
         except InputsError as e:
             raise web.HTTPError(400, str(e)) from None
         self.app.saves.ack(body["client"], body["saved"], body["failed"])
-        self.reply({"state": self.app.state})
+        self.reply({"state": self.app.state.value})

@@ -10,11 +10,13 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerJinjaMixin, ExtensionHandlerMixin
 from tornado import web
 
+from .handlers import AUTH_RESOURCE
+
 
 class PageHandler(ExtensionHandlerJinjaMixin, ExtensionHandlerMixin, JupyterHandler):
     """GET /interactive: task, state, time left, inputs, Keep working and Resume buttons."""
 
-    auth_resource = "interactive"
+    auth_resource = AUTH_RESOURCE
 
     @web.authenticated
     @authorized

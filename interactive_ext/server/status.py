@@ -1,7 +1,8 @@
-"""The task as GET /interactive/status shows it."""
+"""The server's state and the task, as GET /interactive/status shows them."""
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 from ..errors import SessionError
@@ -9,6 +10,17 @@ from ..protocol import SAVED_VALUES
 from ..records import TaskContext
 from ..session.changes import pending
 from ..session.directory import Session
+
+
+class State(str, enum.Enum):
+    """The server's state: waiting for a resume, or stopping (the status's `state`)."""
+
+    WAITING = "waiting"
+    STOPPING = "stopping"
+
+    def __str__(self) -> str:
+        """The value, as the status shows it."""
+        return self.value
 
 
 def task_status(context: TaskContext, session: Session | None) -> dict[str, Any]:

@@ -11,38 +11,18 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from ..errors import SessionError
 from ..protocol import CONTEXT, ERROR, OUTCOME, READY, SESSION_ENV
 from ..records import ErrorRecord, Outcome, R, ReadyInfo, Reason, TaskContext
 from . import pickles
+from .atomic import atomic_write
 
 __all__ = ["Session", "SessionError", "atomic_write", "safe_parent"]
 
 log = logging.getLogger("interactive_ext")
 PREFIX = "interactive-"
-
-
-def atomic_write(path: Path, data: bytes | Callable[[IO[bytes]], None]) -> None:
-    """Write path atomically (a rename), readable by the owner only (0600).
-
-    data is the bytes, or a function that writes them into the open file (so a large pickle
-    streams to disk instead of being built in memory first). No fsync: readers are processes
-    of this machine, and a session does not outlive a crash of the machine anyway.
-    """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if callable(data):
-                data(f)
-            else:
-                f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def unsafe(folder: str | os.PathLike[str]) -> str | None:

@@ -24,7 +24,6 @@ which starts with the PROTO opcode) still loads.
 
 from __future__ import annotations
 
-import contextlib
 import mmap
 import os
 import pickle
@@ -32,6 +31,8 @@ import stat
 import struct
 import zlib
 from typing import IO, Any
+
+from .atomic import atomic_write, pwrite_all
 
 MAGIC = b"\x89IXPKL\r\n"
 """First bytes of a file: not a pickle opcode, and mangled by any text-mode copy."""
@@ -63,34 +64,7 @@ class PickleFileError(ValueError):
 
 def dump(obj: Any, path: str | os.PathLike[str]) -> None:
     """Pickle obj into path atomically (0600, a rename), big buffers out of band and aligned."""
-    target = os.fspath(path)
-    fd, tmp = _create_beside(target)
-    try:
-        try:
-            _write(fd, obj)
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _create_beside(target: str) -> tuple[int, str]:
-    """Create a new private file next to target (never an existing one); (fd, its path).
-
-    tempfile.mkstemp does the same, at a cost that shows in the time of writing 10 MiB.
-    """
-    folder, name = os.path.split(target)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    for _ in range(100):
-        tmp = os.path.join(folder, f".{name}.{os.urandom(6).hex()}.tmp")
-        try:
-            return os.open(tmp, flags, 0o600), tmp
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"no free temporary name next to {target}")
+    atomic_write(path, lambda fd: _write(fd, obj))
 
 
 def _write(fd: int, obj: Any) -> None:
@@ -121,21 +95,13 @@ def _write(fd: int, obj: Any) -> None:
     table = bytearray()
     for raw in buffers:
         offset = end + -end % ALIGN
-        _pwrite_all(fd, raw, offset)
+        pwrite_all(fd, raw, offset)
         table += _ENTRY.pack(offset, raw.nbytes)
         end = offset + raw.nbytes
-    _pwrite_all(fd, table, end)
+    pwrite_all(fd, table, end)
     length = end + len(table)
     head = _HEAD.pack(MAGIC, VERSION, len(buffers), inband, end, length, zlib.crc32(table))
-    _pwrite_all(fd, head + _CRC.pack(zlib.crc32(head)), 0)
-
-
-def _pwrite_all(fd: int, data: bytes | bytearray | memoryview, offset: int) -> None:
-    """Write all of data at offset (a single write may be short, e.g. past 2 GiB on Linux)."""
-    view = memoryview(data).cast("B")
-    while view.nbytes:
-        n = os.pwrite(fd, view, offset)
-        view, offset = view[n:], offset + n
+    pwrite_all(fd, head + _CRC.pack(zlib.crc32(head)), 0)
 
 
 # -- reading ------------------------------------------------------------------------

@@ -271,7 +271,7 @@ def start_task(tmp_path: Path) -> Iterator[Callable[..., TaskSession]]:
             except (OSError, ValueError):
                 return None
 
-        info = wait_for(ready, READY_TIMEOUT, "the task's ready file", step=0.1)
+        info = wait_for(ready, READY_TIMEOUT, "the task's ready file", interval=0.1)
         session.ready, session.port, session.token = info, int(info["port"]), info["token"]
         session.server_pid = int(info["pid"])
         wait_for(lambda: _answers(session), READY_TIMEOUT, "the task's server to answer")

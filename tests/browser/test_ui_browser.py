@@ -299,6 +299,6 @@ def test_a_killed_server_keeps_the_reconnect_dialog(page: Page, start_task) -> N
             opening.get_by_role("button", name="Close").click()
         return page.get_by_text(CONNECTION_ERROR).count() > 0
 
-    wait_for(reconnect_dialog, 60, "JupyterLab's Server Connection Error dialog", step=0.3)
+    wait_for(reconnect_dialog, 60, "JupyterLab's Server Connection Error dialog", interval=0.3)
     assert dialogs_shown(page)["connection"] >= 1, dialogs_shown(page)
     expect(page.locator(FINAL)).to_have_count(0)

@@ -46,24 +46,23 @@ def wait_notebook_ready(page: Page, server: Server, notebook: str) -> None:
         lambda: kernel_idle(server, notebook),
         KERNEL_READY_TIMEOUT,
         f"the kernel of {notebook} to be idle with a tab connected",
-        step=0.2,
+        interval=0.2,
     )
     expect(page.locator(".jp-NotebookPanel").first).to_be_visible()
 
 
 def open_lab(page: Page, server: Server, notebook: str | None = None) -> None:
     """Open JupyterLab on notebook (ready: rendered, kernel idle), or on the file browser."""
-    path = f"lab/tree/{quote(notebook)}" if notebook else "lab"
-    page.goto(server.url(path))
-    if notebook:
-        wait_notebook_ready(page, server, notebook)
-    else:
-        page.locator(".jp-DirListing-content").first.wait_for(state="visible")
+    _open(page, server, f"lab/tree/{quote(notebook)}" if notebook else "lab", notebook)
 
 
 def open_notebook7(page: Page, server: Server, notebook: str | None = None) -> None:
     """Open Notebook 7 on notebook (ready: rendered, kernel idle), or on its file tree."""
-    path = f"notebooks/{quote(notebook)}" if notebook else "tree"
+    _open(page, server, f"notebooks/{quote(notebook)}" if notebook else "tree", notebook)
+
+
+def _open(page: Page, server: Server, path: str, notebook: str | None) -> None:
+    """Go to path; wait for notebook to be ready, or for the file listing without one."""
     page.goto(server.url(path))
     if notebook:
         wait_notebook_ready(page, server, notebook)

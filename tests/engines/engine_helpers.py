@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from conftest import run_cli as cli
 from conftest import wait_for
 
 HERE = Path(__file__).parent
@@ -33,17 +34,6 @@ def engine_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
-
-
-def cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    """`jupyter interactive-task ARGS` in a subprocess, as a person runs it on the node."""
-    return subprocess.run(
-        [str(BIN / "jupyter"), "interactive-task", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def task_sessions(env: dict[str, str]) -> list[dict[str, Any]]:
@@ -129,7 +119,7 @@ class Driver:
             rows = task_sessions(self.env)
             return rows[0] if len(rows) == 1 else None
 
-        return wait_for(one, TIMEOUT, "the task's server in the worker", step=0.3)  # type: ignore[no-any-return]
+        return wait_for(one, TIMEOUT, "the task's server in the worker", interval=0.3)  # type: ignore[no-any-return]
 
     def finish(self) -> tuple[int, str]:
         """The driver's exit code and output."""

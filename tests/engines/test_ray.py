@@ -81,6 +81,6 @@ def test_ray_cancel_stops_the_server_and_its_kernels(driver: Any, force: bool) -
     assert d.proc.stdin is not None
     d.proc.stdin.write(b"cancel\n")
     d.proc.stdin.flush()
-    wait_for(lambda: gone(processes), 30, "the server and its kernel to stop", step=0.2)
+    wait_for(lambda: gone(processes), 30, "the server and its kernel to stop", interval=0.2)
     _, output = d.finish()
     assert "CANCELLED" in output, output
