@@ -34,7 +34,7 @@ from .handlers import HeartbeatHandler, ResumeHandler, SavedHandler, StatusHandl
 from .idle import IdleWatcher, wall
 from .page import PageHandler
 from .save_window import SaveWindow
-from .status import task_status
+from .status import summary, task_status, why
 
 LIFECYCLE = "https://events.jupyter.org/interactive_ext/lifecycle/v1"
 SCHEMA_PATH = Path(__file__).parent / "event_schemas" / "lifecycle" / "v1.yaml"
@@ -304,9 +304,13 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
         """The task context (if any), the state and the idle state."""
         context, problems = self.task_context()
         lifetime = self.started + self.max_lifetime_seconds if self.max_lifetime_seconds else None
+        reason = self.stop_reason.value if self.stop_reason else None
+        idle = self.heartbeat()
         return {
             "state": self.state,
-            "stop_reason": self.stop_reason.value if self.stop_reason else None,
+            "stop_reason": reason,
+            "summary": summary(self.state, reason, idle),
+            "why": why(reason, self.max_idle_seconds),
             "save_deadline": wall(self.saves.deadline) if self.stop_reason else None,
             "started": wall(self.started),
             "session_dir": self.session_dir or None,
@@ -315,7 +319,7 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
             "task": task_status(context, self.session) if context else None,
             "problems": problems,
             "lifetime_deadline": wall(lifetime),
-            "idle": self.heartbeat(),
+            "idle": idle,
         }
 
     def heartbeat(self) -> dict[str, Any]:
