@@ -11,6 +11,7 @@ import { Widget } from '@lumino/widgets';
 
 import { clock } from './format';
 import type { SessionModel } from './model';
+import { Ticker } from './ticker';
 
 /** Two local deadlines closer than this (ms) are the same deadline. */
 const SAME_DEADLINE_MS = 2000;
@@ -24,7 +25,7 @@ export class IdleWarning {
     private readonly _model: SessionModel,
     private readonly _resume: () => void
   ) {
-    _model.changed.connect(() => this._check(false));
+    new Ticker(_model, () => this._check(false));
     _model.lifecycle.connect((_, data) => {
       if (data.action === 'idle_warning') {
         this._check(true);
@@ -57,7 +58,12 @@ export class IdleWarning {
     const near = forced || (warning > 0 && remaining <= warning);
     if (near && !this._same(deadline, this._warned)) {
       if (Date.now() - model.syncedAt > RESYNC_MS) {
-        void model.refresh(); // activity may have moved the deadline since the last poll
+        // activity may have moved the deadline since the last poll: read it first
+        void model.refresh().then(() => {
+          if (Date.now() - model.syncedAt <= RESYNC_MS) {
+            this._check(forced);
+          }
+        });
         return;
       }
       this._warned = deadline;
