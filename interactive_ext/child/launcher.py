@@ -140,6 +140,7 @@ class ServerProcess:
                 "session_dir": str(spec.session.path),
                 "max_idle_seconds": spec.options.max_idle_seconds,
                 "max_lifetime_seconds": spec.options.max_lifetime_seconds,
+                "hide_news": True,  # a person here is debugging a task: no news prompt
             },
             "KernelProvisionerFactory": {"default_provisioner_name": "interactive-provisioner"},
             "InteractiveProvisioner": {

@@ -11,7 +11,7 @@ from typing import Any
 from jupyter_events import EventLogger
 from jupyter_server.extension.application import ExtensionApp, ExtensionAppJinjaMixin
 from jupyter_server.serverapp import ServerApp
-from traitlets import Float, TraitError, Unicode, default, validate
+from traitlets import Bool, Float, TraitError, Unicode, default, validate
 
 from ..errors import SessionError
 from ..options import DEFAULTS, check_seconds, is_on
@@ -32,7 +32,7 @@ from ..session.reading import file_problems
 from .activity import KERNEL_ACTIONS, KernelActivity, request_hook, terminal_source
 from .handlers import HeartbeatHandler, ResumeHandler, SavedHandler, StatusHandler
 from .idle import IdleWatcher, wall
-from .page import PageHandler
+from .page import PageHandler, without_news
 from .save_window import SaveWindow
 from .status import summary, task_status, why
 
@@ -95,6 +95,15 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
         server stops listening (default 0.2), so a concurrent caller gets 409, not a reset.""",
     )
 
+    hide_news = Bool(
+        False,
+        config=True,
+        help="""Turn off JupyterLab's and Notebook 7's news and update notifications (the "get
+        notified about official Jupyter news?" prompt) in this server's pages. The task wrapper
+        sets it for a task's server, where a person is debugging; a plain `jupyter lab` keeps
+        them (default False).""",
+    )
+
     @validate(
         "max_idle_seconds", "max_lifetime_seconds", "idle_warning_seconds", "save_window_seconds"
     )
@@ -149,6 +158,9 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.watcher.set_reconcile(self.kernels.reconcile)
         # self.settings is copied over the web app's settings after this method returns.
         self.settings["log_function"] = request_hook(self.watcher, self.settings["log_function"])
+        if self.hide_news:
+            previous = self.settings.get("page_config_hook")
+            self.settings["page_config_hook"] = without_news(previous)
         self.watcher.add_pull_source("terminal", terminal_source(self.server.web_app.settings))
         if LIFECYCLE not in self.events.schemas:
             self.events.register_event_schema(SCHEMA_PATH)
