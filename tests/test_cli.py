@@ -136,7 +136,7 @@ def test_status_and_list_find_the_running_session(cli_env, cli_server):
     assert len(lines) == 1, listed.stdout
     assert f"?token={TOKEN}" in lines[0]
     assert str(server.proc.pid) not in lines[0]
-    assert "waiting" in lines[0] and "idle shutdown in" in lines[0]
+    assert "waiting" in lines[0] and "stops in " in lines[0]
 
     as_json = cli(cli_env, "list", "--json")
     assert json.loads(as_json.stdout)[0]["status"]["state"] == "waiting"

@@ -1,9 +1,9 @@
 /**
- * The server's REST API (`/interactive/...`): types, normalization and requests.
+ * The server's REST API (`/interactive/...`): types, parsing and requests.
  *
  * Every request goes through `ServerConnection.makeRequest`, which carries the
- * token and the XSRF cookie. The status is normalized defensively: fields that an
- * older server does not send are null, and `task.parameters` may be a list of names.
+ * token and the XSRF cookie. The server ships in the same wheel as this code:
+ * the status is read as docs/rest.md describes it, with no fallbacks.
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
@@ -17,8 +17,6 @@ export interface IParameter {
   annotation: string | null;
   /** The current value: JSON when `json` is true, else a readable repr. */
   value: unknown;
-  /** Whether the value is known (older servers send names only). */
-  known: boolean;
   /** Whether the value can be edited as JSON. */
   json: boolean;
 }
@@ -33,24 +31,23 @@ export interface ITask {
 /** The idle state (the heartbeat body). */
 export interface IIdle {
   secondsRemaining: number | null;
-  shutdownDeadline: string | null;
   holds: string[];
   maxIdleSeconds: number | null;
   /** Seconds before the deadline at which to warn; 0 means no warning. */
   warningSeconds: number;
 }
 
-/** The normalized answer of `GET /interactive/status`. */
+/** The answer of `GET /interactive/status`, as the views read it. */
 export interface IStatus {
-  state: string;
+  state: 'waiting' | 'stopping';
   stopReason: StopReason | null;
-  notebookPath: string | null;
+  /** The state in a few words (`stops in`, `kernel busy`, …); the countdown follows it. */
+  summary: string;
+  /** Why the server stops, in a sentence (the final page's), or null while waiting. */
+  why: string | null;
   task: ITask | null;
   idle: IIdle;
 }
-
-/** The warning lead when the server does not say: its default, at most half the idle time. */
-const DEFAULT_WARNING_SECONDS = 60;
 
 /** An error answer from the API, with the server's message. */
 export class ApiError extends Error {
@@ -63,84 +60,25 @@ export class ApiError extends Error {
   }
 }
 
-/** A number, or null when the value is not a finite number. */
-function num(value: unknown): number | null {
-  return typeof value === 'number' && isFinite(value) ? value : null;
-}
-
-/** A string, or null. */
-function str(value: unknown): string | null {
-  return typeof value === 'string' ? value : null;
-}
-
-/** Normalize one parameter: an object (new servers) or a name (older ones). */
-function parameter(raw: unknown): IParameter | null {
-  if (typeof raw === 'string') {
-    return {
-      name: raw,
-      annotation: null,
-      value: null,
-      known: false,
-      json: true
-    };
-  }
-  if (raw && typeof raw === 'object' && typeof (raw as any).name === 'string') {
-    const p = raw as Record<string, unknown>;
-    return {
-      name: p.name as string,
-      annotation: str(p.annotation),
-      value: p.value ?? null,
-      known: 'value' in p,
-      json: p.json !== false
-    };
-  }
-  return null;
-}
-
-/** Normalize the task context, or null when the server serves no task. */
-function task(raw: any): ITask | null {
-  if (!raw || typeof raw !== 'object') {
-    return null;
-  }
-  const params = Array.isArray(raw.parameters) ? raw.parameters : [];
+/** The idle object (status `idle`, heartbeat body) in the views' names. */
+export function parseIdle(raw: any): IIdle {
   return {
-    module: str(raw.module) ?? '',
-    qualname: str(raw.qualname) ?? str(raw.module) ?? 'task',
-    parameters: params
-      .map(parameter)
-      .filter((p: IParameter | null) => p !== null)
+    secondsRemaining: raw.seconds_remaining,
+    holds: raw.holds,
+    maxIdleSeconds: raw.max_idle_seconds || null,
+    warningSeconds: raw.warning_seconds
   };
 }
 
-/** Normalize the idle object (status `idle`, heartbeat body). */
-export function normalizeIdle(raw: any): IIdle {
-  const idle = raw && typeof raw === 'object' ? raw : {};
-  const maxIdle = num(idle.max_idle_seconds);
-  const fallback = Math.min(DEFAULT_WARNING_SECONDS, (maxIdle ?? Infinity) / 2);
+/** A status answer in the views' names. */
+export function parseStatus(raw: any): IStatus {
   return {
-    secondsRemaining: num(idle.seconds_remaining),
-    shutdownDeadline: str(idle.shutdown_deadline),
-    holds: Array.isArray(idle.holds) ? idle.holds.map(String) : [],
-    maxIdleSeconds: maxIdle,
-    warningSeconds: num(idle.warning_seconds) ?? fallback
-  };
-}
-
-/** Normalize a status answer. */
-export function normalizeStatus(raw: any): IStatus {
-  const reason = str(raw?.stop_reason);
-  const state = str(raw?.state) ?? 'waiting';
-  return {
-    state,
-    stopReason:
-      reason === 'resumed' || reason === 'idle' || reason === 'lifetime'
-        ? reason
-        : state === 'resuming'
-          ? 'resumed'
-          : null,
-    notebookPath: str(raw?.notebook_path),
-    task: task(raw?.task),
-    idle: normalizeIdle(raw?.idle)
+    state: raw.state,
+    stopReason: raw.stop_reason,
+    summary: raw.summary,
+    why: raw.why,
+    task: raw.task,
+    idle: parseIdle(raw.idle)
   };
 }
 

@@ -40,7 +40,6 @@ export function showFinalView(
     return;
   }
   Dialog.flush(); // a warning or reconnect dialog has nothing left to act on
-  const maxIdle = model.status?.idle.maxIdleSeconds ?? null;
   const node = document.createElement('div');
   node.id = NODE_ID;
   node.className = 'jp-InteractiveTask-final';
@@ -52,7 +51,7 @@ export function showFinalView(
   title.textContent = model.task ? `Task ${model.taskName}` : 'Jupyter server';
   const message = document.createElement('p');
   message.className = 'jp-InteractiveTask-finalMessage';
-  message.textContent = finalMessage(reason, maxIdle);
+  message.textContent = finalMessage(model);
   const hint = document.createElement('p');
   hint.className = 'jp-InteractiveTask-finalHint';
   hint.textContent =

@@ -1,7 +1,11 @@
 /**
- * Texts shown to the person, in one place.
+ * Texts shown to the person that the server does not write.
+ *
+ * The state's words (`stops in`, `kernel busy`, …) and the final page's come
+ * from `GET /interactive/status` (`summary`, `why`): the page at /interactive
+ * and `jupyter interactive-task list` print the same. Here: the countdown's
+ * format, and what only the page knows (no connection, the tooltip).
  */
-import type { StopReason } from './api';
 import type { SessionModel } from './model';
 
 /** `12:34` or `1:02:03` for a number of seconds (rounded up). */
@@ -31,22 +35,15 @@ export function statusText(model: SessionModel): string | null {
     return null;
   }
   const name = `Task ${model.taskName}`;
-  if (model.stopping) {
-    return model.stopReason === 'resumed'
-      ? `${name} · resuming`
-      : `${name} · stopping`;
-  }
-  if (model.unreachable) {
+  if (model.unreachable && !model.stopping) {
     return `${name} · no connection`;
   }
-  if (status.idle.holds.length > 0) {
-    return `${name} · kernel busy`;
+  if (model.stopping && status.state === 'waiting') {
+    return name; // the server's words for the stop are on their way
   }
   const remaining = model.secondsRemaining;
-  if (remaining === null) {
-    return `${name} · no idle stop`;
-  }
-  return `${name} · stops in ${clock(remaining)}`;
+  const countdown = remaining === null ? '' : ` ${clock(remaining)}`;
+  return `${name} · ${status.summary}${countdown}`;
 }
 
 /** The tooltip of the status item. */
@@ -63,21 +60,9 @@ export function statusTitle(model: SessionModel): string {
   return lines.join('\n');
 }
 
-/** The final page's headline and detail for a stop reason. */
-export function finalMessage(
-  reason: StopReason | null,
-  maxIdle: number | null
-): string {
-  switch (reason) {
-    case 'resumed':
-      return 'Task resumed: this server has stopped; the task runs in its own process';
-    case 'idle':
-      return `Stopped after ${seconds(maxIdle)} s without activity`;
-    case 'lifetime':
-      return 'Stopped: the session reached its lifetime cap';
-    default:
-      return 'This server has stopped';
-  }
+/** The final page's message: the server's words for the stop, when it said them. */
+export function finalMessage(model: SessionModel): string {
+  return model.status?.why ?? 'This server has stopped';
 }
 
 /** `epochs=1, lr=0.1` for changed inputs (JSON texts by name). */

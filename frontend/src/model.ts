@@ -1,24 +1,21 @@
 /**
  * The session model: what `GET /interactive/status` says, kept fresh.
  *
- * It polls the status (every 5 s, every second once the server is stopping),
- * listens to the lifecycle events, counts the idle deadline down locally and
- * signals its views. It decides nothing the server decides: it only reports.
+ * A `Poll` reads the status (every 5 s, every second once the server is
+ * stopping; backing off while the server does not answer; on standby in a
+ * hidden tab with nothing to save) and the lifecycle events refresh it. The
+ * model signals `changed` only when what it holds changes: the countdown ticks
+ * in the views, from the local deadline. It decides nothing the server decides.
  */
 import type { Event } from '@jupyterlab/services';
 import { ServerConnection } from '@jupyterlab/services';
 import { Token } from '@lumino/coreutils';
+import { Poll } from '@lumino/polling';
 import type { ISignal } from '@lumino/signaling';
 import { Signal } from '@lumino/signaling';
 
 import type { IIdle, IStatus, ITask, StopReason } from './api';
-import {
-  ApiError,
-  normalizeIdle,
-  normalizeStatus,
-  postAPI,
-  requestAPI
-} from './api';
+import { ApiError, parseIdle, parseStatus, postAPI, requestAPI } from './api';
 
 /** The lifecycle events' schema id. */
 export const LIFECYCLE =
@@ -28,8 +25,10 @@ export const LIFECYCLE =
 const POLL_MS = 5000;
 /** Milliseconds between status polls once it is stopping (to see it go). */
 const STOPPING_POLL_MS = 1000;
-/** Milliseconds between local countdown ticks. */
-const TICK_MS = 1000;
+/** The longest wait between two polls while the server does not answer (backoff). */
+const MAX_POLL_MS = 30_000;
+/** A local deadline that moved less than this (ms) is the same deadline for the views. */
+const SAME_DEADLINE_MS = 1000;
 
 /** The session model token, provided by the `interactive-ext:session` plugin. */
 export const IInteractiveSession = new Token<SessionModel>(
@@ -44,7 +43,13 @@ function makeClientId(): string {
   return Array.from(bytes, b => b.toString(16).padStart(2, '0')).join('');
 }
 
-/** The session as the server reports it, with a local countdown. */
+/** What the views show of a status: all of it but the clock, which ticks. */
+function shownPart(status: IStatus): string {
+  const { secondsRemaining, ...idle } = status.idle;
+  return JSON.stringify({ ...status, idle });
+}
+
+/** The session as the server reports it, with the local deadline. */
 export class SessionModel {
   /** Make a model listening to the given event manager. */
   constructor(private readonly _events: Event.IManager | null) {}
@@ -67,7 +72,7 @@ export class SessionModel {
     return this.task?.qualname ?? 'task';
   }
 
-  /** Whether the server is stopping (or stopped) and why, if known. */
+  /** Whether the server is stopping (or stopped). */
   get stopping(): boolean {
     return this._stopping;
   }
@@ -95,7 +100,7 @@ export class SessionModel {
     return Math.max(0, (this._deadlineMs - Date.now()) / 1000);
   }
 
-  /** The local deadline (ms since the epoch) this countdown runs to, or null. */
+  /** The local deadline (ms since the epoch) the countdown runs to, or null. */
   get deadlineMs(): number | null {
     return this._deadlineMs;
   }
@@ -105,7 +110,7 @@ export class SessionModel {
     return this._syncedAt;
   }
 
-  /** Emitted on every refresh and countdown tick. */
+  /** Emitted when what the model holds changes (not on clock ticks). */
   get changed(): ISignal<this, void> {
     return this._changed;
   }
@@ -125,58 +130,45 @@ export class SessionModel {
     return this._lifecycle;
   }
 
-  /** Start polling, ticking and listening. */
+  /** Keep polling in a hidden tab while `check` is true (it has something to save). */
+  keepAwakeWhile(check: () => boolean): void {
+    this._awake = check;
+  }
+
+  /** Start polling and listening. */
   start(): void {
     this._events?.stream.connect(this._onEvent, this);
-    this._tick = window.setInterval(() => this._changed.emit(), TICK_MS);
-    void this.refresh();
+    this._poll = new Poll({
+      name: 'interactive-ext:status',
+      factory: () => this._read(),
+      frequency: { interval: POLL_MS, backoff: true, max: MAX_POLL_MS },
+      standby: () => (this._stopping || this._awake() ? 'never' : 'when-hidden')
+    });
   }
 
-  /** Stop every timer and listener. */
+  /** Stop polling and listening. */
   dispose(): void {
-    window.clearInterval(this._tick);
-    window.clearTimeout(this._poll);
+    this._poll?.dispose();
     this._events?.stream.disconnect(this._onEvent, this);
-    this._disposed = true;
   }
 
-  /** Ask the server for the status now, then schedule the next poll. */
+  /** Read the status now; resolves once it was read (or could not be). */
   async refresh(): Promise<void> {
-    if (this._disposed || this._refreshing) {
+    const poll = this._poll;
+    if (!poll || poll.isDisposed) {
       return;
     }
-    window.clearTimeout(this._poll);
-    this._refreshing = true;
-    try {
-      const raw = await requestAPI('status', {}, { client: this.clientId });
-      this._unreachable = false;
-      this._update(normalizeStatus(raw));
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 404 && !this._status) {
-        console.info(
-          'interactive-ext: the server has no /interactive API; staying off'
-        );
-        return; // the server extension is not enabled on this server
-      }
-      if (error instanceof ServerConnection.NetworkError && this._stopping) {
-        this._markStopped();
-        return;
-      }
-      this._unreachable = error instanceof ServerConnection.NetworkError;
-      this._changed.emit();
-      console.debug('interactive-ext: status failed', error);
-    } finally {
-      this._refreshing = false;
-    }
-    this._schedule();
+    await poll.refresh();
+    await poll.tick.catch(() => undefined);
   }
 
   /** Tell the server a person is here; answers false when it could not be sent. */
   async heartbeat(): Promise<boolean> {
     try {
-      const idle = await postAPI('heartbeat');
-      this._setIdle(normalizeIdle(idle));
-      this._changed.emit();
+      const idle = parseIdle(await postAPI('heartbeat'));
+      if (this._status) {
+        this._update({ ...this._status, idle });
+      }
       return true;
     } catch (error) {
       console.debug('interactive-ext: heartbeat failed', error);
@@ -189,7 +181,7 @@ export class SessionModel {
     this._markStopping('resumed');
   }
 
-  /** Note that the server stopped, seen by another part (a lost connection). */
+  /** Note that the connection was lost (seen by another part); true when the session stopped. */
   noteConnectionLost(): boolean {
     if (this._stopping) {
       this._markStopped();
@@ -197,30 +189,63 @@ export class SessionModel {
     return this._stopped;
   }
 
-  private _schedule(): void {
-    if (!this._disposed && !this._stopped) {
-      const delay = this._stopping ? STOPPING_POLL_MS : POLL_MS;
-      this._poll = window.setTimeout(() => void this.refresh(), delay);
+  /** One poll: read the status; a failure rejects, so that the poll backs off. */
+  private async _read(): Promise<void> {
+    try {
+      const raw = await requestAPI('status', {}, { client: this.clientId });
+      this._setUnreachable(false);
+      this._update(parseStatus(raw));
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404 && !this._status) {
+        console.info(
+          'interactive-ext: the server has no /interactive API; staying off'
+        );
+        this.dispose(); // the server extension is not enabled on this server
+        return;
+      }
+      if (error instanceof ServerConnection.NetworkError && this._stopping) {
+        this._markStopped();
+        return;
+      }
+      this._setUnreachable(error instanceof ServerConnection.NetworkError);
+      console.debug('interactive-ext: status failed', error);
+      throw error;
     }
   }
 
   private _update(status: IStatus): void {
+    const before = this._status ? shownPart(this._status) : null;
+    const deadline = this._setIdle(status.idle);
     this._status = status;
-    this._setIdle(status.idle);
+    if (status.stopReason && !this._stopReason) {
+      this._stopReason = status.stopReason;
+    }
     if (status.state !== 'waiting') {
       this._markStopping(status.stopReason);
     }
-    this._changed.emit();
+    if (deadline || before !== shownPart(status)) {
+      this._changed.emit();
+    }
   }
 
-  private _setIdle(idle: IIdle): void {
-    if (this._status) {
-      this._status = { ...this._status, idle };
-    }
-    const remaining = idle.secondsRemaining;
+  /** Set the local deadline from the idle state; true when it moved for the views. */
+  private _setIdle(idle: IIdle): boolean {
+    const previous = this._deadlineMs;
+    const remaining = this._stopping ? null : idle.secondsRemaining;
     this._syncedAt = Date.now();
     this._deadlineMs =
-      remaining === null ? null : Date.now() + remaining * 1000;
+      remaining === null ? null : this._syncedAt + remaining * 1000;
+    if (previous === null || this._deadlineMs === null) {
+      return previous !== this._deadlineMs;
+    }
+    return Math.abs(previous - this._deadlineMs) >= SAME_DEADLINE_MS;
+  }
+
+  private _setUnreachable(unreachable: boolean): void {
+    if (this._unreachable !== unreachable) {
+      this._unreachable = unreachable;
+      this._changed.emit();
+    }
   }
 
   private _onEvent(_: Event.IManager, emission: Event.Emission): void {
@@ -231,10 +256,9 @@ export class SessionModel {
     this._lifecycle.emit(data);
     const action = data.action;
     if (action === 'stopping' || action === 'shutdown' || action === 'resume') {
-      const reason = data.reason ?? (action === 'resume' ? 'resumed' : null);
-      this._markStopping(reason);
+      this._markStopping(data.reason ?? null);
     }
-    if (action === 'idle_warning' || action === 'stopping') {
+    if (action === 'idle_warning') {
       void this.refresh();
     }
   }
@@ -248,10 +272,15 @@ export class SessionModel {
     }
     this._stopping = true;
     this._deadlineMs = null;
+    if (this._poll && !this._poll.isDisposed) {
+      this._poll.frequency = {
+        ...this._poll.frequency,
+        interval: STOPPING_POLL_MS
+      };
+    }
+    void this.refresh(); // the server's words for the stop, while it still answers
     this._stoppingStarted.emit(this._stopReason);
     this._changed.emit();
-    window.clearTimeout(this._poll);
-    this._schedule();
   }
 
   private _markStopped(): void {
@@ -268,12 +297,10 @@ export class SessionModel {
   private _stopping = false;
   private _stopReason: StopReason | null = null;
   private _stopped = false;
-  private _disposed = false;
-  private _refreshing = false;
   private _unreachable = false;
   private _syncedAt = 0;
-  private _tick = 0;
-  private _poll = 0;
+  private _awake: () => boolean = () => false;
+  private _poll: Poll | null = null;
   private _changed = new Signal<this, void>(this);
   private _stoppingStarted = new Signal<this, StopReason | null>(this);
   private _serverStopped = new Signal<this, StopReason | null>(this);

@@ -16,9 +16,9 @@ import type { SessionModel } from './model';
 /** The JSON texts the person typed, by parameter name. */
 type Texts = Record<string, string>;
 
-/** The text a field starts with: the value as JSON, or empty when unknown. */
+/** The text a field starts with: the value as JSON. */
 function initialText(p: IParameter): string {
-  return p.known ? JSON.stringify(p.value) : '';
+  return JSON.stringify(p.value ?? null);
 }
 
 /** The form: one row per parameter, an error line on top. */
@@ -72,9 +72,6 @@ class ResumeForm extends Widget {
       input.dataset.name = p.name;
       input.value = text;
       input.spellcheck = false;
-      input.placeholder = p.known
-        ? ''
-        : 'original value (type JSON to change it)';
       input.setAttribute('aria-label', p.name);
       cell.appendChild(input);
     } else {
@@ -96,11 +93,7 @@ export function changedInputs(
   const inputs: Record<string, unknown> = {};
   for (const p of task.parameters) {
     const text = (texts[p.name] ?? '').trim();
-    if (
-      !p.json ||
-      text === initialText(p).trim() ||
-      (!p.known && text === '')
-    ) {
+    if (!p.json || text === initialText(p)) {
       continue;
     }
     let value: unknown;
@@ -109,7 +102,7 @@ export function changedInputs(
     } catch (e) {
       return { error: `${p.name}: not valid JSON (${(e as Error).message})` };
     }
-    if (!p.known || JSON.stringify(value) !== JSON.stringify(p.value)) {
+    if (JSON.stringify(value) !== JSON.stringify(p.value)) {
       inputs[p.name] = value;
     }
   }

@@ -65,6 +65,10 @@ export class StopGuard {
     private readonly _notebooks: INotebookTracker | null,
     model: SessionModel
   ) {
+    // a hidden tab with unsaved documents keeps reading the status, so that it is waited for
+    model.keepAwakeWhile(() =>
+      openContexts(_app, _docManager, _notebooks).some(c => c.model.dirty)
+    );
     model.stoppingStarted.connect(() => void this._run(model));
     if (model.stopping) {
       void this._run(model);
@@ -76,11 +80,11 @@ export class StopGuard {
       return;
     }
     this._done = true;
-    const report = await saveDirty(
-      this._app,
-      this._docManager,
-      this._notebooks
-    );
+    // the status is read again meanwhile: the server's words for the stop, before it goes
+    const [report] = await Promise.all([
+      saveDirty(this._app, this._docManager, this._notebooks),
+      model.refresh()
+    ]);
     console.info('interactive-ext: saved before the stop', report);
     try {
       await postAPI('saved', { client: model.clientId, ...report });

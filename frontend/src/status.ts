@@ -2,11 +2,13 @@
  * The status indicator: `Task train · stops in 12:34`; a click opens the Resume dialog.
  *
  * JupyterLab shows it in the status bar; Notebook 7, which has none, in its top area.
+ * It re-renders on the model's `changed` and, while a countdown runs, every second.
  */
 import { Widget } from '@lumino/widgets';
 
 import { statusText, statusTitle } from './format';
 import type { SessionModel } from './model';
+import { Ticker } from './ticker';
 
 /** The indicator widget, hidden while there is no task. */
 export class SessionIndicator extends Widget {
@@ -19,13 +21,18 @@ export class SessionIndicator extends Widget {
     this.addClass('jp-InteractiveTask-indicator');
     this.node.setAttribute('type', 'button');
     this.node.addEventListener('click', onClick);
-    _model.changed.connect(this._render, this);
-    this._render();
+    this._ticker = new Ticker(_model, () => this._render());
   }
 
   /** Whether there is something to show. */
   get active(): boolean {
     return statusText(this._model) !== null;
+  }
+
+  /** Stop ticking. */
+  dispose(): void {
+    this._ticker.dispose();
+    super.dispose();
   }
 
   private _render(): void {
@@ -45,4 +52,6 @@ export class SessionIndicator extends Widget {
       remaining <= idle.warningSeconds;
     this.toggleClass('jp-InteractiveTask-warning', near);
   }
+
+  private _ticker: Ticker;
 }

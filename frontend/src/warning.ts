@@ -11,6 +11,7 @@ import { Widget } from '@lumino/widgets';
 
 import { clock } from './format';
 import type { SessionModel } from './model';
+import { Ticker } from './ticker';
 
 /** Two local deadlines closer than this (ms) are the same deadline. */
 const SAME_DEADLINE_MS = 2000;
@@ -24,15 +25,16 @@ export class IdleWarning {
     private readonly _model: SessionModel,
     private readonly _resume: () => void
   ) {
-    _model.changed.connect(() => this._check(false));
+    new Ticker(_model, () => this._check());
     _model.lifecycle.connect((_, data) => {
       if (data.action === 'idle_warning') {
-        this._check(true);
+        // about the deadline when it was sent: warn if the status read now still says so
+        void _model.refresh().then(() => this._check());
       }
     });
   }
 
-  private _check(forced: boolean): void {
+  private _check(): void {
     const model = this._model;
     const remaining = model.secondsRemaining;
     const deadline = model.deadlineMs;
@@ -54,10 +56,15 @@ export class IdleWarning {
       }
       return;
     }
-    const near = forced || (warning > 0 && remaining <= warning);
+    const near = warning > 0 && remaining <= warning;
     if (near && !this._same(deadline, this._warned)) {
       if (Date.now() - model.syncedAt > RESYNC_MS) {
-        void model.refresh(); // activity may have moved the deadline since the last poll
+        // activity may have moved the deadline since the last poll: read it first
+        void model.refresh().then(() => {
+          if (Date.now() - model.syncedAt <= RESYNC_MS) {
+            this._check();
+          }
+        });
         return;
       }
       this._warned = deadline;

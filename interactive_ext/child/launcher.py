@@ -126,6 +126,7 @@ class ServerProcess:
             "session_dir": str(spec.session.path),
             "max_idle_seconds": spec.options.max_idle_seconds,
             "max_lifetime_seconds": spec.options.max_lifetime_seconds,
+            "hide_news": True,  # a person here is debugging a task: no news prompt
         }
         if spec.options.notify:  # none given: a cluster's Jupyter config may set its own
             app["notify"] = list(spec.options.notify)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from collections.abc import Sequence
 from dataclasses import fields
@@ -106,15 +107,21 @@ def cmd_status(args: argparse.Namespace) -> int:
     raise http_failure(client, "status", reply)
 
 
-def _remaining(status: dict[str, Any]) -> str:
-    """What the idle clock says, for a person."""
-    idle = status.get("idle") or {}
-    if idle.get("holds"):
-        return "busy (idle clock held)"
-    seconds = idle.get("seconds_remaining")
-    if seconds is None:
-        return "no idle shutdown"
-    return f"idle shutdown in {seconds:.0f} s"
+def clock(seconds: float) -> str:
+    """`12:34` or `1:02:03` for a number of seconds (rounded up), as the status item shows it."""
+    total = max(0, math.ceil(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes:02}:{secs:02}"
+
+
+def summary(status: dict[str, Any]) -> str:
+    """The server's words for its state (`stops in 12:34`, `kernel busy`, ...)."""
+    text = str(status.get("summary") or status.get("state") or "?")
+    left = (status.get("idle") or {}).get("seconds_remaining")
+    if status.get("state") == "waiting" and isinstance(left, (int, float)):
+        text += " " + clock(left)
+    return text
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -146,7 +153,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     for f in sorted(found, key=lambda f: not f.is_task):
         kind = "task" if f.is_task else "plain server (no task)"
         state = f.status.get("state", "?")
-        print(f"{f.client.link}  {kind}  {state}  {f.task_name}  {_remaining(f.status)}")
+        print(f"{f.client.link}  {kind}  {state}  {f.task_name}  {summary(f.status)}")
     return exits.OK
 
 

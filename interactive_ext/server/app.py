@@ -34,9 +34,9 @@ from .activity import KERNEL_ACTIONS, KernelActivity, request_hook, terminal_sou
 from .handlers import HeartbeatHandler, ResumeHandler, SavedHandler, StatusHandler
 from .idle import IdleWatcher, wall
 from .notify import Notices
-from .page import PageHandler
+from .page import PageHandler, without_news
 from .save_window import SaveWindow
-from .status import State, task_status
+from .status import State, summary, task_status, why
 
 LIFECYCLE = "https://events.jupyter.org/interactive_ext/lifecycle/v1"
 SCHEMA_PATH = Path(__file__).parent / "event_schemas" / "lifecycle" / "v1.yaml"
@@ -118,6 +118,14 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
         help="""The longest one notification to one target may take (sent in the background:
         the server and its idle clock never wait for it).""",
     )
+    hide_news = Bool(
+        False,
+        config=True,
+        help="""Turn off JupyterLab's and Notebook 7's news and update notifications (the "get
+        notified about official Jupyter news?" prompt) in this server's pages. The task wrapper
+        sets it for a task's server, where a person is debugging; a plain `jupyter lab` keeps
+        them (default False).""",
+    )
 
     @validate(
         "notify_timeout_seconds",
@@ -179,6 +187,9 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.watcher.set_reconcile(self.kernels.reconcile)
         # self.settings is copied over the web app's settings after this method returns.
         self.settings["log_function"] = request_hook(self.watcher, self.settings["log_function"])
+        if self.hide_news:
+            previous = self.settings.get("page_config_hook")
+            self.settings["page_config_hook"] = without_news(previous)
         self.watcher.add_pull_source("terminal", terminal_source(self.server.web_app.settings))
         if LIFECYCLE not in self.events.schemas:
             self.events.register_event_schema(SCHEMA_PATH)
@@ -343,9 +354,13 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
         """The task context (if any), the state and the idle state."""
         context, problems = self.task_context()
         lifetime = self.started + self.max_lifetime_seconds if self.max_lifetime_seconds else None
+        reason = self.stop_reason.value if self.stop_reason else None
+        idle = self.heartbeat()
         return {
             "state": self.state.value,
-            "stop_reason": self.stop_reason.value if self.stop_reason else None,
+            "stop_reason": reason,
+            "summary": summary(self.state.value, reason, idle),
+            "why": why(reason, self.max_idle_seconds),
             "save_deadline": wall(self.saves.deadline) if self.stop_reason else None,
             "started": wall(self.started),
             "session_dir": self.session_dir or None,
@@ -354,7 +369,7 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
             "task": task_status(context, self.session) if context else None,
             "problems": problems,
             "lifetime_deadline": wall(lifetime),
-            "idle": self.heartbeat(),
+            "idle": idle,
         }
 
     def heartbeat(self) -> dict[str, Any]:

@@ -1,8 +1,10 @@
-"""The extension's own page at /interactive: the session for a person, without JupyterLab."""
+"""The pages a person sees: ours at /interactive (without JupyterLab), and JupyterLab's page
+config for a task's server (no news prompt)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
@@ -32,3 +34,23 @@ class PageHandler(ExtensionHandlerJinjaMixin, ExtensionHandlerMixin, JupyterHand
                 api=self.base_url + "interactive/",
             )
         )
+
+
+NEWS_PLUGIN = "@jupyterlab/apputils-extension:announcements"
+"""JupyterLab's (and Notebook 7's) plugin that asks "get notified about Jupyter news?"."""
+
+PageConfigHook = Callable[[Any, dict[str, Any]], dict[str, Any]]
+
+
+def without_news(previous: PageConfigHook | None) -> PageConfigHook:
+    """A page_config_hook that turns the news plugin off, after the hook there was (if any)."""
+
+    def hook(handler: Any, page_config: dict[str, Any]) -> dict[str, Any]:
+        if previous is not None:
+            page_config = previous(handler, page_config)
+        disabled = list(page_config.get("disabledExtensions") or [])
+        if NEWS_PLUGIN not in disabled:
+            page_config["disabledExtensions"] = [*disabled, NEWS_PLUGIN]
+        return page_config
+
+    return hook

@@ -1,4 +1,9 @@
-"""The server's state and the task, as GET /interactive/status shows them."""
+"""The task and the state as GET /interactive/status shows them: the texts every view prints.
+
+The JupyterLab extension, the page at /interactive and `jupyter interactive-task list` print
+`summary` and `why` as the server writes them; only the countdown (`idle.seconds_remaining`,
+after `stops in`) is formatted by each view, since the extension's ticks every second.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,12 @@ from typing import Any
 
 from ..errors import SessionError
 from ..protocol import SAVED_VALUES
-from ..records import TaskContext
+from ..records import Reason, TaskContext
 from ..session.changes import pending
 from ..session.directory import Session
+
+COUNTDOWN = "stops in"
+"""The summary while the idle clock runs: each view appends the time left, as MM:SS."""
 
 
 class State(str, enum.Enum):
@@ -53,3 +61,35 @@ def changed_files(session: Session | None) -> list[dict[str, Any]]:
         return [f.brief() for f in pending(session)]
     except (OSError, ValueError, KeyError) as e:  # a damaged archive: the resume still works
         return [{"path": f"(cannot compare the sources: {e})", "added": 0, "removed": 0}]
+
+
+def seconds_text(value: float) -> str:
+    """A number of seconds as people write it: `120`, `1.5`."""
+    return str(int(value)) if float(value).is_integer() else str(round(value, 1))
+
+
+def summary(state: str, reason: str | None, idle: dict[str, Any]) -> str:
+    """The state in a few words, as every view prints it; a countdown follows `stops in`."""
+    if state != "waiting":
+        return "resuming" if reason == Reason.RESUMED.value else "stopping"
+    holds = idle.get("holds") or []
+    if any(h.startswith("kernel:") for h in holds):
+        return "kernel busy"
+    if holds:
+        return "held by " + ", ".join(holds)
+    if idle.get("seconds_remaining") is None:
+        return "no idle stop"
+    return COUNTDOWN
+
+
+def why(reason: str | None, max_idle: float) -> str | None:
+    """Why the server stops, as the final page says it; None while it waits."""
+    if reason is None:
+        return None
+    return {
+        Reason.RESUMED.value: (
+            "Task resumed: this server has stopped; the task runs in its own process"
+        ),
+        Reason.IDLE.value: f"Stopped after {seconds_text(max_idle)} s without activity",
+        Reason.LIFETIME.value: "Stopped: the session reached its lifetime cap",
+    }.get(reason, "This server has stopped")

@@ -1,0 +1,97 @@
+"""The status texts are written once, by the server: `list` prints the status' own words.
+
+The JupyterLab item (tests/browser), the page at /interactive and `jupyter interactive-task list`
+print `summary` (and the final page `why`) of GET /interactive/status; each view formats only the
+countdown. Real servers, the CLI run as a subprocess as a person runs it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from conftest import wait_for
+from test_cli import TOKEN, cli, cli_server, env, get_json  # noqa: F401 - fixtures
+
+from interactive_ext.server.status import summary, why
+
+COUNTDOWN = re.compile(r"  stops in (\d+):(\d\d)$")
+
+
+def listed_line(environ: dict[str, str]) -> str:
+    """The one line `jupyter interactive-task list` prints (run as a subprocess)."""
+    listed = cli(environ, "list")
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.strip().splitlines()
+    assert len(lines) == 1, listed.stdout
+    return lines[0]
+
+
+def status_of(url: str) -> dict[str, Any]:
+    """GET /interactive/status."""
+    code, body = get_json(url + "interactive/status", TOKEN)
+    assert code == 200, code
+    return dict(body)
+
+
+def test_list_prints_the_countdown_after_the_server_summary(env, cli_server):  # noqa: F811
+    """A waiting server says `stops in`; list prints it with the time left as MM:SS."""
+    server = cli_server("--InteractiveApp.max_idle_seconds=600")
+    status = status_of(server.url)
+    assert (status["summary"], status["why"]) == ("stops in", None)
+    line = listed_line(env)
+    found = COUNTDOWN.search(line)
+    assert found, line
+    shown = int(found.group(1)) * 60 + int(found.group(2))
+    assert -1 < status["idle"]["seconds_remaining"] - shown < 30, (status["idle"], line)
+    assert status_of(server.url)["idle"]["seconds_remaining"] <= shown, "rounded up, as the item"
+
+
+def test_list_prints_no_idle_stop_as_the_server_says_it(env, cli_server):  # noqa: F811
+    """With the idle stop off, the summary is the whole text: no countdown."""
+    server = cli_server("--InteractiveApp.max_idle_seconds=0")
+    status = status_of(server.url)
+    assert status["summary"] == "no idle stop"
+    assert status["idle"]["seconds_remaining"] is None
+    assert listed_line(env).endswith("  no idle stop")
+
+
+def test_a_resumed_server_says_why_and_list_prints_it(env, cli_server):  # noqa: F811
+    """Between the resume and the exit: `resuming`, and the final page's sentence in `why`."""
+    server = cli_server("--InteractiveApp.resume_grace_seconds=20")
+    resumed = cli(env, "resume", "--url", server.url, "--token", TOKEN)
+    assert resumed.returncode == 0, resumed.stderr
+    status = status_of(server.url)
+    assert status["state"] == "stopping" and status["summary"] == "resuming"
+    assert status["why"] == (
+        "Task resumed: this server has stopped; the task runs in its own process"
+    )
+    line = listed_line(env)
+    assert "  stopping  " in line and line.endswith("  resuming"), line
+    wait_for(lambda: server.proc.poll() is not None, 60, "the resumed server to exit")
+
+
+@pytest.mark.parametrize(
+    ("state", "reason", "idle", "expected"),
+    [
+        ("waiting", None, {"holds": [], "seconds_remaining": 12.0}, "stops in"),
+        ("waiting", None, {"holds": ["kernel:5f0c"], "seconds_remaining": None}, "kernel busy"),
+        ("waiting", None, {"holds": ["x"], "seconds_remaining": None}, "held by x"),
+        ("waiting", None, {"holds": [], "seconds_remaining": None}, "no idle stop"),
+        ("stopping", "resumed", {"holds": [], "seconds_remaining": 3.0}, "resuming"),
+        ("stopping", "idle", {"holds": [], "seconds_remaining": 0.0}, "stopping"),
+        ("stopping", "lifetime", {"holds": ["kernel:1"], "seconds_remaining": None}, "stopping"),
+    ],
+)
+def test_each_state_has_one_summary(state, reason, idle, expected):
+    """The summary of each state, the words the status item, the page and list print."""
+    assert summary(state, reason, idle) == expected
+
+
+def test_why_names_the_stop_as_the_final_page_says_it():
+    """The final page's sentences, the idle time written as people write it."""
+    assert why(None, 60.0) is None
+    assert why("idle", 6.0) == "Stopped after 6 s without activity"
+    assert why("idle", 1.5) == "Stopped after 1.5 s without activity"
+    assert why("lifetime", 6.0) == "Stopped: the session reached its lifetime cap"
