@@ -6,7 +6,8 @@ from typing import Any
 
 from ..errors import SessionError
 from ..protocol import SAVED_VALUES
-from ..records import TaskContext
+from ..records import Redefine, TaskContext
+from ..session.definitions import SOURCE_ELSEWHERE
 from ..session.directory import Session
 
 
@@ -14,6 +15,9 @@ def task_status(context: TaskContext, session: Session | None) -> dict[str, Any]
     """The context as the status shows it: each parameter's current value, no schemas."""
     data = context.to_json()
     data.pop("modules", None)
+    data.pop("source", None)
+    if context.redefine is Redefine.NOTEBOOK:
+        data["notice"] = SOURCE_ELSEWHERE
     saved: Any = {}
     if session is not None:
         try:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import InputsError, ReloadError
 from ..records import TaskContext
+from .definitions import check_definitions
 from .sources import check_sources
 
 short = reprlib.Repr()
@@ -89,6 +90,7 @@ def parse_resume_body(body: bytes, context: TaskContext | None) -> dict[str, Any
         check_json(context.parameters, inputs)
         try:
             check_sources(context.modules)
+            check_definitions(context)
         except ReloadError as e:
             raise InputsError(str(e)) from None
     return inputs
