@@ -10,8 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import start_kernel
 from scripts import (
+    run_cell,
     script_fixture,  # noqa: F401 - the `script` fixture
+    server_of,
     write,
 )
 
@@ -103,6 +106,15 @@ def test_source_not_on_this_machine_resume_runs_the_notebook_cell(
     assert SOURCE_ELSEWHERE in nb["cells"][0]["source"]
     cell = next(c for c in nb["cells"] if CELL_TAG in c["metadata"].get("tags", []))
     assert "def train(" in cell["source"] and "side_effects" not in cell["source"]
+    server = server_of(info, s.proc)  # the notebook's cells in a kernel: the carried function
+    kernel = start_kernel(server)
+    seen = ""
+    for code in [c["source"] for c in nb["cells"] if c["cell_type"] == "code"]:
+        out, errors = run_cell(server, kernel, code + "\nprint(repr(result))" * ("task(" in code))
+        assert not errors, (code, errors)
+        seen += out
+    assert "{'value': 6, 'code': 'v1'}" in seen
+    assert (tmp_path / "side_effects.txt").read_text().count("ran") == 1  # only the task's run
     cell["source"] = cell["source"].replace('"v1"', '"edited in the notebook"')
     notebook.write_text(json.dumps(nb))  # what the save before the stop writes
     assert "edited in the notebook" in (carried_cell(str(notebook)) or "")
