@@ -45,6 +45,23 @@ class Record:
         return {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in data.items()}
 
 
+class Redefine(str, enum.Enum):
+    """How a resume re-defines the task (and how a kernel loads it)."""
+
+    MODULE = "module"
+    """Its module is imported here: re-loaded in place (changed modules, as autoreload)."""
+    FILE = "file"
+    """A script or a function shipped by value: its source file's definitions only."""
+    NOTEBOOK = "notebook"
+    """Shipped by value, its file not on this machine: the starter notebook's definitions cell."""
+    AS_IS = "as-is"
+    """No source to re-define it from (a nested function, no file, nothing carried)."""
+
+    def __str__(self) -> str:
+        """The value, as written in context.json."""
+        return self.value
+
+
 @dataclass
 class TaskContext(Record):
     """What the task is: written by the task process, read by the server and the kernels."""
@@ -61,10 +78,14 @@ class TaskContext(Record):
     unpicklable: list[str] = field(default_factory=list)
     modules: dict[str, list[int]] = field(default_factory=dict)
     """The person's module files when the task started: path -> [mtime_ns, size] (reloader)."""
+    redefine: Redefine = Redefine.MODULE
+    source: str | None = None
+    """The script's definitions carried with the task (Redefine.NOTEBOOK: the notebook cell)."""
 
     def __post_init__(self) -> None:
-        """Accept parameters given by name only (older context files)."""
+        """Accept parameters given by name only (older context files), the mode as its string."""
         self.parameters = [{"name": p} if isinstance(p, str) else p for p in self.parameters]
+        self.redefine = Redefine(self.redefine)
 
     @property
     def names(self) -> list[str]:

@@ -87,7 +87,7 @@ def test_existing_file_is_never_overwritten(tmp_path: Path) -> None:
 def test_import_code_for_scripts_and_nested_names(tmp_path: Path) -> None:
     ctx = context(tmp_path, module="__main__")
     code = import_code(ctx)
-    assert "load_function(" in code and "nbtask.py:train" in code
+    assert "load_definitions(" in code and "nbtask.py', 'train')" in code  # never the whole file
     assert import_code(context(tmp_path, qualname="Trainer.run")) == (
         "from nbtask import Trainer\ntask = Trainer.run"
     )

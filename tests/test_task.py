@@ -420,7 +420,7 @@ def test_a_script_task_resumes_with_its_edit(tmp_path: Path) -> None:
     try:
         info = t.ready()
         nb = json.loads((tmp_path / "double-interactive.ipynb").read_text())
-        assert "script_task.py:double" in "".join(nb["cells"][2]["source"])
+        assert "script_task.py', 'double')" in "".join(nb["cells"][2]["source"])  # definitions
         script.write_text(SCRIPT.replace('"v": 1', '"v": 2'))
         resume(info)
         code, out, err = t.finish()

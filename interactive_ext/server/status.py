@@ -12,8 +12,9 @@ from typing import Any
 
 from ..errors import SessionError
 from ..protocol import SAVED_VALUES
-from ..records import Reason, TaskContext
+from ..records import Reason, Redefine, TaskContext
 from ..session.changes import pending
+from ..session.definitions import SOURCE_ELSEWHERE
 from ..session.directory import Session
 
 COUNTDOWN = "stops in"
@@ -35,6 +36,9 @@ def task_status(context: TaskContext, session: Session | None) -> dict[str, Any]
     """The context as the status shows it: each parameter's current value, no schemas."""
     data = context.to_json()
     data.pop("modules", None)
+    data.pop("source", None)
+    if context.redefine is Redefine.NOTEBOOK:
+        data["notice"] = SOURCE_ELSEWHERE
     saved: Any = {}
     if session is not None:
         try:

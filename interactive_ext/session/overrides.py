@@ -14,6 +14,7 @@ from typing import Any
 from ..errors import InputsError, ReloadError
 from ..protocol import RESUME_VIA
 from ..records import TaskContext
+from .definitions import check_definitions
 from .sources import check_sources
 
 short = reprlib.Repr()
@@ -101,6 +102,7 @@ def parse_resume(body: bytes, context: TaskContext | None) -> tuple[dict[str, An
         check_json(context.parameters, inputs)
         try:
             check_sources(context.modules)
+            check_definitions(context)
         except ReloadError as e:
             raise InputsError(str(e)) from None
     return inputs, via

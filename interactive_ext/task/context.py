@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from ..protocol import ERROR, EXCEPTION, RESULT, SAVED_VALUES
-from ..records import ErrorRecord, TaskContext
+from ..records import ErrorRecord, Redefine, TaskContext
 from ..session.directory import Session
 from ..session.sources import Snapshot
 from .direct import unwrap
 from .parameters import describe
+from .scripts import CARRIED, redefine_mode, source_file
 
 log = logging.getLogger("interactive_ext")
 
@@ -25,9 +26,10 @@ def make_context(func: Callable[..., Any], notebook: Path) -> TaskContext:
     """The session's context record for func."""
     target = unwrap(func)
     try:
-        source = inspect.getsourcefile(target)
+        source = inspect.getsourcefile(target) or source_file(target)
     except TypeError:
         source = None
+    redefine = redefine_mode(target)
     params = inspect.signature(target).parameters
     return TaskContext(
         module=target.__module__,
@@ -38,6 +40,8 @@ def make_context(func: Callable[..., Any], notebook: Path) -> TaskContext:
         notebook=str(notebook),
         started=time.time(),
         pid=os.getpid(),
+        redefine=redefine,
+        source=getattr(target, CARRIED, None) if redefine is Redefine.NOTEBOOK else None,
     )
 
 

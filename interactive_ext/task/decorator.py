@@ -9,6 +9,7 @@ from typing import Any
 
 from ..options import options_from
 from .run import run_interactive
+from .scripts import carry
 
 
 def interactive(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
@@ -22,6 +23,7 @@ def interactive(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         if not callable(func):
             raise TypeError(f"@interactive decorates a function, not {func!r}")
+        carry(func)  # a script's task carries its definitions, for a worker without its file
 
         if inspect.iscoroutinefunction(func):
 

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..records import TaskContext
+from ..records import Redefine, TaskContext
 from .direct import direct, unwrap
+from .scripts import plain, redefine
 
 log = logging.getLogger("interactive_ext")
 
@@ -116,12 +117,15 @@ def _reexec(name: str, source: str | None) -> types.ModuleType:
 
 
 def reload_function(
-    context: TaskContext, modules: dict[str, list[int]] | None = None
+    context: TaskContext,
+    modules: dict[str, list[int]] | None = None,
+    func: Callable[..., Any] | None = None,
 ) -> Callable[..., Any]:
     """The task's function after re-loading every changed module of modules (a snapshot).
 
-    Without a snapshot, the task's own module is executed again from its source file.
-    The function is returned without @interactive.
+    A script's task, or one shipped by value (context.redefine FILE or NOTEBOOK), is re-defined
+    by its definitions alone into func's globals; a module's is re-loaded in place (without a
+    snapshot, its module is executed again from its source file). Returned without @interactive.
     """
     name = context.module
     if modules is not None:
@@ -130,6 +134,16 @@ def reload_function(
         reloaded = reload_changed(modules)
         if reloaded:
             log.info("re-loaded changed modules: %s", ", ".join(reloaded))
+    if context.redefine is Redefine.AS_IS:
+        log.info("%s has no source to re-load: running it as it was", context.qualname)
+        return unwrap(func)  # type: ignore[no-any-return]
+    if context.redefine is not Redefine.MODULE:
+        module = sys.modules.get(name)
+        in_place = context.redefine is Redefine.FILE and modules is not None
+        if in_place and module is not None and _same_file(module, context):
+            return plain(_resolve(module, context.qualname, name))  # re-defined in place above
+        return redefine(context, func)
+    if modules is not None:
         module = sys.modules.get(name)
         if module is None or (name == "__main__" and not _same_file(module, context)):
             module = _reexec(name, context.source_file)

@@ -4,8 +4,9 @@ The task process notes at start the files of the person's modules (those outside
 library, site-packages and this package) with their mtime and size. On resume, every module
 whose file changed is re-loaded, imported modules before their importers, and its old functions
 and classes are updated in place by IPython's `superreload` (so a `from helpers import prep`
-done elsewhere runs the new `prep`). A script (`__main__`) is not re-executed: only its imports,
-definitions and literal assignments run again, so its other module-level code runs once.
+done elsewhere runs the new `prep`). A script (`__main__`, or `__mp_main__` in a spawn child) is
+not re-executed: only its definitions run again (session/definitions.py), so its other
+module-level code runs once.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ import types
 from pathlib import Path
 
 from ..errors import ReloadError
+from ..session.definitions import definitions_only
 from ..session.sources import Snapshot, _stat, _user_file, changed
 from .direct import direct
+from .scripts import SCRIPTS
 
 
 def _imports(module: types.ModuleType, tree: ast.Module) -> set[str]:
@@ -60,33 +63,13 @@ def _where(error: BaseException, path: str) -> str:
     return f"{path}, line {line}" if line else path
 
 
-def _script_code(tree: ast.Module, path: str) -> types.CodeType:
-    """A script's imports, definitions and literal assignments: its other code is not re-run."""
-
-    def keep(node: ast.stmt) -> bool:
-        if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef)):
-            return True
-        if isinstance(node, (ast.AsyncFunctionDef, ast.ClassDef)):
-            return True
-        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
-            try:
-                ast.literal_eval(node.value)
-            except ValueError:
-                return False
-            return True
-        return False
-
-    body = ast.Module(body=[n for n in tree.body if keep(n)], type_ignores=[])
-    return compile(body, path, "exec")
-
-
 def _reload_script(module: types.ModuleType, tree: ast.Module, path: str) -> None:
     """Run a script's definitions again in its namespace; update the old objects in place."""
     from IPython.extensions.autoreload import update_generic
 
     before = dict(module.__dict__)
     with direct():
-        exec(_script_code(tree, path), module.__dict__)
+        exec(compile(definitions_only(tree), path, "exec"), module.__dict__)
     for name, old in before.items():
         new = module.__dict__.get(name)
         if new is not old and getattr(old, "__module__", None) == module.__name__:
@@ -140,7 +123,7 @@ def reload_changed(snap: Snapshot) -> list[str]:
     for name in order:
         module, path = modules[name], _user_file(modules[name]) or ""
         try:
-            if name == "__main__":
+            if name in SCRIPTS:
                 _reload_script(module, trees[name], path)
             else:
                 _reload_module(module, path)

@@ -21,9 +21,10 @@ from ..child.launcher import ServerProcess, ServerSpec
 from ..errors import IdleTimeout
 from ..options import Options
 from ..protocol import CONTEXT, ERROR, OUTCOME, READY, RESULT, SAVED_INPUTS, SESSION_ENV
-from ..records import Outcome, Reason
+from ..records import Outcome, Reason, Redefine
 from ..session import kept
 from ..session.changes import common_root, keep_originals
+from ..session.definitions import SOURCE_ELSEWHERE
 from ..session.directory import Session
 from ..session.reading import outcome_of, saved_inputs
 from ..session.sources import snapshot
@@ -133,7 +134,11 @@ class TaskRun:
         if world.follows:  # only rank 0 of a multi-process job serves Jupyter
             overrides = await self.follow(world)
             context = make_context(self.func, Path(os.devnull))
-            task = unwrap(self.func) if "<locals>" in context.qualname else reload_function(context)
+            task = (
+                unwrap(self.func)
+                if "<locals>" in context.qualname
+                else reload_function(context, func=self.func)
+            )
             inputs = {**self.inputs, **overrides}
             return await self.call(partial(call_with_inputs, task, inputs))
         return await self.rounds(start_leader(world))
@@ -152,6 +157,8 @@ class TaskRun:
         log.info("interactive session directory %s", self.session.path)
         self.ranks = ranks
         self.context = make_context(self.func, self.notebook_dir / notebook_name(self.qualname))
+        if self.context.redefine is Redefine.NOTEBOOK:
+            log.warning("%s (%s)", SOURCE_ELSEWHERE, self.context.source_file)
         ok = served = False
         first: Callable[[], None] | None = self.prepare
         try:
@@ -248,7 +255,7 @@ class TaskRun:
             log.info("%s is a nested function: running it as it was", self.qualname)
             func = unwrap(self.func)
         else:
-            func = reload_function(self.context, self.modules)
+            func = reload_function(self.context, self.modules, self.func)
         overrides = {k: inputs[k] for k in self.overrides if k in inputs}
         log.info("resuming task %s", self.qualname)
         saved = {k: v for k, v in self.overrides.items() if k not in self.outcome_inputs}

@@ -10,7 +10,9 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..records import ErrorRecord, TaskContext
+from ..records import ErrorRecord, Redefine, TaskContext
+from ..session.definitions import CELL_TAG, SOURCE_ELSEWHERE
+from .scripts import SCRIPTS
 
 if TYPE_CHECKING:
     from ..session.frames import FramesRecord
@@ -25,17 +27,40 @@ def notebook_name(qualname: str) -> str:
 
 
 def import_code(context: TaskContext) -> str:
-    """Code that imports the task in a kernel (by module, or from its file for scripts)."""
+    """Code that imports the task in a kernel: by module, or a script's definitions only."""
     module, qualname = context.module, context.qualname
     top = qualname.split(".")[0]
-    if module and module != "__main__" and "<" not in qualname:
+    if context.redefine is Redefine.NOTEBOOK:
+        return (
+            "from interactive_ext.task.scripts import load_carried\n\n"
+            f"task = load_carried(globals(), {qualname!r})  # defined by the definitions cell"
+        )
+    script = context.redefine is Redefine.FILE or module in SCRIPTS
+    if module and not script and "<" not in qualname:
         if top == qualname:
             return f"from {module} import {qualname} as task"
         return f"from {module} import {top}\ntask = {qualname}"
     return (
-        "from interactive_ext.loader import load_function\n"
-        f"task = load_function({(context.source_file or '') + ':' + qualname!r})"
+        "from interactive_ext.task.scripts import load_definitions\n\n"
+        "# the script's definitions only (def, class, imports, constants): its other statements\n"
+        "# (ray.init(), a Client, the main block) never run here; run this cell after an edit\n"
+        f"task = load_definitions({context.source_file or ''!r}, {qualname!r})"
     )
+
+
+def _carried_cells(context: TaskContext) -> list[dict[str, Any]]:
+    """The cells that carry a script's definitions when its file is not on this machine."""
+    if context.redefine is not Redefine.NOTEBOOK:
+        return []
+    note = (
+        f"## The task's definitions\n\n**Note: {SOURCE_ELSEWHERE}.** The next cell holds the "
+        f"definitions of `{context.source_file}` (def, class, imports, constants). Edit them "
+        "here and save the notebook: resume re-defines the task from this cell (tagged "
+        f"`{CELL_TAG}`), never runs its other statements."
+    )
+    cell = _cell("code", context.source or "")
+    cell["metadata"]["tags"] = [CELL_TAG]
+    return [_cell("markdown", note), cell]
 
 
 def _intro(context: TaskContext, error: ErrorRecord | None, result: bool) -> str:
@@ -46,6 +71,8 @@ def _intro(context: TaskContext, error: ErrorRecord | None, result: bool) -> str
         f"# Interactive task `{qualname}`\n\n"
         f"Task `{context.ref}` ({params}), source file `{context.source_file}`.\n\n"
     )
+    if context.redefine is Redefine.NOTEBOOK:
+        intro += f"**Note: {SOURCE_ELSEWHERE}** (see the definitions cell below).\n\n"
     if error:
         intro += (
             "**The server is up because the task failed** with "
@@ -153,6 +180,7 @@ def build(
     cells = [
         _cell("markdown", intro),
         _cell("code", "%load_ext autoreload\n%autoreload 2"),
+        *_carried_cells(context),
         _cell(
             "code",
             f"from interactive_ext import {helpers}\n\n" + import_code(context),
