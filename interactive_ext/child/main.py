@@ -94,15 +94,18 @@ def main() -> None:
             _on_parent_gone()
     lean.skip_imports()  # what a task session never needs (lean.py: each one measured)
     from jupyter_server.serverapp import ServerApp
+    from traitlets.config import Config
 
-    handover.receive()  # spawned ahead of its config: it comes now (handover.py)
+    config = handover.receive()  # spawned ahead of its config: it comes now (handover.py)
     _ready_file = os.environ.pop(READY_FILE_ENV, "")
     # The server's own bin first on the PATH of its kernels and terminals (which inherit this
     # environment): `jupyter interactive-task resume` works there without an activated venv.
     bin_dir = os.path.dirname(sys.executable)
     os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
+    # Given as the instance's config, it ranks above the config files, as the command line does.
+    handed = {"config": Config(config)} if config else {}
     try:
-        ServerApp.launch_instance()
+        ServerApp.launch_instance(**handed)
     except SystemExit as e:
         _exit_code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         raise
