@@ -12,6 +12,8 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -134,5 +136,114 @@ def test_the_server_config_is_no_file_of_the_session(run_task, private_tmpdir):
     proc, info = run_task()
     session = Path(info["session_dir"])
     assert not [p for p in session.iterdir() if "config" in p.name]
+    code, _out, err = finish(proc, info)
+    assert code == 0, err
+
+
+# -- 6, 7, 8, 10: what a careless client sends -------------------------------------------
+
+
+def raw_post(url: str, token: str, data: bytes) -> tuple[int, bytes]:
+    """POST data; the status and the raw answer (every byte of it)."""
+    req = urllib.request.Request(url, data=data, method="POST")
+    req.add_header("Authorization", f"token {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def waiting(info: dict[str, Any]) -> bool:
+    """The session still waits for a resume."""
+    r = status(info)
+    return r.status == 200 and r.body["state"] == "waiting"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"NaN", b"Infinity", b"-Infinity", b"1" * 400 + b".5", b"1e400", b"0." + b"3" * 400],
+)
+def test_values_json_or_the_task_cannot_take_are_400s_that_keep_the_session(run_task, value):
+    """Finding 6: NaN, Infinity and a float of 400 digits are refused; the session waits."""
+    proc, info = run_task()
+    url = info["server_url"] + "interactive/resume"
+    code, body = raw_post(url, info["token"], b'{"inputs": {"rate": ' + value + b"}}")
+    assert code == 400, body
+    assert len(body) < 1024, body
+    assert waiting(info)
+    r = resume(info, {"inputs": {"rate": 0.25}})
+    assert r.status == 202, r
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["rate"] == 0.25
+
+
+def test_a_10_mb_bad_value_gets_a_short_answer_and_a_short_log(run_task):
+    """Finding 7: a 400 quotes a prefix of the value and its length; server.log stays small."""
+    proc, info = run_task()
+    url = info["server_url"] + "interactive/resume"
+    big = "a" * 10_000_000
+    log = Path(info["session_dir"]) / "server.log"
+    before = log.stat().st_size
+    for body in ({"inputs": {"x": big}}, {"inputs": {big: 1}}, {big: 1}):
+        code, answer = raw_post(url, info["token"], json.dumps(body).encode())
+        assert code == 400, answer[:300]
+        assert len(answer) < 64 * 1024, len(answer)
+        assert b"10000000" in answer or b"characters" in answer, answer[:500]
+    assert log.stat().st_size - before < 64 * 1024
+    assert waiting(info)
+    code, _out, err = finish(proc, info)
+    assert code == 0, err
+
+
+def test_a_save_report_while_waiting_is_refused_and_never_logged(run_task):
+    """Finding 8: a report before the stop is a 409; the run's end never names its path."""
+    proc, info = run_task()
+    url = info["server_url"] + "interactive/saved"
+    report = {"client": "c1", "saved": [], "failed": [{"path": "/etc/passwd", "error": "x"}]}
+    r = http("POST", url, info["token"], report)
+    assert r.status == 400, r  # not a path under the server's root
+    report["failed"] = [{"path": "notes.ipynb", "error": "planted"}]
+    r = http("POST", url, info["token"], report)
+    assert r.status == 409, r
+    assert "not stopping" in r.body["message"]
+    log = Path(info["session_dir"]) / "server.log"
+    assert "planted" not in log.read_text()
+    code, _out, err = finish(proc, info)
+    assert code == 0, err
+    assert "could not save" not in err and "planted" not in err
+
+
+def test_save_reports_name_short_clients_and_paths_under_the_root():
+    """Finding 7 and 8: a 1 MiB client id, an absolute path or '..' are 400s (no HTTP needed)."""
+    from interactive_ext.errors import InputsError
+    from interactive_ext.session.overrides import parse_saved_body
+
+    ok = {"client": "tab-1", "saved": ["a/b.ipynb"], "failed": [{"path": "c.py", "error": "e"}]}
+    assert parse_saved_body(json.dumps(ok).encode()) == ok
+    for bad in (
+        {"client": "x" * (1 << 20)},
+        {"client": ""},
+        {"client": "c", "saved": ["/etc/passwd"]},
+        {"client": "c", "saved": ["a/../../etc/passwd"]},
+        {"client": "c", "failed": [{"path": "../x", "error": "e"}]},
+    ):
+        with pytest.raises(InputsError) as e:
+            parse_saved_body(json.dumps(bad).encode())
+        assert len(str(e.value)) < 1000
+
+
+def test_a_resume_without_a_body_checks_the_changed_sources(run_task, tmp_path):
+    """Finding 10: no body, a syntax error in the edited task file: 400, the session waits."""
+    proc, info = run_task()
+    task_file = tmp_path / "nb" / "task.py"
+    good = task_file.read_text()
+    task_file.write_text(good + "\ndef broken(:\n")
+    code, answer = raw_post(info["server_url"] + "interactive/resume", info["token"], b"")
+    assert code == 400, answer
+    assert b"task.py" in answer, answer
+    assert waiting(info)
+    task_file.write_text(good)
     code, _out, err = finish(proc, info)
     assert code == 0, err
