@@ -33,6 +33,8 @@ EXCEPTION = "exception.pkl"
 OUTCOME = "outcome.json"
 READY = "server.json"
 SERVER_LOG = "server.log"
+MARK = "session.json"
+"""Written when a session directory is created: only a directory with it is a session (clean)."""
 KEPT = "kept.json"
 """Why a session directory was kept (the task did not succeed), when, for which task."""
 

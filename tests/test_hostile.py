@@ -10,10 +10,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -44,12 +48,13 @@ def run_task(tmp_path: Path, private_tmpdir: Path) -> Iterator[Callable[..., Any
     runtime.mkdir(mode=0o700)
 
     def start(
-        code: str = TASK, filename: str = "task.py", *args: str
+        code: str = TASK, filename: str = "task.py", *args: str, **extra_env: str
     ) -> tuple[subprocess.Popen[str], dict[str, Any]]:
         (nb / filename).write_text(code)
         ready = tmp_path / f"ready{len(procs)}.json"
         env = {k: v for k, v in os.environ.items() if k not in ("JUPYTER_TOKEN", "PYTHONPATH")}
         env.update(TMPDIR=str(private_tmpdir), JUPYTER_RUNTIME_DIR=str(runtime))
+        env.update(extra_env)
         env.pop("INTERACTIVE_EXT_SESSION", None)
         cmd = [str(BIN / "jupyter-interactive-task"), "run", f"{filename}:task", "--port", "0"]
         cmd += ["--ready-file", str(ready), "--notebook-dir", str(nb), *args]
@@ -247,3 +252,140 @@ def test_a_resume_without_a_body_checks_the_changed_sources(run_task, tmp_path):
     task_file.write_text(good)
     code, _out, err = finish(proc, info)
     assert code == 0, err
+
+
+# -- 1 and 4: folders another user can change ---------------------------------------------
+
+
+@pytest.fixture
+def other_user() -> Iterator[tuple[int, int]]:
+    """A fresh local user (uid, gid), removed afterwards: the attacker."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to add a user")
+    name = f"i22x{uuid.uuid4().hex[:8]}"
+    subprocess.run(["useradd", "--no-create-home", "--user-group", name], check=True)
+    try:
+        import pwd
+
+        entry = pwd.getpwnam(name)
+        yield entry.pw_uid, entry.pw_gid
+    finally:
+        subprocess.run(["userdel", name], check=False)
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """/tmp/i22-*/shared: mode 777 without the sticky bit (its parent is root's, 755)."""
+    top = Path(tempfile.mkdtemp(prefix="i22-", dir="/tmp"))
+    top.chmod(0o755)
+    shared = top / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    try:
+        yield shared
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def as_user(user: tuple[int, int], *cmd: str) -> subprocess.CompletedProcess[str]:
+    """Run cmd as the other user."""
+    return subprocess.run(
+        list(cmd), user=user[0], group=user[1], extra_groups=[], capture_output=True, text=True
+    )
+
+
+def cli(env_tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`jupyter-interactive-task ARGS` with TMPDIR=env_tmp."""
+    env = {**os.environ, "TMPDIR": str(env_tmp)}
+    env.pop("INTERACTIVE_EXT_SESSION", None)
+    return subprocess.run(
+        [str(BIN / "jupyter-interactive-task"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def old(path: Path, days: float = 2.0) -> None:
+    """Make path look days old."""
+    then = time.time() - days * 86400
+    os.utime(path, (then, then))
+
+
+def test_unsafe_looks_at_every_folder_above(shared_dir):
+    """Finding 1: a private folder inside a folder others can write is unsafe."""
+    from interactive_ext.session.directory import unsafe
+
+    mine = shared_dir / "roottmp"
+    mine.mkdir(mode=0o700)
+    assert unsafe("/tmp") is None  # sticky
+    assert "is inside" in (unsafe(mine) or "") and str(shared_dir) in (unsafe(mine) or "")
+    link = shared_dir.parent / "link"
+    link.symlink_to(mine)
+    assert unsafe(link) is not None  # where it resolves counts too
+
+
+def test_a_tmpdir_under_a_folder_others_can_write_is_not_used(run_task, shared_dir, other_user):
+    """Finding 1: TMPDIR=shared/roottmp (shared: 777, no sticky bit): another user can rename
+    roottmp away, so the session goes to the private runtime dir instead, with a warning."""
+    roottmp = shared_dir / "roottmp"
+    roottmp.mkdir(mode=0o700)
+    moved = as_user(other_user, "mv", str(roottmp), str(shared_dir / "gone"))
+    assert moved.returncode == 0, moved.stderr  # the threat is real
+    (shared_dir / "gone").rename(roottmp)
+    proc, info = run_task(TASK, "task.py", TMPDIR=str(roottmp))
+    assert not info["session_dir"].startswith(str(shared_dir)), info
+    code, _out, err = finish(proc, info)
+    assert code == 0, err
+    assert f"is inside {shared_dir}" in err, err
+
+
+def test_a_missing_tmpdir_is_refused_in_one_line(tmp_path):
+    """Finding 9: TMPDIR that does not exist is named, not replaced by /tmp in silence."""
+    missing = tmp_path / "missing"
+    (tmp_path / "t.py").write_text(TASK)
+    env = {**os.environ, "TMPDIR": str(missing)}
+    r = subprocess.run(
+        [str(BIN / "jupyter-interactive-task"), "run", "t.py:task", "--port", "0"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 5, r.stderr
+    assert f"TMPDIR={missing}" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_clean_removes_only_sessions(private_tmpdir):
+    """Finding 4: `clean --older-than 1d` keeps $TMPDIR/interactive-plots (a person's folder)
+    and removes an old kept session."""
+    from interactive_ext.session.directory import Session
+
+    plots = private_tmpdir / "interactive-plots"
+    plots.mkdir(mode=0o700)
+    (plots / "fig.png").write_bytes(b"png")
+    old(plots)
+    session = Session.create(private_tmpdir)
+    session.write_json("kept.json", {"why": "the task raised", "kept_at": time.time() - 3 * 86400})
+    r = cli(private_tmpdir, "clean", "--older-than", "1d")
+    assert r.returncode == 0, r.stderr
+    assert (plots / "fig.png").exists(), r.stdout
+    assert not session.path.exists(), r.stdout
+    assert "interactive-plots" not in r.stdout
+
+
+def test_clean_refuses_a_tmpdir_others_can_write(shared_dir, other_user):
+    """Finding 4: in a TMPDIR another user can write, they rename a victim's folder into our
+    names; `clean` does not look there (as a session would not use it) and removes nothing."""
+    victim = shared_dir / "victim"
+    victim.mkdir(mode=0o700)
+    (victim / "data").write_text("precious")
+    old(victim)
+    moved = as_user(other_user, "mv", str(victim), str(shared_dir / "interactive-abc123"))
+    assert moved.returncode == 0, moved.stderr
+    r = cli(shared_dir, "clean")
+    assert r.returncode == 0, r.stderr
+    assert (shared_dir / "interactive-abc123" / "data").read_text() == "precious"
+    assert "not looking into" in r.stderr, r.stderr
