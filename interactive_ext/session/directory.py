@@ -111,9 +111,9 @@ def safe_parent() -> str:
     tmp = tempfile.gettempdir()
     asked = os.environ.get("TMPDIR")
     if asked and os.path.abspath(asked) != os.path.abspath(tmp):
-        why = unsafe(asked) or "is not writable"
+        problem = unsafe(asked) or "is not writable"
         raise SessionError(
-            f"TMPDIR={asked} {why}, and Python would fall back to {tmp}: create it (mode 700), "
+            f"TMPDIR={asked} {problem}, and Python would fall back to {tmp}: create it (mode 700), "
             "or set TMPDIR to a directory only you can write"
         )
     why = unsafe(tmp)
