@@ -282,13 +282,18 @@ class ServerProcess:
                 containment.reap(orphans)
                 break
             files = files or connection_files(left)
-            containment.stop_tree(left, why="left by the Jupyter server")
+            containment.stop_tree(left, why="left by the Jupyter server", scan=self._orphans)
             containment.reap(orphans)
             known = set()
         if self.proc.returncode is not None and self.proc.returncode < 0:
             remove_server_files(self.proc.pid, files)
         if not self.was_subreaper:
             containment.set_subreaper(False)
+
+    def _orphans(self, children: dict[int, list[int]]) -> set[int]:
+        """The server's processes re-parented to us (we are their subreaper), not the child."""
+        assert self.proc is not None
+        return containment.foreign_children(self.spawned_at, children) - {self.proc.pid}
 
     def log_tail(self, lines: int = LOG_TAIL) -> str:
         """The last lines the server wrote."""
