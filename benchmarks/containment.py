@@ -7,6 +7,12 @@ that starts two background jobs (`nohup ... &`, `setsid ... &`). Every process o
 task process's descendants and the detached ones) is held by a pidfd, so a reused pid cannot
 fool the clock; the clock starts just before `kill -9` of the task process (11a) or the resume
 POST (11b) and stops when the last pidfd reports its process gone (a zombie counts as gone).
+
+The kernel also detaches two processes that fight back (issue 22): one forks a new child when
+it gets SIGTERM (the parent exits, the child goes on), one re-forks every 20 ms (a new pid all
+the time, too fast for a pidfd or a scan of /proc). Each writes the time into a file at every
+turn, its heartbeat; the clock also waits until no process of their sessions is left and their
+heartbeats are older than the end, and counts their last beat.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ import signal
 import time
 from pathlib import Path
 from typing import Any
+
+from interactive_ext.procs import freeze_kill
 
 from . import common
 from .common import Settings
@@ -38,6 +46,38 @@ os.system("nohup sleep {MARKS[2]} >/dev/null 2>&1 &")
 os.system("(sleep {MARKS[3]} &) &")
 """
 """Run in the kernel: four ways to leave the kernel's process tree."""
+
+FIGHTERS = {
+    "fork-on-term": """
+import os, signal, sys, time
+def again(*_):
+    if os.fork():
+        os._exit(0)
+signal.signal(signal.SIGTERM, again)
+while True:
+    open(sys.argv[1], "w").write(repr(time.time()))
+    time.sleep(0.05)
+""",
+    "refork": """
+import os, sys, time
+while True:
+    open(sys.argv[1], "w").write(repr(time.time()))
+    time.sleep(0.02)
+    if os.fork():
+        os._exit(0)
+""",
+}
+"""Processes that fight back: forks on SIGTERM; re-forks every 20 ms. argv[1]: the beat file."""
+
+FIGHT = """
+import subprocess, sys
+for code, beat in {specs!r}:
+    subprocess.Popen([sys.executable, "-c", code, beat], start_new_session=True)
+"""
+"""Run in the kernel: detach the fighters (each in a session of its own)."""
+
+QUIET = 0.3
+"""Seconds without a beat after which a fighter counts as gone (its last beat is the time)."""
 
 TERMINAL = f"nohup sleep {MARKS[4]} >/dev/null 2>&1 & setsid sleep {MARKS[5]} & echo bg''ok\r"
 """Typed in the terminal: two background jobs, then a word to wait for."""
@@ -65,18 +105,61 @@ def _terminal(port: int) -> None:
     common.type_in_terminal(port, common.TOKEN, model["name"], TERMINAL, "bgok", 30)
 
 
-def _build_tree(port: int) -> set[int]:
-    """A kernel and a terminal that detach processes; the pids of the detached ones."""
+def _beat(path: Path) -> float:
+    """The last time a fighter wrote into its beat file (0.0 before it did)."""
+    try:
+        return float(path.read_text())
+    except (OSError, ValueError):
+        return 0.0
+
+
+def _fight(port: int, kernel_id: str, work: Path) -> list[Path]:
+    """Detach the fighters from the kernel; their beat files, once both beat."""
+    beats = [work / f"{name}.beat" for name in FIGHTERS]
+    specs = [(code, str(b)) for code, b in zip(FIGHTERS.values(), beats, strict=True)]
+    common.kernel_session(port, kernel_id, FIGHT.format(specs=specs))
+    common.wait_for(
+        lambda: all(time.time() - _beat(b) < 0.5 for b in beats), 30, 0.02, "the fighters"
+    )
+    return beats
+
+
+def _fighter_pids(beats: list[Path]) -> set[int]:
+    """Live fighters (their command line names a beat file): none once the session ended."""
+    names = {str(b).encode() for b in beats}
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                cmd = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+                if names & set(cmd) and common.alive(int(entry)):
+                    found.add(int(entry))
+    return found
+
+
+def _fighters_gone(beats: list[Path], t0: float, timeout: float) -> float | None:
+    """Seconds from t0 (wall clock) to the last beat of the fighters, once quiet; None if not."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if all(time.time() - _beat(b) > QUIET for b in beats):
+            return max(0.0, max(_beat(b) for b in beats) - t0)
+        time.sleep(0.02)
+    return None
+
+
+def _build_tree(port: int, work: Path) -> tuple[set[int], list[Path]]:
+    """A kernel and a terminal that detach processes; the detached pids, the fighters' beats."""
     before = marked()
     kernel_id = common.start_kernel(port)
     common.kernel_session(port, kernel_id, DETACH)
+    beats = _fight(port, kernel_id, work)
     _terminal(port)
 
     def all_started() -> set[int] | None:
         new = marked() - before
         return new if len(new) == len(MARKS) else None
 
-    return set(common.wait_for(all_started, 30, "the detached processes", interval=0.02))
+    return set(common.wait_for(all_started, 30, "the detached processes", interval=0.02)), beats
 
 
 def _pidfds(pids: set[int]) -> dict[int, int]:
@@ -149,25 +232,32 @@ def _once(s: Settings, case: str, i: int) -> dict[str, Any]:
     ready = work / "ready.json"
     cmd = wrapper_cmd(work, port, "trivial", "--ready-file", str(ready))
     fds: dict[int, int] = {}
+    beats: list[Path] = []
     try:
         with common.running(cmd, common.bench_env(s.work), work, work / "wrapper.log") as proc:
             info = common.wait_for(lambda: _read_ready(ready), 90, "the ready file")
-            detached = _build_tree(port)
+            detached, beats = _build_tree(port, work)
             fds = _pidfds(common.descendants(proc.pid) | detached)
             names = sorted(_name(pid) for pid in fds)
-            t0 = time.monotonic()
+            t0, wall0 = time.monotonic(), time.time()
             _end(case, proc, port)
             seconds, left = _wait_gone(fds, t0, 5.0 if s.quick else 15.0)
+            fought = _fighters_gone(beats, wall0, 5.0 if s.quick else 15.0)
+            if seconds is not None:
+                seconds = None if fought is None else max(seconds, fought)
             code = proc.popen.wait(30)
             leftovers = [p.name for p in (ready, *work.glob("jpserver-*")) if p.exists()]
+            left += len(_fighter_pids(beats))
     finally:
         _kill_left(fds)
+        freeze_kill(lambda _children: _fighter_pids(beats))
     return {
         "case": case,
         "seconds": seconds,
         "processes": len(fds),
         "names": names,
         "detached": len(detached),
+        "fighters_seconds": fought,
         "left": left,
         "server_pid": info["pid"],
         "exit_code": code,

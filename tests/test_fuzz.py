@@ -111,7 +111,9 @@ def test_no_input_gives_a_5xx_and_every_answer_matches_the_schema(start_server, 
     assert server.proc.poll() is None, server.log()
     # the cases reached the handlers: accepted with the token, refused without it
     if mode.is_positive:
-        assert all(codes & {200} for codes in seen.values()), seen
+        # a save report is taken only while stopping: 409 while the server waits (issue 22)
+        ok = {k: {409} if k == "POST /interactive/saved" else {200} for k in seen}
+        assert all(codes & ok[k] for k, codes in seen.items()), seen
     else:
         assert all(403 in codes for codes in seen.values()), seen
         assert 400 in seen["POST /interactive/saved"], seen

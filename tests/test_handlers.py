@@ -163,14 +163,14 @@ async def test_broken_context_is_named_and_resume_still_works(jp_fetch, session_
 
 
 async def test_saved_reports_are_checked(jp_fetch):
-    ok = await get_json(
-        jp_fetch,
-        "interactive",
-        "saved",
-        method="POST",
-        body=json.dumps({"client": "c", "saved": ["a.ipynb"], "failed": []}),
-    )
-    assert ok == {"state": "waiting"}
+    with pytest.raises(HTTPClientError) as e:  # only while stopping (issue 22)
+        await jp_fetch(
+            "interactive",
+            "saved",
+            method="POST",
+            body=json.dumps({"client": "c", "saved": ["a.ipynb"], "failed": []}),
+        )
+    assert e.value.code == 409
     with pytest.raises(HTTPClientError) as e:
         await jp_fetch("interactive", "saved", method="POST", body=b'{"saved": 3}')
     assert e.value.code == 400

@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from ..procs import alive, children_map, descendants_of, stat_fields
+from ..procs import Scan, alive, children_map, freeze_kill, stat_fields, tree, wait_gone
 
 log = logging.getLogger("interactive_ext")
 
@@ -86,15 +86,18 @@ def now_ticks() -> int:
         return int(float(f.read().split()[0]) * os.sysconf("SC_CLK_TCK"))
 
 
-def foreign_children(since: int | None = None) -> set[int]:
+def foreign_children(
+    since: int | None = None, children: dict[int, list[int]] | None = None
+) -> set[int]:
     """Children of this process in another session than ours (started after since, in ticks).
 
     While this process is a subreaper these are the server's orphans re-parented to it.
+    children: a children map read already (else /proc is read).
     """
     me = os.getpid()
     mine = os.getsid(0)
     found = set()
-    for pid in children_map().get(me, []):
+    for pid in (children_map() if children is None else children).get(me, []):
         sid = session_id(pid)
         started = start_time(pid)
         if sid is None or sid == mine or started is None:
@@ -102,12 +105,6 @@ def foreign_children(since: int | None = None) -> set[int]:
         if since is None or started >= since:
             found.add(pid)
     return found
-
-
-def tree(pids: Iterable[int]) -> set[int]:
-    """pids and all their live descendants."""
-    found = set(pids)
-    return found | descendants_of(found)
 
 
 def reap(pids: Iterable[int]) -> None:
@@ -118,34 +115,35 @@ def reap(pids: Iterable[int]) -> None:
 
 
 def stop_tree(
-    pids: Iterable[int], grace: float = GRACE, why: str = "the session ended"
+    pids: Iterable[int],
+    grace: float = GRACE,
+    why: str = "the session ended",
+    scan: Scan | None = None,
 ) -> list[int]:
-    """SIGTERM every live one of pids, SIGKILL those left after grace seconds; the ones stopped."""
+    """Stop every live one of pids and all they start meanwhile; the ones stopped.
+
+    SIGTERM first; what is left after grace seconds, and whatever appeared meanwhile (a child
+    forked on SIGTERM, a process that re-forks all the time), is frozen and killed (freeze_kill).
+    scan names the processes to look at besides the trees of pids: the orphans that were
+    re-parented to this subreaper, which are no longer below any of pids.
+    """
     stray = {p for p in pids if p != os.getpid() and alive(p)}
     stopped = sorted(stray)
     for pid in stopped:
         log.info("stopping process %s (%s): %s", pid, _name(pid), why)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGTERM)
-    stray = _wait_gone(stray, grace)
-    for pid in sorted(stray):
-        log.warning("killing process %s (%s): it ignored SIGTERM for %s s", pid, _name(pid), grace)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-    _wait_gone(stray, grace)
-    reap(stopped)
-    return stopped
-
-
-def _wait_gone(pids: set[int], timeout: float) -> set[int]:
-    """Reap and poll until every one of pids is gone or timeout passes; those still alive."""
-    deadline = time.monotonic() + timeout
-    while pids and time.monotonic() < deadline:
-        reap(pids)
-        pids = {p for p in pids if alive(p)}
-        if pids:
-            time.sleep(0.01)
-    return pids
+    wait_gone(stray, grace)
+    seen = set(stopped)
+    killed = freeze_kill(
+        lambda kids: tree(seen, kids) | (scan(kids) if scan is not None else set())
+    )
+    for pid in sorted(killed & stray):
+        log.warning("killed process %s: it ignored SIGTERM for %s s", pid, grace)
+    if killed - stray:
+        log.warning("killed %d processes started while the session stopped", len(killed - stray))
+    reap(seen | killed)
+    return sorted(seen | killed)
 
 
 def reap_all() -> None:

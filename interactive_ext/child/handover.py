@@ -4,12 +4,18 @@ A task's options (which configure its server) are known only once its module is 
 server child needs over a second to import jupyter_server. So `jupyter interactive-task run`
 spawns the child first (`python -m interactive_ext.child.main --wait-for-config`, no token or
 path on its command line): it does its imports, then reads one JSON message on its stdin (the
-arguments, the environment, the working directory and the log file), while the task process
-loads the task and writes the session's files. `ServerProcess.spawn` hands the message over (or
-spawns a child and hands it over at once when none waits: the decorator's path). Until then the
-child's output goes to an anonymous memory file; the child copies it into the log when it takes
-the hand-over, and the parent copies it there if the child dies first. A parent that gives up
-(the task failed to load, it is not interactive after all) stops the waiting child at once.
+server's config with its token, the environment, the working directory and the log file), while
+the task process loads the task and writes the session's files. The config never goes through a
+file that another user could swap. The child is spawned from `/` with `-P` (Python 3.11+), and
+the hand-over does not put the notebook dir on its `sys.path`: the server child imports only
+from the installed environment, so a `jupyter_lsp.py` planted in the notebook dir (or a task
+file named `dis.py`) never runs there.
+
+`ServerProcess.spawn` hands the message over (or spawns a child and hands it over at once when
+none waits: the decorator's path). Until then the child's output goes to an anonymous memory
+file; the child copies it into the log when it takes the hand-over, and the parent copies it
+there if the child dies first. A parent that gives up (the task failed to load, it is not
+interactive after all) stops the waiting child at once.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
 from ..protocol import PARENT_PID_ENV, SESSION_ENV
@@ -35,18 +41,27 @@ WAIT_FLAG = "--wait-for-config"
 
 CANCEL_TIMEOUT = 2.0
 
+SAFE_PATH = ["-P"] if sys.version_info >= (3, 11) else []
+"""Python's flag not to put the working directory first on sys.path (3.11+)."""
+
+SPAWN_DIR = "/"
+"""The child's working directory until the hand-over: one only root can write (for Python
+3.10, which puts it first on sys.path; the hand-over takes it off again)."""
+
 
 @dataclass
 class Handover:
     """What the waiting server child is told once the task is loaded."""
 
     argv: list[str]
-    """The server's arguments (`--config=FILE`: the token stays in that 0600 file)."""
+    """The server's command-line arguments (none: its config comes in `config`)."""
     env: dict[str, str]
     """The server's whole environment (the task's module may have changed the parent's)."""
     cwd: str
     log: str
     """The file the server's stdout and stderr go to (appended, 0600)."""
+    config: dict[str, Any] = field(default_factory=dict)
+    """The server's config (token included): above its config files, like the command line."""
 
 
 def child_env() -> dict[str, str]:
@@ -78,8 +93,9 @@ class WaitingChild:
         self.spawned_at = containment.now_ticks()
         self.handed = False
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "interactive_ext.child.main", WAIT_FLAG],
+            [sys.executable, *SAFE_PATH, "-m", "interactive_ext.child.main", WAIT_FLAG],
             stdin=subprocess.PIPE,
+            cwd=SPAWN_DIR,
             stdout=self.early,
             stderr=subprocess.STDOUT,
             env=env,
@@ -182,30 +198,34 @@ def _redirect_output(log_path: str) -> None:
     os.close(fd)
 
 
-def _apply(message: dict[str, Any]) -> None:
-    """Take the hand-over: environment, working directory, log and arguments."""
+def _apply(message: dict[str, Any]) -> dict[str, Any]:
+    """Take the hand-over: environment, working directory, log and arguments; the config.
+
+    The new working directory (the notebook dir, which others may write) never goes on
+    sys.path: only the installed environment (and PYTHONPATH, if set) is imported from.
+    """
     os.environ.clear()
     os.environ.update(message["env"])
-    before = os.getcwd()
+    if sys.path and sys.path[0] in (SPAWN_DIR, os.getcwd()):  # `-m` without `-P` put it first
+        del sys.path[0]
     os.chdir(message["cwd"])
-    if sys.path and sys.path[0] == before:  # `-m` put the cwd of the spawn first
-        sys.path[0] = os.getcwd()
     _redirect_output(message["log"])
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
     sys.argv = [sys.argv[0], *message["argv"]]
+    return dict(message.get("config") or {})
 
 
-def receive() -> None:
-    """In a child spawned to wait: read the hand-over from stdin and apply it.
+def receive() -> dict[str, Any]:
+    """In a child spawned to wait: read the hand-over from stdin, apply it; the server config.
 
-    Without WAIT_FLAG (a child started by hand) there is nothing to wait for. An empty stdin
-    means the task process gave up before the hand-over: leave at once.
+    Without WAIT_FLAG (a child started by hand) there is nothing to wait for (no config). An
+    empty stdin means the task process gave up before the hand-over: leave at once.
     """
     if sys.argv[1:] != [WAIT_FLAG]:
-        return
+        return {}
     data = sys.stdin.buffer.read()
     if not data:
         os._exit(0)
-    _apply(json.loads(data))
+    return _apply(json.loads(data))

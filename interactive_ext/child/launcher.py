@@ -26,7 +26,6 @@ from ..protocol import (
     EXTENSION,
     READY,
     READY_FILE_ENV,
-    SERVER_CONFIG,
     SERVER_LOG,
     TOKEN_ENV,
 )
@@ -120,7 +119,7 @@ class ServerProcess:
         self.child: handover.WaitingChild | None = None
 
     def config(self) -> dict[str, Any]:
-        """The server's config (a 0600 file, so the token never shows in `ps`)."""
+        """The server's config, handed to the child through its stdin (never in `ps`, no file)."""
         spec = self.spec
         app: dict[str, Any] = {
             "session_dir": str(spec.session.path),
@@ -167,8 +166,6 @@ class ServerProcess:
                 f"port {self.port} on {spec.options.ip} is already in use; pass another port "
                 "(port=0 picks a free one)"
             )
-        config_path = spec.session.path / SERVER_CONFIG
-        atomic_write(config_path, json.dumps(self.config(), indent=1).encode())
         env = handover.child_env()
         if spec.options.ready_file:
             env[READY_FILE_ENV] = str(Path(spec.options.ready_file).absolute())
@@ -176,7 +173,7 @@ class ServerProcess:
         self.proc, self.spawned_at = child.popen, child.spawned_at
         self.was_subreaper = child.was_subreaper
         child.hand_over(
-            handover.Handover([f"--config={config_path}"], env, spec.root_dir, str(self.log_path))
+            handover.Handover([], env, spec.root_dir, str(self.log_path), self.config())
         )
 
     @property
@@ -291,13 +288,18 @@ class ServerProcess:
                 containment.reap(orphans)
                 break
             files = files or connection_files(left)
-            containment.stop_tree(left, why="left by the Jupyter server")
+            containment.stop_tree(left, why="left by the Jupyter server", scan=self._orphans)
             containment.reap(orphans)
             known = set()
         if self.proc.returncode is not None and self.proc.returncode < 0:
             remove_server_files(self.proc.pid, files)
         if not self.was_subreaper:
             containment.set_subreaper(False)
+
+    def _orphans(self, children: dict[int, list[int]]) -> set[int]:
+        """The server's processes re-parented to us (we are their subreaper), not the child."""
+        assert self.proc is not None
+        return containment.foreign_children(self.spawned_at, children) - {self.proc.pid}
 
     def log_tail(self, lines: int = LOG_TAIL) -> str:
         """The last lines the server wrote."""

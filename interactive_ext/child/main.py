@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..procs import descendants
+from ..procs import descendants, descendants_of
 from ..protocol import PARENT_PID_ENV, READY_FILE_ENV, SERVER_EXIT_CODES
 from . import containment, handover
 from . import skipped_imports as lean
@@ -28,10 +28,15 @@ _exit_code = 0
 _ready_file = ""
 
 
+def _mine(children: dict[int, list[int]]) -> set[int]:
+    """Every descendant of the server child (a subreaper: the detached ones too)."""
+    return descendants_of([os.getpid()], children)
+
+
 def _on_parent_gone() -> None:
     """The task process is gone (SIGKILLed, say): stop everything now, then the server."""
     log.warning("the task process is gone: stopping the kernels, terminals and the server")
-    containment.stop_tree(descendants(os.getpid()), why="the task process is gone")
+    containment.stop_tree(descendants(os.getpid()), why="the task process is gone", scan=_mine)
     _remove_ready()
     os.kill(os.getpid(), signal.SIGTERM)
 
@@ -73,7 +78,7 @@ def _quick_exit() -> None:
         if code == 0:
             code = _reason_code() or 0
     with contextlib.suppress(Exception):
-        containment.stop_tree(descendants(os.getpid()), why="the server stopped")
+        containment.stop_tree(descendants(os.getpid()), why="the server stopped", scan=_mine)
         containment.reap_all()
         _remove_ready()
     sys.stdout.flush()
@@ -94,15 +99,18 @@ def main() -> None:
             _on_parent_gone()
     lean.skip_imports()  # what a task session never needs (lean.py: each one measured)
     from jupyter_server.serverapp import ServerApp
+    from traitlets.config import Config
 
-    handover.receive()  # spawned ahead of its config: it comes now (handover.py)
+    config = handover.receive()  # spawned ahead of its config: it comes now (handover.py)
     _ready_file = os.environ.pop(READY_FILE_ENV, "")
     # The server's own bin first on the PATH of its kernels and terminals (which inherit this
     # environment): `jupyter interactive-task resume` works there without an activated venv.
     bin_dir = os.path.dirname(sys.executable)
     os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
+    # Given as the instance's config, it ranks above the config files, as the command line does.
+    handed = {"config": Config(config)} if config else {}
     try:
-        ServerApp.launch_instance()
+        ServerApp.launch_instance(**handed)
     except SystemExit as e:
         _exit_code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         raise

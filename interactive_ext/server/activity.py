@@ -7,6 +7,7 @@ here, and the same tables are in docs/idle.md (a test keeps them equal).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Callable
@@ -171,6 +172,23 @@ def request_hook(watcher: IdleWatcher, log_function: Callable[[Any], None]) -> C
 def terminal_source(settings: dict[str, Any]) -> Callable[[], float | None]:
     """A pull source: when a person last typed in a terminal (jupyter_server_terminals)."""
     return lambda: mono_from_datetime(settings.get("terminal_last_activity"))
+
+
+def served_pids(server: Any) -> set[int]:
+    """The pids of the server's kernels and terminal shells (the processes it started)."""
+    pids = set()
+    manager: Any = getattr(server, "kernel_manager", None)
+    for kernel_id in list(manager.list_kernel_ids()) if manager is not None else []:
+        with contextlib.suppress(Exception):
+            pid = manager.get_kernel(kernel_id).provisioner.pid
+            if isinstance(pid, int):
+                pids.add(pid)
+    terminals = getattr(server, "web_app", None)
+    terminals = terminals.settings.get("terminal_manager") if terminals is not None else None
+    for term in getattr(terminals, "terminals", {}).values():
+        with contextlib.suppress(Exception):
+            pids.add(int(term.ptyproc.pid))
+    return pids
 
 
 class KernelActivity:

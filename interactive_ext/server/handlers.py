@@ -12,7 +12,7 @@ from tornado import web
 
 from ..errors import InputsError, SessionError
 from ..records import Reason
-from ..session.overrides import parse_resume, parse_saved_body
+from ..session.overrides import MAX_MESSAGE, clip, parse_resume, parse_saved_body
 from .status import State, changed_files
 
 AUTH_RESOURCE = "interactive"
@@ -21,6 +21,15 @@ AUTH_RESOURCE = "interactive"
 NO_TOKEN = (
     "missing or wrong token: send the header 'Authorization: token TOKEN' (the token is in the "
     "URL the task printed, and in its ready file)"
+)
+
+NOT_STOPPING = (
+    "the server is not stopping: a save report is taken only once a stop began (resume, idle, "
+    "lifetime) and the status says so; nothing was recorded"
+)
+NOT_EXPECTED = (
+    "client {} did not poll the status before the stop, so its report is not waited for; "
+    "nothing was recorded"
 )
 
 
@@ -60,7 +69,7 @@ class ResumeHandler(InteractiveHandler):
         try:
             inputs, via = parse_resume(self.request.body, context)
         except InputsError as e:
-            raise web.HTTPError(400, str(e)) from None
+            raise web.HTTPError(400, clip(str(e), MAX_MESSAGE)) from None
         changes = changed_files(self.app.session)
         try:
             stopping = self.app.request_stop(Reason.RESUMED, inputs, via)
@@ -108,10 +117,17 @@ class SavedHandler(InteractiveHandler):
     @web.authenticated
     @authorized
     def post(self) -> None:
-        """Acknowledge {"client": ID, "saved": [paths], "failed": [{"path", "error"}]}."""
+        """Acknowledge {"client": ID, "saved": [paths], "failed": [{"path", "error"}]}.
+
+        Taken only while the server is stopping, from a client it waits for (409 otherwise).
+        """
         try:
             body = parse_saved_body(self.request.body)
         except InputsError as e:
-            raise web.HTTPError(400, str(e)) from None
+            raise web.HTTPError(400, clip(str(e), MAX_MESSAGE)) from None
+        if self.app.state != "stopping":
+            raise web.HTTPError(409, NOT_STOPPING)
+        if not self.app.saves.expects(body["client"]):
+            raise web.HTTPError(409, NOT_EXPECTED.format(clip(body["client"])))
         self.app.saves.ack(body["client"], body["saved"], body["failed"])
         self.reply({"state": self.app.state.value})

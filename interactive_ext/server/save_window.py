@@ -10,6 +10,9 @@ from typing import Any
 RECENT_SECONDS = 20.0
 """A frontend that asked for the status this recently is expected to save before the stop."""
 
+LOGGED = 20
+"""Failed and saved documents named in the log per report; the rest are counted."""
+
 
 class SaveWindow:
     """Frontends seen recently (by client id), and their acknowledgements once stopping."""
@@ -40,17 +43,24 @@ class SaveWindow:
             self._done.set()
         return length
 
+    def expects(self, client: str) -> bool:
+        """True if client polled before the stop began and has not reported yet."""
+        return client in self.expected and client not in self.acked
+
     def ack(self, client: str, saved: list[str], failed: list[dict[str, Any]]) -> None:
         """A frontend saved what it had; failed saves are logged for the task's log."""
         self.failed.extend(failed)
-        for item in failed:
+        for item in failed[:LOGGED]:
             self.log.warning(
                 "a frontend could not save %s before the stop: %s",
                 item.get("path", "?"),
                 item.get("error", "?"),
             )
+        if len(failed) > LOGGED:
+            self.log.warning("... and %d more documents could not be saved", len(failed) - LOGGED)
         if saved:
-            self.log.info("saved before the stop: %s", ", ".join(saved))
+            shown = ", ".join(saved[:LOGGED]) + (", ..." if len(saved) > LOGGED else "")
+            self.log.info("saved before the stop (%d): %s", len(saved), shown[:2000])
         self.acked.add(client)
         if self._done is not None and self.expected <= self.acked:
             self._done.set()

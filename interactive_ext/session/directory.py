@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SessionError
-from ..protocol import CONTEXT, ERROR, OUTCOME, READY, SESSION_ENV
+from ..protocol import CONTEXT, ERROR, MARK, OUTCOME, READY, SESSION_ENV
 from ..records import ErrorRecord, Outcome, R, ReadyInfo, Reason, TaskContext
 from . import pickles
 from .atomic import atomic_write
@@ -25,8 +25,8 @@ log = logging.getLogger("interactive_ext")
 PREFIX = "interactive-"
 
 
-def unsafe(folder: str | os.PathLike[str]) -> str | None:
-    """Why others could swap files in folder (writable by them, no sticky bit), or None."""
+def _unsafe_dir(folder: str) -> str | None:
+    """Why others could swap entries of this one directory, or None."""
     try:
         st = os.stat(folder)
     except OSError as e:
@@ -37,6 +37,28 @@ def unsafe(folder: str | os.PathLike[str]) -> str | None:
         return f"belongs to uid {st.st_uid}"
     if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
         return f"is writable by others (mode {stat.S_IMODE(st.st_mode):o}) without the sticky bit"
+    return None
+
+
+def _ancestors(path: str) -> list[str]:
+    """The root, then each directory down to path (an absolute path)."""
+    parts = [p for p in path.split(os.sep) if p]
+    return [os.sep + os.sep.join(parts[:i]) for i in range(len(parts) + 1)]
+
+
+def unsafe(folder: str | os.PathLike[str]) -> str | None:
+    """Why others could swap files in folder or in a folder above it, or None.
+
+    Every directory from `/` down to folder, as written and as its links resolve, must belong to
+    us or root and be unwritable by others, or sticky (as OpenSSH checks the folders above
+    `authorized_keys`): else another user could rename a folder on the way and rebuild the path.
+    """
+    given = os.path.abspath(folder)
+    for path in dict.fromkeys([given, os.path.realpath(given)]):
+        for above in _ancestors(path):
+            why = _unsafe_dir(above)
+            if why is not None:
+                return why if above == path else f"is inside {above}, which {why}"
     return None
 
 
@@ -61,11 +83,19 @@ def candidate_parents() -> list[tuple[str, Callable[[], str]]]:
 def safe_parent() -> str:
     """Where session directories go: the temp dir, unless others can swap files in it.
 
-    A TMPDIR that others can write without the sticky bit would let them rename a session
-    directory and plant pickles in its place; then $XDG_RUNTIME_DIR or Jupyter's runtime
-    directory is used instead, and with neither safe the session is refused.
+    A TMPDIR that does not exist is refused, not silently replaced by /tmp. A TMPDIR that others
+    can change (it, or a folder above it: unsafe()) would let them rename a session directory
+    and plant pickles in its place; then $XDG_RUNTIME_DIR or Jupyter's runtime directory is used
+    instead, and with neither safe the session is refused.
     """
     tmp = tempfile.gettempdir()
+    asked = os.environ.get("TMPDIR")
+    if asked and os.path.abspath(asked) != os.path.abspath(tmp):
+        problem = unsafe(asked) or "is not writable"
+        raise SessionError(
+            f"TMPDIR={asked} {problem}, and Python would fall back to {tmp}: create it (mode 700), "
+            "or set TMPDIR to a directory only you can write"
+        )
     why = unsafe(tmp)
     if why is None:
         return tmp
@@ -98,13 +128,23 @@ class Session:
             path = Path(tempfile.mkdtemp(prefix=PREFIX, dir=parent or safe_parent()))
             os.chmod(path, 0o700)
             st = os.lstat(path)
+            session = cls(path, (st.st_dev, st.st_ino))
+            session.write_json(MARK, {"uid": os.geteuid(), "pid": os.getpid()})
         except OSError as e:
             where = parent or tempfile.gettempdir()
             raise SessionError(
                 f"cannot create a session directory in {where}: {e.strerror}; "
                 "set TMPDIR to a writable directory with free space"
             ) from None
-        return cls(path, (st.st_dev, st.st_ino))
+        return session
+
+    def is_marked(self) -> bool:
+        """True if the directory carries the mark Session.create writes (checked, ours)."""
+        try:
+            mark = self.read_json(MARK)
+        except SessionError:
+            return False
+        return isinstance(mark, dict) and mark.get("uid") == os.geteuid()
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Session:

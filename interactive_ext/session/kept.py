@@ -13,8 +13,8 @@ from pathlib import Path
 
 from ..errors import EnvironmentFailure, IdleTimeout, ServerError, SessionError
 from ..procs import alive
-from ..protocol import CONTEXT, KEPT
-from .directory import PREFIX, Session, candidate_parents
+from ..protocol import CONTEXT, KEPT, MARK
+from .directory import PREFIX, Session, candidate_parents, unsafe
 
 log = logging.getLogger("interactive_ext")
 
@@ -45,7 +45,8 @@ def settle(session: Session, ok: bool, qualname: str) -> None:
     if not path.is_dir():
         log.warning("the session directory %s was removed while the task ran", path)
         return
-    if ok or isinstance(exc, EnvironmentFailure) or not any(path.iterdir()):
+    empty = all(p.name == MARK for p in path.iterdir())
+    if ok or isinstance(exc, EnvironmentFailure) or empty:
         shutil.rmtree(path, ignore_errors=True)
         log.info("removed the session directory %s", path)
         return
@@ -82,15 +83,21 @@ class Kept:
 
 
 def parents() -> list[Path]:
-    """Where session directories can be (candidate_parents, those that exist)."""
+    """Where session directories can be (candidate_parents that exist and that a session would
+    use: in a folder others can write, a victim's directory could be renamed into our names)."""
     found = []
-    for _name, get in candidate_parents():
+    for name, get in candidate_parents():
         try:
             folder = get()
         except OSError:
             continue
-        if folder and Path(folder).is_dir():
-            found.append(Path(folder).resolve())
+        if not folder or not Path(folder).is_dir():
+            continue
+        why = unsafe(folder)
+        if why is not None:
+            log.warning("not looking into %s (%s): it %s", folder, name, why)
+            continue
+        found.append(Path(folder).resolve())
     return list(dict.fromkeys(found))
 
 
@@ -110,6 +117,8 @@ def _size(path: Path) -> int:
 def _describe(path: Path) -> Kept | None:
     """The Kept entry of one of our session directories, or None if it is not one."""
     session = Session(path)
+    if not session.is_marked():  # a directory named like ours is not one of ours
+        return None
     try:
         session.check()
         kept = session.read_json(KEPT) or {}

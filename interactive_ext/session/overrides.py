@@ -8,6 +8,7 @@ task process wrote into context.json, and the changed sources for syntax errors.
 from __future__ import annotations
 
 import json
+import math
 import reprlib
 from typing import Any
 
@@ -21,11 +22,59 @@ short = reprlib.Repr()
 short.maxstring = 60
 short.maxother = 60
 
+QUOTE = 60
+"""Characters of a client's value or name quoted in a message (and so in the log): no more."""
+MAX_MESSAGE = 2000
+"""The longest 400 message: a 10 MB body never gets a 10 MB answer or log line."""
+MAX_NUMBER = 100
+"""The longest number literal taken as a float (a float has 17 significant digits)."""
+MAX_DIGITS = 1000
+"""The most digits of an integer literal."""
+MAX_CLIENT = 100
+"""The longest client id (a frontend sends a short random one)."""
+MAX_PATHS = 10_000
+"""The most paths in one save report."""
+
+
+def clip(text: str, limit: int = QUOTE) -> str:
+    """text, or its first limit characters and how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters in all)"
+
 
 def mismatch(name: str, annotation: Any, value: Any, why: str) -> str:
     """The message of one override that does not fit its parameter's type."""
     shown = short.repr(value)
-    return f"input {name} must be {annotation or 'of its type'}, got {shown}: {why}"
+    return f"input {clip(name)} must be {annotation or 'of its type'}, got {shown}: {clip(why)}"
+
+
+def _no_constant(name: str) -> Any:
+    """json.loads' hook for NaN, Infinity and -Infinity: not JSON, refused."""
+    raise InputsError(
+        f"{name} is not a JSON value (JSON has no NaN or infinity; the task would get a float "
+        "it may not handle): send a finite number"
+    )
+
+
+def _float(text: str) -> float:
+    """json.loads' hook for a float literal: finite and of a sane length, else InputsError."""
+    if len(text) > MAX_NUMBER:
+        raise InputsError(
+            f"a number of {len(text)} characters ({clip(text, 20)}): a float keeps 17 significant "
+            f"digits; send at most {MAX_NUMBER} characters"
+        )
+    value = float(text)
+    if not math.isfinite(value):
+        raise InputsError(f"{clip(text, 20)} is too large for a float (it would be infinity)")
+    return value
+
+
+def _int(text: str) -> int:
+    """json.loads' hook for an integer literal: at most MAX_DIGITS digits."""
+    if len(text) > MAX_DIGITS:
+        raise InputsError(f"an integer of {len(text)} digits: send at most {MAX_DIGITS}")
+    return int(text)
 
 
 def check_json(parameters: list[dict[str, Any]], overrides: dict[str, Any]) -> None:
@@ -52,8 +101,9 @@ def check_input_names(names: list[str], context: TaskContext | None) -> None:
         return
     unknown = sorted(set(names) - set(context.names))
     if unknown:
+        shown = ", ".join(clip(n) for n in unknown[:10]) + (", ..." if len(unknown) > 10 else "")
         raise InputsError(
-            f"unknown input(s) {', '.join(unknown)}: the task {context.qualname} takes "
+            f"unknown input(s) {shown}: the task {context.qualname} takes "
             f"{', '.join(context.names) or 'no parameters'}"
         )
 
@@ -61,11 +111,14 @@ def check_input_names(names: list[str], context: TaskContext | None) -> None:
 def _decode_body(body: bytes) -> Any:
     """The JSON of a request body; InputsError when it is not JSON."""
     try:
-        return json.loads(body)
+        return json.loads(body, parse_constant=_no_constant, parse_float=_float, parse_int=_int)
+    except InputsError:
+        raise
     except RecursionError:
         raise InputsError('the body is nested too deeply; send {"inputs": {...}}') from None
     except (ValueError, UnicodeDecodeError) as e:
-        raise InputsError(f'the body is not valid JSON ({e}); send {{"inputs": {{...}}}}') from None
+        why = clip(str(e), 200)
+        raise InputsError(f'the body is not valid JSON ({why}); send {{"inputs": ...}}') from None
 
 
 def parse_resume_body(body: bytes, context: TaskContext | None) -> dict[str, Any]:
@@ -75,17 +128,16 @@ def parse_resume_body(body: bytes, context: TaskContext | None) -> dict[str, Any
 
 def parse_resume(body: bytes, context: TaskContext | None) -> tuple[dict[str, Any], str]:
     """A resume body {"inputs": {...}, "via": "cli"}: the overrides and where they came from."""
-    if not body or not body.strip():
-        return {}, "rest"
-    data = _decode_body(body)
+    data = _decode_body(body) if body and body.strip() else {}
     if not isinstance(data, dict):
         raise InputsError(
             f'the body must be a JSON object like {{"inputs": {{...}}}}, not {type(data).__name__}'
         )
     unknown = sorted(set(data) - {"inputs", "via"})
     if unknown:
+        shown = ", ".join(clip(k) for k in unknown[:10]) + (", ..." if len(unknown) > 10 else "")
         raise InputsError(
-            f'unknown key(s) {", ".join(unknown)}: the only key is "inputs" '
+            f'unknown key(s) {shown}: the only key is "inputs" '
             '(and "via": rest, cli, dialog or resume())'
         )
     via = data.get("via", "rest")
@@ -108,15 +160,49 @@ def parse_resume(body: bytes, context: TaskContext | None) -> tuple[dict[str, An
     return inputs, via
 
 
+def _report_path(path: Any) -> str:
+    """A path of a save report: relative to the server's root, inside it; else InputsError."""
+    if not isinstance(path, str) or not path or len(path) > 4096:
+        raise InputsError("a saved path must be a non-empty string of at most 4096 characters")
+    if path.startswith("/") or "\\" in path or ".." in path.split("/") or "\0" in path:
+        raise InputsError(
+            f"{clip(path)} is not a path under the server's root: save reports name documents "
+            "as the contents API does (relative, no '..')"
+        )
+    return path
+
+
+def _failed_item(item: Any) -> dict[str, str]:
+    """One failed save {"path", "error"}: the path checked, the error clipped."""
+    if not isinstance(item, dict) or not isinstance(item.get("error", ""), str):
+        raise InputsError('"failed" must be a list of objects {"path": ..., "error": "..."}')
+    return {"path": _report_path(item.get("path")), "error": clip(item.get("error", ""), 500)}
+
+
 def parse_saved_body(body: bytes) -> dict[str, Any]:
-    """Parse a frontend's save report {"client", "saved", "failed"}; InputsError if malformed."""
+    """Parse a frontend's save report {"client", "saved", "failed"}; InputsError if malformed.
+
+    The client id is short, the paths are under the server's root, the errors are clipped.
+    """
     data = _decode_body(body) if body and body.strip() else {}
     if not isinstance(data, dict) or not isinstance(data.get("client", ""), str):
         raise InputsError('the body must be {"client": ID, "saved": [...], "failed": [...]}')
+    client = data.get("client", "")
+    if not client or len(client) > MAX_CLIENT:
+        raise InputsError(
+            f'"client" must be the id the frontend polls the status with (1 to {MAX_CLIENT} '
+            f"characters), not {len(client)} characters"
+        )
     saved = data.get("saved", [])
     failed = data.get("failed", [])
     if not isinstance(saved, list) or not all(isinstance(p, str) for p in saved):
         raise InputsError('"saved" must be a list of paths (strings)')
-    if not isinstance(failed, list) or not all(isinstance(f, dict) for f in failed):
+    if not isinstance(failed, list):
         raise InputsError('"failed" must be a list of objects {"path": ..., "error": ...}')
-    return {"client": data.get("client", ""), "saved": saved, "failed": failed}
+    if len(saved) + len(failed) > MAX_PATHS:
+        raise InputsError(f"a save report names at most {MAX_PATHS} documents")
+    return {
+        "client": client,
+        "saved": [_report_path(p) for p in saved],
+        "failed": [_failed_item(f) for f in failed],
+    }

@@ -48,6 +48,13 @@ SEND_GRACE = 30.0
 MAGIC = b"interactive-ext-rank/1"
 NONCE = 16
 MAX_FRAME = 1 << 30
+"""The largest outcome rank 0 sends (after both sides proved the secret)."""
+MAX_HELLO = 64
+"""The largest frame before authentication (a nonce and an HMAC are 48 bytes)."""
+HANDSHAKE_TIMEOUT = 5.0
+"""Seconds a connection has to prove the secret, in all."""
+MAX_PENDING = 64
+"""Connections that have not proved the secret yet; more are closed at once."""
 
 
 class RankError(RuntimeError):
@@ -129,9 +136,14 @@ def _send(sock: socket.socket, data: bytes) -> None:
     sock.sendall(struct.pack("!I", len(data)) + data)
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
+def _recv_exact(sock: socket.socket, n: int, deadline: float | None = None) -> bytes:
     chunks = bytearray()
     while len(chunks) < n:
+        if deadline is not None:  # the whole frame in time, not each byte
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the handshake took too long")
+            sock.settimeout(left)
         chunk = sock.recv(n - len(chunks))
         if not chunk:
             raise ConnectionError("rank 0 closed the connection")
@@ -139,11 +151,11 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
     return bytes(chunks)
 
 
-def _recv(sock: socket.socket) -> bytes:
-    (size,) = struct.unpack("!I", _recv_exact(sock, 4))
-    if size > MAX_FRAME:
+def _recv(sock: socket.socket, limit: int = MAX_FRAME, deadline: float | None = None) -> bytes:
+    (size,) = struct.unpack("!I", _recv_exact(sock, 4, deadline))
+    if size > limit:
         raise ConnectionError(f"a message of {size} bytes is not one of ours")
-    return _recv_exact(sock, size)
+    return _recv_exact(sock, size, deadline)
 
 
 @dataclass
@@ -164,6 +176,8 @@ class Leader:
         self.payload: bytes | None = None
         self.decided = threading.Event()
         self.senders: list[threading.Thread] = []
+        """The connections that proved the secret: the end waits for these only."""
+        self.pending = threading.BoundedSemaphore(MAX_PENDING)
         self.listener = socket.create_server(("", address[1]), reuse_port=False)
         self.listener.settimeout(None)
         threading.Thread(target=self._accept, name="interactive-ranks", daemon=True).start()
@@ -175,22 +189,42 @@ class Leader:
                 conn, peer = self.listener.accept()
             except OSError:
                 return  # closed
-            sender = threading.Thread(target=self._serve, args=(conn, peer), daemon=True)
-            self.senders.append(sender)
-            sender.start()
+            if not self.pending.acquire(blocking=False):
+                log.warning(
+                    "closing a connection from %s: %d others are proving", peer, MAX_PENDING
+                )
+                conn.close()
+                continue
+            threading.Thread(target=self._serve, args=(conn, peer), daemon=True).start()
+
+    def _handshake(self, conn: socket.socket, peer: Any) -> tuple[bytes, bytes] | None:
+        """Both nonces once the peer proved the secret (tiny frames, HANDSHAKE_TIMEOUT); None."""
+        try:
+            conn.settimeout(HANDSHAKE_TIMEOUT)
+            deadline = time.monotonic() + HANDSHAKE_TIMEOUT
+            mine = secrets.token_bytes(NONCE)
+            _send(conn, MAGIC + mine)
+            answer = _recv(conn, MAX_HELLO, deadline)
+        except (OSError, ConnectionError, struct.error) as e:
+            log.warning("a connection from %s did not finish the handshake: %s", peer, e)
+            return None
+        finally:
+            self.pending.release()
+        theirs, proof = answer[:NONCE], answer[NONCE:]
+        if not hmac.compare_digest(proof, _mac(self.secret, b"rank", mine, theirs)):
+            log.warning("a connection from %s did not prove the job's secret", peer)
+            return None
+        self.senders.append(threading.current_thread())
+        return mine, theirs
 
     def _serve(self, conn: socket.socket, peer: Any) -> None:
         """One rank: the handshake, then the outcome (or a close when there is none)."""
         with conn:
+            nonces = self._handshake(conn, peer)
+            if nonces is None:
+                return
+            mine, theirs = nonces
             try:
-                conn.settimeout(30)
-                mine = secrets.token_bytes(NONCE)
-                _send(conn, MAGIC + mine)
-                answer = _recv(conn)
-                theirs, proof = answer[:NONCE], answer[NONCE:]
-                if not hmac.compare_digest(proof, _mac(self.secret, b"rank", mine, theirs)):
-                    log.warning("a connection from %s did not prove the job's secret", peer)
-                    return
                 conn.settimeout(None)
                 conn.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
                 self.decided.wait()
@@ -207,7 +241,8 @@ class Leader:
             self.decided.set()
 
     def close(self, grace: float = SEND_GRACE) -> None:
-        """Stop listening, let the outcome reach the connected ranks (up to grace seconds).
+        """Stop listening, let the outcome reach the ranks that proved the secret (up to grace
+        seconds); connections still in their handshake are not waited for.
 
         A rank still waiting when there is no outcome sees its connection close.
         """
@@ -262,7 +297,7 @@ def wait_for_rank0(world: World, timeout: float = CONNECT_TIMEOUT) -> RankOutcom
     log.info("rank %s of %s: waiting for rank 0's Jupyter session to end", world.rank, world.size)
     with _connect(address, timeout) as sock:
         try:
-            hello = _recv(sock)
+            hello = _recv(sock, MAX_HELLO)
             if not hello.startswith(MAGIC) or len(hello) != len(MAGIC) + NONCE:
                 raise RankError(f"{address[0]}:{address[1]} is not rank 0 of an interactive task")
             theirs, mine = hello[len(MAGIC) :], secrets.token_bytes(NONCE)

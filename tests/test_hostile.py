@@ -1,0 +1,486 @@
+"""Hostile machines and hostile input (issue 22): nothing planted runs, nothing escapes.
+
+Each test reproduces one finding as an attacker or a careless client would: files planted in
+the notebook dir, HTTP bodies that JSON or the task cannot take, save reports sent at the wrong
+time. The tasks run through the CLI, as a person runs them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ServerProcess, execute, http, kill_tree, wait_for
+
+BIN = Path(sys.executable).parent
+
+PLANTED = ["jupyter_lsp", "jupyterlab", "notebook_shim", "jupyter_server_terminals", "terminado"]
+"""Modules the server child imports after the hand-over (the names the issue found)."""
+
+TASK = """
+import json, math
+
+def task(x: int = 1, rate: float = 0.5, name: str = "a"):
+    return {"x": x, "rate": rate, "name": name}
+"""
+
+
+@pytest.fixture
+def run_task(tmp_path: Path, private_tmpdir: Path) -> Iterator[Callable[..., Any]]:
+    """Start `jupyter-interactive-task run FILE:task` in tmp_path/nb; (process, ready info)."""
+    procs: list[subprocess.Popen[str]] = []
+    nb = tmp_path / "nb"
+    nb.mkdir()
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+
+    def start(
+        code: str = TASK, filename: str = "task.py", *args: str, **extra_env: str
+    ) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+        (nb / filename).write_text(code)
+        ready = tmp_path / f"ready{len(procs)}.json"
+        env = {k: v for k, v in os.environ.items() if k not in ("JUPYTER_TOKEN", "PYTHONPATH")}
+        env.update(TMPDIR=str(private_tmpdir), JUPYTER_RUNTIME_DIR=str(runtime))
+        env.update(extra_env)
+        env.pop("INTERACTIVE_EXT_SESSION", None)
+        cmd = [str(BIN / "jupyter-interactive-task"), "run", f"{filename}:task", "--port", "0"]
+        cmd += ["--ready-file", str(ready), "--notebook-dir", str(nb), *args]
+        proc = subprocess.Popen(
+            cmd,
+            env=env,
+            cwd=nb,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        procs.append(proc)
+
+        def read() -> Any:
+            if proc.poll() is not None:
+                raise AssertionError(proc.communicate())
+            with contextlib.suppress(OSError, ValueError):
+                return json.loads(ready.read_text())
+            return None
+
+        return proc, wait_for(read, 120, "the ready file")
+
+    try:
+        yield start
+    finally:
+        for proc in procs:
+            kill_tree(proc)
+
+
+def resume(info: dict[str, Any], body: Any = None, raw: bytes | None = None) -> Any:
+    """POST /interactive/resume to the session's server."""
+    return http("POST", info["server_url"] + "interactive/resume", info["token"], body, raw)
+
+
+def status(info: dict[str, Any]) -> Any:
+    """GET /interactive/status of the session's server."""
+    return http("GET", info["server_url"] + "interactive/status", info["token"])
+
+
+def finish(proc: subprocess.Popen[str], info: dict[str, Any]) -> tuple[int, str, str]:
+    """Resume (no overrides) and wait for the run's end: exit code, stdout, stderr."""
+    r = resume(info, {"inputs": {}})
+    assert r.status == 202, r
+    out, err = proc.communicate(timeout=120)
+    return proc.returncode, out, err
+
+
+# -- 2 and 10: nothing of the notebook dir runs in the server child ------------------------
+
+
+def test_modules_planted_in_the_notebook_dir_never_run_in_the_server_child(run_task, tmp_path):
+    """Finding 2: jupyter_lsp.py and friends in the notebook dir are not imported by the server
+    child (each would write a marker); the session works, kernels keep their working dir."""
+    nb = tmp_path / "nb"
+    nb.mkdir(exist_ok=True)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    for name in PLANTED:
+        (nb / f"{name}.py").write_text(
+            f"open({str(marks / name)!r}, 'w').write(str(__import__('os').getpid()))\n"
+        )
+    proc, info = run_task()
+    assert status(info).status == 200
+    kernel = http("POST", info["server_url"] + "api/kernels", info["token"], {"name": "python3"})
+    assert kernel.status == 201, kernel
+    code, out, err = finish(proc, info)
+    assert code == 0, err
+    assert json.loads(out) == {"x": 1, "rate": 0.5, "name": "a"}
+    assert sorted(p.name for p in marks.iterdir()) == [], err
+
+
+def test_a_task_file_named_like_a_standard_module_does_not_break_the_server(run_task):
+    """Finding 10: a task in dis.py (a standard-library name) is served and resumed."""
+    proc, info = run_task(TASK, "dis.py")
+    assert status(info).status == 200
+    code, out, err = finish(proc, info)
+    assert code == 0, err
+    assert json.loads(out)["x"] == 1
+
+
+def test_the_server_config_is_no_file_of_the_session(run_task, private_tmpdir):
+    """Finding 1: the config (token, root_dir) reaches the child through its stdin only."""
+    proc, info = run_task()
+    session = Path(info["session_dir"])
+    assert not [p for p in session.iterdir() if "config" in p.name]
+    code, _out, err = finish(proc, info)
+    assert code == 0, err
+
+
+# -- 6, 7, 8, 10: what a careless client sends -------------------------------------------
+
+
+def raw_post(url: str, token: str, data: bytes) -> tuple[int, bytes]:
+    """POST data; the status and the raw answer (every byte of it)."""
+    req = urllib.request.Request(url, data=data, method="POST")
+    req.add_header("Authorization", f"token {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def waiting(info: dict[str, Any]) -> bool:
+    """The session still waits for a resume."""
+    r = status(info)
+    return r.status == 200 and r.body["state"] == "waiting"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"NaN", b"Infinity", b"-Infinity", b"1" * 400 + b".5", b"1e400", b"0." + b"3" * 400],
+)
+def test_values_json_or_the_task_cannot_take_are_400s_that_keep_the_session(run_task, value):
+    """Finding 6: NaN, Infinity and a float of 400 digits are refused; the session waits."""
+    proc, info = run_task()
+    url = info["server_url"] + "interactive/resume"
+    code, body = raw_post(url, info["token"], b'{"inputs": {"rate": ' + value + b"}}")
+    assert code == 400, body
+    assert len(body) < 1024, body
+    assert waiting(info)
+    r = resume(info, {"inputs": {"rate": 0.25}})
+    assert r.status == 202, r
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["rate"] == 0.25
+
+
+def test_a_10_mb_bad_value_gets_a_short_answer_and_a_short_log(run_task):
+    """Finding 7: a 400 quotes a prefix of the value and its length; server.log stays small."""
+    proc, info = run_task()
+    url = info["server_url"] + "interactive/resume"
+    big = "a" * 10_000_000
+    log = Path(info["session_dir"]) / "server.log"
+    before = log.stat().st_size
+    for body in ({"inputs": {"x": big}}, {"inputs": {big: 1}}, {big: 1}):
+        code, answer = raw_post(url, info["token"], json.dumps(body).encode())
+        assert code == 400, answer[:300]
+        assert len(answer) < 64 * 1024, len(answer)
+        assert b"10000000" in answer or b"characters" in answer, answer[:500]
+    assert log.stat().st_size - before < 64 * 1024
+    assert waiting(info)
+    code, _out, err = finish(proc, info)
+    assert code == 0, err
+
+
+def test_a_save_report_while_waiting_is_refused_and_never_logged(run_task):
+    """Finding 8: a report before the stop is a 409; the run's end never names its path."""
+    proc, info = run_task()
+    url = info["server_url"] + "interactive/saved"
+    report = {"client": "c1", "saved": [], "failed": [{"path": "/etc/passwd", "error": "x"}]}
+    r = http("POST", url, info["token"], report)
+    assert r.status == 400, r  # not a path under the server's root
+    report["failed"] = [{"path": "notes.ipynb", "error": "planted"}]
+    r = http("POST", url, info["token"], report)
+    assert r.status == 409, r
+    assert "not stopping" in r.body["message"]
+    log = Path(info["session_dir"]) / "server.log"
+    assert "planted" not in log.read_text()
+    code, _out, err = finish(proc, info)
+    assert code == 0, err
+    assert "could not save" not in err and "planted" not in err
+
+
+def test_save_reports_name_short_clients_and_paths_under_the_root():
+    """Finding 7 and 8: a 1 MiB client id, an absolute path or '..' are 400s (no HTTP needed)."""
+    from interactive_ext.errors import InputsError
+    from interactive_ext.session.overrides import parse_saved_body
+
+    ok = {"client": "tab-1", "saved": ["a/b.ipynb"], "failed": [{"path": "c.py", "error": "e"}]}
+    assert parse_saved_body(json.dumps(ok).encode()) == ok
+    for bad in (
+        {"client": "x" * (1 << 20)},
+        {"client": ""},
+        {"client": "c", "saved": ["/etc/passwd"]},
+        {"client": "c", "saved": ["a/../../etc/passwd"]},
+        {"client": "c", "failed": [{"path": "../x", "error": "e"}]},
+    ):
+        with pytest.raises(InputsError) as e:
+            parse_saved_body(json.dumps(bad).encode())
+        assert len(str(e.value)) < 1000
+
+
+def test_a_resume_without_a_body_checks_the_changed_sources(run_task, tmp_path):
+    """Finding 10: no body, a syntax error in the edited task file: 400, the session waits."""
+    proc, info = run_task()
+    task_file = tmp_path / "nb" / "task.py"
+    good = task_file.read_text()
+    task_file.write_text(good + "\ndef broken(:\n")
+    code, answer = raw_post(info["server_url"] + "interactive/resume", info["token"], b"")
+    assert code == 400, answer
+    assert b"task.py" in answer, answer
+    assert waiting(info)
+    task_file.write_text(good)
+    code, _out, err = finish(proc, info)
+    assert code == 0, err
+
+
+# -- 1 and 4: folders another user can change ---------------------------------------------
+
+
+@pytest.fixture
+def other_user() -> Iterator[tuple[int, int]]:
+    """A fresh local user (uid, gid), removed afterwards: the attacker."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to add a user")
+    name = f"i22x{uuid.uuid4().hex[:8]}"
+    subprocess.run(["useradd", "--no-create-home", "--user-group", name], check=True)
+    try:
+        import pwd
+
+        entry = pwd.getpwnam(name)
+        yield entry.pw_uid, entry.pw_gid
+    finally:
+        subprocess.run(["userdel", name], check=False)
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """/tmp/i22-*/shared: mode 777 without the sticky bit (its parent is root's, 755)."""
+    top = Path(tempfile.mkdtemp(prefix="i22-", dir="/tmp"))
+    top.chmod(0o755)
+    shared = top / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    try:
+        yield shared
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def as_user(user: tuple[int, int], *cmd: str) -> subprocess.CompletedProcess[str]:
+    """Run cmd as the other user."""
+    return subprocess.run(
+        list(cmd), user=user[0], group=user[1], extra_groups=[], capture_output=True, text=True
+    )
+
+
+def cli(env_tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`jupyter-interactive-task ARGS` with TMPDIR=env_tmp."""
+    env = {**os.environ, "TMPDIR": str(env_tmp)}
+    env.pop("INTERACTIVE_EXT_SESSION", None)
+    return subprocess.run(
+        [str(BIN / "jupyter-interactive-task"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def old(path: Path, days: float = 2.0) -> None:
+    """Make path look days old."""
+    then = time.time() - days * 86400
+    os.utime(path, (then, then))
+
+
+def test_unsafe_looks_at_every_folder_above(shared_dir):
+    """Finding 1: a private folder inside a folder others can write is unsafe."""
+    from interactive_ext.session.directory import unsafe
+
+    mine = shared_dir / "roottmp"
+    mine.mkdir(mode=0o700)
+    assert unsafe("/tmp") is None  # sticky
+    assert "is inside" in (unsafe(mine) or "") and str(shared_dir) in (unsafe(mine) or "")
+    link = shared_dir.parent / "link"
+    link.symlink_to(mine)
+    assert unsafe(link) is not None  # where it resolves counts too
+
+
+def test_a_tmpdir_under_a_folder_others_can_write_is_not_used(run_task, shared_dir, other_user):
+    """Finding 1: TMPDIR=shared/roottmp (shared: 777, no sticky bit): another user can rename
+    roottmp away, so the session goes to the private runtime dir instead, with a warning."""
+    roottmp = shared_dir / "roottmp"
+    roottmp.mkdir(mode=0o700)
+    moved = as_user(other_user, "mv", str(roottmp), str(shared_dir / "gone"))
+    assert moved.returncode == 0, moved.stderr  # the threat is real
+    (shared_dir / "gone").rename(roottmp)
+    proc, info = run_task(TASK, "task.py", TMPDIR=str(roottmp))
+    assert not info["session_dir"].startswith(str(shared_dir)), info
+    code, _out, err = finish(proc, info)
+    assert code == 0, err
+    assert f"is inside {shared_dir}" in err, err
+
+
+def test_a_missing_tmpdir_is_refused_in_one_line(tmp_path):
+    """Finding 9: TMPDIR that does not exist is named, not replaced by /tmp in silence."""
+    missing = tmp_path / "missing"
+    (tmp_path / "t.py").write_text(TASK)
+    env = {**os.environ, "TMPDIR": str(missing)}
+    r = subprocess.run(
+        [str(BIN / "jupyter-interactive-task"), "run", "t.py:task", "--port", "0"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 5, r.stderr
+    assert f"TMPDIR={missing}" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_clean_removes_only_sessions(private_tmpdir):
+    """Finding 4: `clean --older-than 1d` keeps $TMPDIR/interactive-plots (a person's folder)
+    and removes an old kept session."""
+    from interactive_ext.session.directory import Session
+
+    plots = private_tmpdir / "interactive-plots"
+    plots.mkdir(mode=0o700)
+    (plots / "fig.png").write_bytes(b"png")
+    old(plots)
+    session = Session.create(private_tmpdir)
+    session.write_json("kept.json", {"why": "the task raised", "kept_at": time.time() - 3 * 86400})
+    r = cli(private_tmpdir, "clean", "--older-than", "1d")
+    assert r.returncode == 0, r.stderr
+    assert (plots / "fig.png").exists(), r.stdout
+    assert not session.path.exists(), r.stdout
+    assert "interactive-plots" not in r.stdout
+
+
+def test_clean_refuses_a_tmpdir_others_can_write(shared_dir, other_user):
+    """Finding 4: in a TMPDIR another user can write, they rename a victim's folder into our
+    names; `clean` does not look there (as a session would not use it) and removes nothing."""
+    victim = shared_dir / "victim"
+    victim.mkdir(mode=0o700)
+    (victim / "data").write_text("precious")
+    old(victim)
+    moved = as_user(other_user, "mv", str(victim), str(shared_dir / "interactive-abc123"))
+    assert moved.returncode == 0, moved.stderr
+    r = cli(shared_dir, "clean")
+    assert r.returncode == 0, r.stderr
+    assert (shared_dir / "interactive-abc123" / "data").read_text() == "precious"
+    assert "not looking into" in r.stderr, r.stderr
+
+
+# -- 5: children that fight back ------------------------------------------------------------
+
+FORK_ON_TERM = """
+import os, signal, sys, time
+def again(*_):
+    if os.fork():
+        os._exit(0)
+signal.signal(signal.SIGTERM, again)
+while True:
+    open(sys.argv[2], "w").write(repr(time.time()))
+    time.sleep(0.05)
+"""
+"""Forks a new child when it gets SIGTERM; the parent exits, the child goes on."""
+
+REFORK = """
+import os, sys, time
+while True:
+    open(sys.argv[2], "w").write(repr(time.time()))
+    time.sleep(0.02)
+    if os.fork():
+        os._exit(0)
+"""
+"""Re-forks every 20 ms: a new pid all the time, the old one gone (too fast for a scan of
+/proc to see: it writes the time into a file instead, its heartbeat)."""
+
+MARKS = ("i22-fork-on-term", "i22-refork")
+
+FIGHT = """
+import subprocess, sys
+for code, mark, beat in {fighters}:
+    print(subprocess.Popen([sys.executable, "-c", code, mark, beat], start_new_session=True).pid)
+"""
+"""Run in a kernel: detach both fighters, print their pids (= their sessions)."""
+
+
+def in_sessions(sids: set[int]) -> set[int]:
+    """Live processes in one of the sessions sids."""
+    from interactive_ext.procs import process_table
+
+    return {p for p, (_, _, sid) in process_table().items() if sid in sids}
+
+
+def last_beat(path: Path) -> float:
+    """The time a fighter last wrote into its heartbeat file (0 before it did)."""
+    try:
+        return float(path.read_text())
+    except (OSError, ValueError):
+        return 0.0
+
+
+@pytest.mark.parametrize("end", ["resume", "kill -9", "SIGTERM"])
+def test_children_that_fork_on_sigterm_or_refork_are_gone_within_2_s(run_task, tmp_path, end):
+    """Finding 5: a process forking on SIGTERM and one re-forking every 20 ms, detached from a
+    kernel, are gone within 2 s of the end of the session, however it ends."""
+    beats = [tmp_path / f"{m}.beat" for m in MARKS]
+    specs = [(c, m, str(b)) for c, m, b in zip((FORK_ON_TERM, REFORK), MARKS, beats, strict=True)]
+    proc, info = run_task()
+    sids: set[int] = set()
+    try:
+        server = ServerProcess(proc, info["port"], info["token"], Path(info["session_dir"]), Path())
+        kernel = server.request("POST", "/api/kernels", body={"name": "python3"})
+        assert kernel.status == 201, kernel
+        msgs = execute(server, kernel.body["id"], FIGHT.format(fighters=specs))
+        out = "".join(m["content"].get("text", "") for m in msgs)
+        sids = {int(line) for line in out.split()}
+        assert len(sids) == 2, msgs
+        wait_for(lambda: all(time.time() - last_beat(b) < 0.5 for b in beats), 30, "fighters")
+        t0 = time.time()
+        if end == "resume":
+            assert resume(info, {"inputs": {}}).status == 202
+        elif end == "kill -9":
+            proc.kill()
+        else:
+            proc.send_signal(signal.SIGTERM)
+        seen = t0  # a stopped process does not beat: it counts until it is gone
+        deadline = t0 + 20
+        while time.time() < deadline:
+            if in_sessions(sids):
+                seen = time.time()
+            elif all(time.time() - last_beat(b) > 0.5 for b in beats) and time.time() - seen > 0.5:
+                break
+            time.sleep(0.02)
+        seconds = max(seen, *(last_beat(b) for b in beats)) - t0
+        print(f"{end}: {seconds:.2f} s")
+        assert not in_sessions(sids), in_sessions(sids)
+        # figure 11 holds the 2 s bound on a quiet machine; here 8 test runs may share 2 cores
+        assert seconds < 5.0, seconds
+        proc.communicate(timeout=60)
+    finally:
+        from interactive_ext.procs import freeze_kill
+
+        freeze_kill(lambda _children: in_sessions(sids))
