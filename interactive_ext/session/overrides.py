@@ -97,8 +97,10 @@ def parse_resume_body(body: bytes, context: TaskContext | None) -> dict[str, Any
 def parse_saved_body(body: bytes) -> dict[str, Any]:
     """Parse a frontend's save report {"client", "saved", "failed"}; InputsError if malformed."""
     data = _decode_body(body) if body and body.strip() else {}
-    if not isinstance(data, dict) or not isinstance(data.get("client", ""), str):
+    if not isinstance(data, dict):
         raise InputsError('the body must be {"client": ID, "saved": [...], "failed": [...]}')
+    if not isinstance(data.get("client", ""), str):
+        raise InputsError('"client" must be a string (the id the tab sends with its status GET)')
     saved = data.get("saved", [])
     failed = data.get("failed", [])
     if not isinstance(saved, list) or not all(isinstance(p, str) for p in saved):
