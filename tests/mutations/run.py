@@ -9,6 +9,7 @@ comes first: a test failing there says nothing about a mutation (on a loaded mac
     .venv/bin/python tests/mutations/run.py                     # every mutation
     .venv/bin/python tests/mutations/run.py --only late_stop,saved_field_500
     .venv/bin/python tests/mutations/run.py --suite idle        # the mutations of one suite
+    .venv/bin/python tests/mutations/run.py --only late_stop --select 'tests/test_server.py -k idle'
 
 Run it before resolving an issue that touches the idle rule or the REST API; say the result.
 """
@@ -37,7 +38,7 @@ SUITES = {
         "idle or heartbeat or polling or busy",
     ],
     # the REST API: fuzzed on a real server, then the handlers in process
-    "fuzz": ["tests/test_fuzz.py", "tests/test_handlers.py"],
+    "fuzz": ["tests/test_fuzz.py", "tests/test_fuzz_fields.py", "tests/test_handlers.py"],
 }
 MUTATIONS = {
     "late_stop": ("idle", "every jupyter_server stop comes 2.5 s late"),
@@ -88,7 +89,17 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--only", help=f"comma-separated mutations (of {', '.join(MUTATIONS)})")
     p.add_argument("--suite", choices=sorted(SUITES), help="only the mutations of this suite")
+    p.add_argument(
+        "--select",
+        help="pytest arguments instead of the suites' (e.g. 'tests/test_idle.py -k precise'), "
+        "for a quick check of a few tests; one baseline, then each chosen mutation",
+    )
     args = p.parse_args(argv)
+    if args.select:
+        import shlex
+
+        for suite in SUITES:
+            SUITES[suite] = shlex.split(args.select)
     chosen = args.only.split(",") if args.only else list(MUTATIONS)
     unknown = sorted(set(chosen) - set(MUTATIONS))
     if unknown:
