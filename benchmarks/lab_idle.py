@@ -2,8 +2,9 @@
 
 Each run starts `jupyter lab`, opens the notebook in Debian's chromium (playwright), runs one
 cell, and leaves the tab open: JupyterLab polls, saves its workspace every 10 s and keeps its
-kernel websocket. Ours: `--InteractiveApp.max_idle_seconds`; the deadline is the one the server
-reports (GET /interactive/heartbeat, not activity), overshoot = process exit - deadline. The
+kernel websocket. Ours: `--InteractiveApp.max_idle_seconds`; the deadline is the harness's own,
+the moment its cell ran + the timeout (the server's reported one, GET /interactive/status, not
+activity, is kept beside it), overshoot = process exit - deadline. The
 reference: jupyter_server's own `--ServerApp.shutdown_no_activity_timeout` with the same tab,
 deadline = `last_activity` of GET /api/status + timeout, capped. Reference runs are opened
 first and watched in a thread while ours run one after the other (their tabs stay open).
@@ -102,6 +103,7 @@ def run_ours(s: Settings, browser: Any, i: int) -> dict[str, Any]:
     context = browser.new_context()
     try:
         _open_and_run(context.new_page(), port)
+        own_deadline = time.time() + timeout  # the harness's last act: its cell ran
 
         def deadline_of() -> tuple[float | None, str | None]:
             status, st = common.request(port, "GET", "/interactive/status", timeout=1.0)
@@ -114,11 +116,15 @@ def run_ours(s: Settings, browser: Any, i: int) -> dict[str, Any]:
     finally:
         context.close()
         common.kill_tree(proc)
+    # judged against the deadline the harness computes, not the one the server reports
+    run["server_deadline_overshoot"] = run["overshoot"]
+    run["own_deadline"] = own_deadline
+    run["overshoot"] = None if run["exit"] is None else run["exit"] - own_deadline
     with contextlib.suppress(OSError, ValueError):
         outcome = json.loads((session / "outcome.json").read_text())
         run["outcome"] = outcome.get("reason")
-        if outcome.get("time") is not None and run["deadline"] is not None:
-            run["decision_overshoot"] = outcome["time"] - run["deadline"]
+        if outcome.get("time") is not None:
+            run["decision_overshoot"] = outcome["time"] - own_deadline
     return run
 
 
@@ -170,7 +176,10 @@ def measure(s: Settings) -> dict[str, Any]:
         for i in range(s.idle_runs_ours):
             if i % max(s.idle_runs_ours // max(n_refs, 1), 1) == 0 and len(pending) < n_refs:
                 pending.append(start_reference(s, browser, len(pending), refs))
-            run = run_ours(s, browser, i)
+            try:
+                run = run_ours(s, browser, i)
+            except Exception as e:  # a failed run is a miss in the table, not a gap
+                run = {"error": repr(e), "overshoot": None, "outcome": None}
             s.say(
                 "lab idle ours #%d: overshoot %s s, outcome %s",
                 i + 1,

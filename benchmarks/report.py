@@ -69,20 +69,45 @@ def _paired_ci(ratios: list[float], resamples: int = 2000) -> tuple[float, float
     return statistics.median(ratios), low, high
 
 
+NOT_SLOWER = 1.05
+"""The paired rule's margin: the 95 % interval's upper end of the paired ratios' median."""
+
+
 def _not_slower_row(
     label: str, ours: list[float], ref: list[float], unit: str = "s", scale: float = 1.0
 ) -> str:
-    """ "Not slower": runs paired in time (ours_i / ref_i), passing unless the whole 95 %
-    interval of the paired ratios' median lies above 1 (a slowdown the noise cannot explain)."""
+    """ "Not slower": runs paired in time (ours_i / ref_i); passes when the upper end of the
+    95 % interval of the paired ratios' median is <= 1.05 (RULES: a fixed margin)."""
     ratio, low, high = _paired_ci([a / b for a, b in zip(ours, ref, strict=True) if b])
     return _row(
         label,
         _dist(list(ours), unit, scale),
         _dist(list(ref), unit, scale),
         f"{ratio:.3f} (95 % CI {low:.3f}-{high:.3f})",
-        "not slower: ratio <= 1, or 1 within the CI",
-        _verdict(low <= 1.0),
+        f"not slower: 95 % CI upper end <= {NOT_SLOWER}",
+        _verdict(high <= NOT_SLOWER),
     )
+
+
+RULES = [
+    "Figures 2 and 9 (idle precision): every run's process exit in (0, 1 s] after the deadline "
+    "the harness computes from its own last act (a heartbeat POST it sent, the end of the cell "
+    "it started, the cell it ran in the tab) + the timeout, with outcome idle. Why: the server's "
+    "reported deadline would hide a deadline wrongly pushed later; the harness's own would not. "
+    "A run that failed (an exception, no exit, no outcome) counts as a miss, not as a gap in a "
+    "median.",
+    f"Paired rows (figure 8's writes and small inputs, figure 10a/10c): pass when the upper end "
+    f"of the 95 % bootstrap interval of the paired ratios' median is <= {NOT_SLOWER}. Why: the "
+    "earlier rule (pass unless the whole interval lies above 1) was adopted right after two "
+    "misses and, with n = 15 (an interval such as 0.869-1.036), let a 3-10 % slowdown pass; "
+    "a fixed margin can say MISS.",
+    "Figure 10 is judged on the raw load times (kernel idle), paired run by run. Why: the "
+    "former correction subtracted 0.5 s per wait of >= 0.5 s between a kernel websocket's open "
+    "and its first message, but jupyter_server's open also awaits the kernel leaving "
+    "'starting', so a delay the extension caused there (its provisioner, a stalled loop) was "
+    "subtracted too. The page-timed waits stay in the notes, informative only.",
+    "Rules are never changed in the same commit as a result they turn from MISS to pass.",
+]
 
 
 def _not_measured(figure: str, data: dict[str, Any] | None) -> str:
@@ -150,7 +175,7 @@ def _startup_spawn_notes(d: dict[str, Any], ours: float | None, bare: float | No
             "dispatcher included. The child imports jupyter_server while the wrapper loads the "
             "task, writes the session and the notebook, then takes its config over a pipe "
             "(interactive_ext/child/handover.py); it skips what a task session never needs and a "
-            "bare server imports (interactive_ext/child/skipped_imports.py, measured in the next note)."
+            "bare server imports (child/skipped_imports.py, measured in the next note)."
         )
     return notes
 
@@ -231,8 +256,9 @@ def idle_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
         if any(v is not None for v in decision):
             notes.append(
                 f"{label}: our decision to stop (outcome.json time) came {_dist(decision)} "
-                "after the deadline; the rest of the overshoot is the clean stop (kernels shut "
-                "down, process exit)."
+                "after the harness's deadline; the rest of the overshoot is the clean stop "
+                "(kernels shut down, process exit). Against the deadline the server reported: "
+                f"{_dist([r.get('server_deadline_overshoot') for r in ours])}."
             )
         during = [r for r in ours if r.get("stopped_during_cell")]
         if case == "busy_kernel":
@@ -568,7 +594,7 @@ def render(results: dict[str, Any]) -> str:
                 *notes,
             ]
         all_notes.append((title, notes))
-    lines.append("")
+    lines += ["", "## Rules", "", *[f"- {r}" for r in RULES], ""]
     for title, notes in all_notes:
         lines += [f"## {title}", "", *[f"- {n}" for n in notes], ""]
     return "\n".join(lines)

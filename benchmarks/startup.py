@@ -128,7 +128,7 @@ def _wrapper_once(
         )
         child_log = ""
         if child is not None and env_extra:
-            # the child's stdout is its log once it has its config (interactive_ext/child/handover.py)
+            # the child's stdout is its log once it has its config (child/handover.py)
             log_path = Path(os.readlink(f"/proc/{child}/fd/1"))
             child_log = log_path.read_text(errors="replace")
         code = resume_and_wait(proc, port)
@@ -166,7 +166,7 @@ SKIP = "from interactive_ext.child import skipped_imports as lean\nlean.skip_imp
 
 def server_import(s: Settings, lean: bool) -> float:
     """Seconds of `import jupyter_server.serverapp` in a fresh interpreter, with the server
-    child's skipped imports (interactive_ext/child/skipped_imports.py) or as a bare server imports it."""
+    child's skipped imports (child/skipped_imports.py) or as a bare server imports it."""
     code = SERVER_IMPORT.format(skip=SKIP if lean else "")
     out = subprocess.run(
         [common.PYTHON, "-c", code],

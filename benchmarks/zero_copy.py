@@ -335,8 +335,8 @@ def rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
         "reference is the session's path before this format (`pickle.dump` into a "
         "`tempfile.mkstemp` file renamed into place; `pickle.load`). Their work is the same "
         "pickling but for a few syscalls, so the ratio is that of runs paired in time, with "
-        "the 95 % bootstrap interval of its median: a row passes unless the whole interval "
-        "lies above 1."
+        "the 95 % bootstrap interval of its median: a row passes when the interval's upper "
+        "end is <= 1.05 (see Rules)."
     )
     notes.append(
         "Memory: sum of `Pss` (/proc/PID/smaps_rollup) of 3 live processes that each loaded "

@@ -115,6 +115,8 @@ def _destination(name: str, value: Any) -> str | None:
                 "folder needs nothing"
             )
     return value
+
+
 def _urls(name: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]

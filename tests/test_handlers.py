@@ -1,4 +1,4 @@
-"""REST handlers on pytest-jupyter's in-process server: answers, errors, events."""
+"""REST handlers on pytest-jupyter's in-process server: answers and errors."""
 
 from __future__ import annotations
 

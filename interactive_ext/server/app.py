@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import os
 import time
@@ -298,6 +299,11 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
         await strays
         reason = self.stop_reason.value if self.stop_reason else "?"
         self.emit("shutdown", f"server stopping now: {reason}", reason=reason)
+        # The process is about to end: what lives now lives until then. Frozen, the ~200k
+        # objects of a loaded server are not traversed again by the interpreter's collections
+        # at exit, which took 0.2 s on a quiet machine and 1-6 s on a loaded one (the exit
+        # promised within 1 s of the idle deadline).
+        gc.freeze()
         self.server.stop()
 
     async def _shutdown_kernels(self) -> None:

@@ -49,6 +49,12 @@ class InteractiveHandler(ExtensionHandlerMixin, APIHandler):
             raise web.HTTPError(403, NO_TOKEN)
         super().check_xsrf_cookie()
 
+    def get_login_url(self) -> str:
+        """A GET without a token: the same 403 as a POST (APIHandler's says only "Forbidden")."""
+        if not self.current_user:
+            raise web.HTTPError(403, NO_TOKEN)
+        return str(super().get_login_url())
+
     def reply(self, model: dict[str, Any], status: int = 200) -> None:
         """Answer with a JSON body."""
         self.set_status(status)

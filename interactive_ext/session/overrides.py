@@ -185,8 +185,10 @@ def parse_saved_body(body: bytes) -> dict[str, Any]:
     The client id is short, the paths are under the server's root, the errors are clipped.
     """
     data = _decode_body(body) if body and body.strip() else {}
-    if not isinstance(data, dict) or not isinstance(data.get("client", ""), str):
+    if not isinstance(data, dict):
         raise InputsError('the body must be {"client": ID, "saved": [...], "failed": [...]}')
+    if not isinstance(data.get("client", ""), str):
+        raise InputsError('"client" must be a string (the id the tab sends with its status GET)')
     client = data.get("client", "")
     if not client or len(client) > MAX_CLIENT:
         raise InputsError(

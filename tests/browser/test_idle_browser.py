@@ -2,7 +2,8 @@
 
 A tab left open (polling, saving its layout, connecting to kernels) must not keep the server
 up; a silent running cell must; a save is a person's act. Precision is measured by
-benchmarks/lab_idle.py; here the stop is only checked to be on time within a few seconds.
+benchmarks/lab_idle.py; here the process exit is checked against the deadline the test
+computes from its own last act (what it did in the page), with 1.5 s for the page and the stop.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from playwright.sync_api import Page, Request
 from .conftest import Served, TaskSession, Watched
 from .ui import open_lab, open_notebook7, run_cell, save, type_into_cell
 
-LATE = 4.0  # s after the deadline: a loose bound; the benchmark measures the real overshoot
+LATE = 1.5  # s: the exit after the deadline the test computes (the promise: <= 1 s)
 LAB_IDLE = 12.0  # > 10 s: JupyterLab's own workspace write every 10 s must land in the window
 NB_IDLE = 6.0
 
@@ -26,12 +27,12 @@ def _is_workspace_write(request: Request) -> bool:
 
 
 def check_stopped_on_time(served: Served, watched: Watched, max_idle: float, since: float) -> None:
-    """Not before the deadline, soon after it, and the deadline follows the last person act."""
+    """Not before the deadline, and gone <= LATE after max_idle past what the test did last
+    (since): the tab by itself (polling, layout writes, its kernel) moves nothing."""
     assert watched.deadline is not None and watched.exit is not None, watched
     assert watched.exit >= watched.deadline, watched
-    assert watched.overshoot is not None and watched.overshoot <= LATE, watched
-    # The deadline is max_idle after what the test did last, not moved by the tab by itself.
-    assert watched.deadline <= since + max_idle + 1.0, (watched, since)
+    late = watched.exit - (since + max_idle)
+    assert late <= LATE, f"exited {late:.3f} s after the test's deadline: {watched}"
     assert not any("workspaces" in s or "settings" in s for s in watched.sources), watched
 
 
@@ -84,10 +85,12 @@ def test_silent_running_cell_holds_the_server(page: Page, start_task) -> None:
     started = time.time()
     run_cell(page, 1, wait=False)
     watched = session.watch_until_exit(sleep + idle + 30)
-    cell_end = started + sleep
+    cell_end = started + sleep  # the test's last act: the cell it started ends
     assert any(h.startswith("kernel:") for h in watched.holds), watched
     assert watched.exit is not None and watched.exit >= cell_end + idle, (watched, cell_end)
-    assert watched.overshoot is not None and 0 <= watched.overshoot <= LATE, watched
+    assert watched.overshoot is not None and watched.overshoot >= 0, watched
+    late = watched.exit - (cell_end + idle)
+    assert late <= LATE, f"exited {late:.3f} s after the test's deadline: {watched}"
     finished_idle(session)
 
 

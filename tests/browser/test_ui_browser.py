@@ -41,7 +41,7 @@ from .ui import cell, open_lab, open_notebook7, run_cell, type_into_cell
 RESUMED = "Task resumed: this server has stopped; the task runs in its own process"
 INPUTS_CELL = 3  # `inputs = load_inputs()` in the starter notebook
 RESUME_CELL = 7  # `RESUME = False ...`
-LATE = 4.0  # s after the deadline: loose; benchmarks/lab_idle.py measures the real overshoot
+LATE = 1.5  # s: the exit after the deadline the test computes (the promise: <= 1 s)
 TRAIN = """
 def train(epochs: int = 3, lr: float = 0.001) -> dict:
     \"\"\"A task with two parameters, as in the documentation's pictures.\"\"\"
@@ -79,11 +79,11 @@ def task_result(session: TaskSession) -> dict:
 
 
 def check_saved_and_final(
-    page: Page, session: TaskSession, path: Path, marker: str, message: str
+    page: Page, session: TaskSession, path: Path, marker: str, message: str, lab: bool = True
 ) -> None:
     """After the stop: the typed edit is on disk, the tab shows the final view, no reconnect."""
     final_view(page, message)
-    check_no_connection_error(page, session)
+    check_no_connection_error(page, session, lab)
     assert any(marker in s for s in cell_sources(path)), f"edit lost:\n{session.log()}"
 
 
@@ -176,8 +176,10 @@ def test_typing_is_never_stopped_then_idle_saves(page: Page, start_task, shots: 
     assert not any("# typed" in s for s in cell_sources(path)), "saved while typing"
     watched = session.watch_until_exit(idle + 30)
     assert watched.deadline is not None and watched.exit is not None, watched
-    assert last_key + idle - 1.5 <= watched.deadline <= last_key + idle + 1.0, (watched, last_key)
-    assert 0 <= watched.exit - watched.deadline <= LATE, watched
+    # heartbeats are throttled: the last one counted may come a little before the last key
+    assert last_key + idle - 1.5 <= watched.deadline <= watched.exit, (watched, last_key)
+    late = watched.exit - (last_key + idle)
+    assert late <= LATE, f"exited {late:.3f} s after the test's deadline: {watched}"
     assert any(s.endswith("heartbeat") for s in watched.sources), watched
     final_view(page, f"Stopped after {idle:g} s without activity")
     warned = [t for t in dialogs_shown(page)["warningTimes"] if t > last_key]
@@ -244,7 +246,7 @@ def test_notebook7_countdown_rest_resume_saves_edits(page: Page, start_task, sho
     assert reply.status == 202, reply
     final_view(page, RESUMED)
     shots.take(page, "nb7-final-resumed")
-    check_saved_and_final(page, session, path, "edited-before-rest-resume", RESUMED)
+    check_saved_and_final(page, session, path, "edited-before-rest-resume", RESUMED, lab=False)
     assert task_result(session) == {"x": 3}
 
 
