@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import inspect
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ from traitlets import Bool, Float, List, TraitError, Unicode, default, validate
 
 from ..errors import SessionError
 from ..options import DEFAULTS, check_seconds, is_on
-from ..procs import freeze_kill, tree
 from ..protocol import (
     EXTENSION,
     HEARTBEAT,
@@ -33,7 +31,8 @@ from ..records import Reason, TaskContext
 from ..session.directory import Session
 from ..session.reading import file_problems
 from . import metrics
-from .activity import KERNEL_ACTIONS, KernelActivity, request_hook, served_pids, terminal_source
+from .activity import KERNEL_ACTIONS, KernelActivity, request_hook, terminal_source
+from .detached import stop_detached
 from .handlers import HeartbeatHandler, ResumeHandler, SavedHandler, StatusHandler
 from .idle import IdleWatcher, wall
 from .notify import Notices
@@ -291,7 +290,10 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
         if self.saves.failed and self.session is not None:
             self.record_unsaved(self.saves.failed)
         kernels = asyncio.ensure_future(self._shutdown_kernels())
-        strays = asyncio.get_running_loop().run_in_executor(None, self._stop_detached)
+        # only a task's server is a subreaper: a plain server's children are not ours to stop
+        strays = asyncio.get_running_loop().run_in_executor(
+            None, stop_detached, self.server, self.log, self.session is not None
+        )
         left = grace - (time.monotonic() - started)
         if left > 0:
             await asyncio.sleep(left)
@@ -314,25 +316,6 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
                 await done
         except Exception:
             self.log.exception("shutting the kernels down failed; the server's cleanup retries")
-
-    def _stop_detached(self) -> None:
-        """In a task's server (a subreaper: what the kernels and terminals detached is re-parented
-        to it), freeze and kill those processes while the kernels shut down, not after."""
-        if self.session is None:
-            return
-        me = os.getpid()
-        keep = served_pids(self.server)
-
-        def detached(children: dict[int, list[int]]) -> set[int]:
-            return tree({p for p in children.get(me, []) if p not in keep}, children)
-
-        try:
-            killed = freeze_kill(detached)
-        except Exception:
-            self.log.exception("stopping the detached processes failed; the exit retries")
-            return
-        if killed:
-            self.log.info("stopped %d processes detached from the kernels", len(killed))
 
     def record_unsaved(self, failed: list[dict[str, Any]]) -> None:
         """Add the documents that could not be saved to the outcome, for the task's log."""

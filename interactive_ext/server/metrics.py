@@ -14,8 +14,9 @@ from typing import Any
 from prometheus_client import Gauge
 
 from .idle import WALL_OFFSET
+from .status import State
 
-STATES = ("waiting", "stopping")
+STATES = tuple(s.value for s in State)
 
 STATE = Gauge(
     "interactive_ext_state", "1 for the session's state (waiting, stopping), else 0", ["state"]
