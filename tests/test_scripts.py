@@ -1,6 +1,6 @@
 """Definitions only: a script's task re-defined by its def/class/imports/constants, nothing else.
 
-On the engines (a driver script on Ray, Dask, spawn pools): tests/engines/test_scripts.py.
+On the engines (a driver script on Ray, Dask, spawn pools): tests/engines/test_driver_scripts.py.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ import re
 from typing import Any
 
 import pytest
-from conftest import wait_for
-from test_cli import TOKEN, cli, cli_server, env, get_json  # noqa: F401 - fixtures
+from conftest import run_cli, wait_for
+from test_cli import TOKEN, cli_server, get_json  # noqa: F401 - fixtures
 
 from interactive_ext.server.status import summary, why
 
@@ -21,7 +21,7 @@ COUNTDOWN = re.compile(r"  stops in (\d+):(\d\d)$")
 
 def listed_line(environ: dict[str, str]) -> str:
     """The one line `jupyter interactive-task list` prints (run as a subprocess)."""
-    listed = cli(environ, "list")
+    listed = run_cli(environ, "list")
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.strip().splitlines()
     assert len(lines) == 1, listed.stdout
@@ -35,12 +35,12 @@ def status_of(url: str) -> dict[str, Any]:
     return dict(body)
 
 
-def test_list_prints_the_countdown_after_the_server_summary(env, cli_server):  # noqa: F811
+def test_list_prints_the_countdown_after_the_server_summary(cli_env, cli_server):  # noqa: F811
     """A waiting server says `stops in`; list prints it with the time left as MM:SS."""
     server = cli_server("--InteractiveApp.max_idle_seconds=600")
     status = status_of(server.url)
     assert (status["summary"], status["why"]) == ("stops in", None)
-    line = listed_line(env)
+    line = listed_line(cli_env)
     found = COUNTDOWN.search(line)
     assert found, line
     shown = int(found.group(1)) * 60 + int(found.group(2))
@@ -48,26 +48,26 @@ def test_list_prints_the_countdown_after_the_server_summary(env, cli_server):  #
     assert status_of(server.url)["idle"]["seconds_remaining"] <= shown, "rounded up, as the item"
 
 
-def test_list_prints_no_idle_stop_as_the_server_says_it(env, cli_server):  # noqa: F811
+def test_list_prints_no_idle_stop_as_the_server_says_it(cli_env, cli_server):  # noqa: F811
     """With the idle stop off, the summary is the whole text: no countdown."""
     server = cli_server("--InteractiveApp.max_idle_seconds=0")
     status = status_of(server.url)
     assert status["summary"] == "no idle stop"
     assert status["idle"]["seconds_remaining"] is None
-    assert listed_line(env).endswith("  no idle stop")
+    assert listed_line(cli_env).endswith("  no idle stop")
 
 
-def test_a_resumed_server_says_why_and_list_prints_it(env, cli_server):  # noqa: F811
+def test_a_resumed_server_says_why_and_list_prints_it(cli_env, cli_server):  # noqa: F811
     """Between the resume and the exit: `resuming`, and the final page's sentence in `why`."""
     server = cli_server("--InteractiveApp.resume_grace_seconds=20")
-    resumed = cli(env, "resume", "--url", server.url, "--token", TOKEN)
+    resumed = run_cli(cli_env, "resume", "--url", server.url, "--token", TOKEN)
     assert resumed.returncode == 0, resumed.stderr
     status = status_of(server.url)
     assert status["state"] == "stopping" and status["summary"] == "resuming"
     assert status["why"] == (
         "Task resumed: this server has stopped; the task runs in its own process"
     )
-    line = listed_line(env)
+    line = listed_line(cli_env)
     assert "  stopping  " in line and line.endswith("  resuming"), line
     wait_for(lambda: server.proc.poll() is not None, 60, "the resumed server to exit")
 

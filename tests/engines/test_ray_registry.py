@@ -173,7 +173,7 @@ def test_a_session_in_a_ray_task_is_listed_and_resumed_from_elsewhere(
         tmp_path, script("ray_cluster_driver.py"), RAY_ADDRESS=head.address, **head.auth()
     )
     try:
-        rows = wait_for(lambda: listed(env, head.address), TIMEOUT, "the session", step=1)
+        rows = wait_for(lambda: listed(env, head.address), TIMEOUT, "the session", interval=1)
         (row,) = rows
         assert row["task"] == "engine_tasks:scale" and row["state"] == "waiting"
         assert row["why"] == "paused before it runs" and row["port"] > 0

@@ -84,7 +84,7 @@ def run(tmp_path: Path) -> Iterator[Any]:
                     assert out.returncode == 0, out.stderr + output()
             return False
 
-        wait_for(step, 3 * TIMEOUT, "the block to finish", step=0.5)
+        wait_for(step, 3 * TIMEOUT, "the block to finish", interval=0.5)
         return [p.returncode for p in procs], output()
 
     start.env = env  # type: ignore[attr-defined]

@@ -137,7 +137,7 @@ def tagged(d: Driver, tag: str) -> Any:
             raise AssertionError(f"driver exited {d.proc.returncode}:\n{d.output()}")
         return None
 
-    return wait_for(line, TIMEOUT, f"the driver's {tag} line", step=0.3)
+    return wait_for(line, TIMEOUT, f"the driver's {tag} line", interval=0.3)
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -162,7 +162,7 @@ def new_session(d: Driver, seen: set[str]) -> dict[str, Any]:
         rows = [r for r in task_sessions(d.env) if r["url"] not in seen]
         return rows[0] if len(rows) == 1 else None
 
-    return wait_for(one, TIMEOUT, "the next task session", step=0.3)  # type: ignore[no-any-return]
+    return wait_for(one, TIMEOUT, "the next task session", interval=0.3)  # type: ignore[no-any-return]
 
 
 CHECK = """
