@@ -298,7 +298,7 @@ def wait_answer(proc: Proc, port: int, path: str = "/api", timeout: float = 60.0
         time.sleep(0.005)
 
 
-def wait_for(predicate: Any, timeout: float, what: str = "", interval: float = 0.05) -> Any:
+def wait_for(predicate: Any, timeout: float, what: str = "", *, interval: float = 0.05) -> Any:
     """Poll predicate until it returns a truthy value (returned); TimeoutError after timeout s.
 
     The one poll-with-a-deadline of the benchmarks and the tests (tests/conftest.py imports it

@@ -119,7 +119,7 @@ def _fight(port: int, kernel_id: str, work: Path) -> list[Path]:
     specs = [(code, str(b)) for code, b in zip(FIGHTERS.values(), beats, strict=True)]
     common.kernel_session(port, kernel_id, FIGHT.format(specs=specs))
     common.wait_for(
-        lambda: all(time.time() - _beat(b) < 0.5 for b in beats), 30, 0.02, "the fighters"
+        lambda: all(time.time() - _beat(b) < 0.5 for b in beats), 30, "the fighters", interval=0.02
     )
     return beats
 

@@ -88,6 +88,16 @@ class Registration:
             ray.kill(self.handle)
 
 
+def node_ip(node_id: str) -> str:
+    """The address the cluster knows this node by (what `ray start --node-ip-address` set)."""
+    import ray
+
+    for node in ray.nodes():
+        if node.get("NodeID") == node_id and node.get("NodeManagerAddress"):
+            return str(node["NodeManagerAddress"])
+    return str(ray.util.get_node_ip_address())
+
+
 def register(info: ReadyInfo, task: str, session: Session, max_idle: float) -> Registration | None:
     """In a Ray worker: create the session's actor; elsewhere (or if Ray refuses): None."""
     if not in_ray():
@@ -103,7 +113,7 @@ def register(info: ReadyInfo, task: str, session: Session, max_idle: float) -> R
         "id": ident,
         "task": task,
         "node": socket.gethostname(),
-        "node_ip": ray.util.get_node_ip_address(),
+        "node_ip": node_ip(ctx.get_node_id()),
         "url": info.url.split("?token=")[0],
         "server_url": info.server_url,
         "port": info.port,
