@@ -172,7 +172,7 @@ def measure(s: Settings) -> dict[str, Any]:
     pw = sync_playwright().start()
     try:
         browser = common.launch_chromium(pw)
-        pending = []
+        pending: list[Any] = []
         for i in range(s.idle_runs_ours):
             if i % max(s.idle_runs_ours // max(n_refs, 1), 1) == 0 and len(pending) < n_refs:
                 pending.append(start_reference(s, browser, len(pending), refs))

@@ -30,6 +30,11 @@ def _med(values: list[float | None]) -> float | None:
     return summary(values)["median"]
 
 
+def _num(value: float | None) -> float:
+    """A median for arithmetic: none (every run failed) is NaN, so its verdict is a MISS."""
+    return float("nan") if value is None else value
+
+
 def _ratio(a: float | None, b: float | None) -> str:
     """a / b as text."""
     if a is None or b is None or b == 0:
@@ -316,9 +321,9 @@ def resume_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
 
 def overhead_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
     """Figure 4 rows and notes."""
-    p, i, dec = _med(d["pass"]), _med(d["import"]), _med(d["decorator"])
+    p, i, dec = _num(_med(d["pass"])), _num(_med(d["import"])), _num(_med(d["decorator"]))
     calls = d["calls"]
-    plain = _med(calls["plain"])
+    plain = _num(_med(calls["plain"]))
     rows = [
         _row(
             "4a `python -c 'import interactive_ext'` vs `python -c pass`",
@@ -338,7 +343,7 @@ def overhead_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
         ),
     ]
     for key, label in (("enable_false", "enable=False"), ("env_off", "INTERACTIVE_EXT_ENABLE=0")):
-        med = _med(calls[key])
+        med = _num(_med(calls[key]))
         rows.append(
             _row(
                 f"4c call of a disabled @interactive function ({label}) vs the plain function",
