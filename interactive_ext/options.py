@@ -153,7 +153,9 @@ class Options:
     port: int = option(
         8888, _port, "the server's port; 0 = any free port; a taken port is exit 4", type=int
     )
-    ip: str = option("127.0.0.1", _ip, "the address the server binds")
+    ip: str = option(
+        "127.0.0.1", _ip, "the address the server binds: one of this machine's, 0.0.0.0 for all"
+    )
     base_url: str = option(
         "/",
         _base_url,

@@ -428,6 +428,44 @@ def test_a_taken_port_exits_4_naming_the_port(tmp_path, cli_env, tasks, cli_run)
     assert str(port) in err
 
 
+NOT_HERE = "192.0.2.1"
+"""TEST-NET-1 (RFC 5737): an address no interface of a test machine has."""
+
+
+def assigned(ip: str) -> bool:
+    """Whether this machine has ip (a bind to it works)."""
+    with socket.socket() as s:
+        try:
+            s.bind((ip, 0))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("ip", "words"),
+    [
+        ("999.1.1.1", ["cannot listen on 999.1.1.1", "neither an IP address nor a host name"]),
+        ("bogus.invalid", ["cannot listen on bogus.invalid", "neither an IP address"]),
+        (NOT_HERE, [f"address {NOT_HERE} is not available on this machine"]),
+    ],
+    ids=["not-an-address", "no-such-name", "another-machine-s"],
+)
+def test_an_ip_it_cannot_listen_on_is_one_line(
+    tmp_path, cli_env, tasks, private_tmpdir, ip, words
+):
+    """Finding 9: --ip that does not resolve, or that no interface here has: exit 4, one line
+    saying what is wrong and what to pass instead (not a port in use), no session left."""
+    if ip == NOT_HERE and assigned(ip):
+        pytest.skip(f"this machine has {ip}")
+    r = cli(cli_env, *add_one(tasks, tmp_path), f"--ip={ip}", f"--port={free_port()}", timeout=120)
+    assert_clear_error(r, 4, *words, "127.0.0.1", "0.0.0.0")
+    assert "already in use" not in r.stderr, r.stderr
+    said = [line for line in r.stderr.splitlines() if not line.startswith("[")]
+    assert len(said) == 1, r.stderr
+    assert not list(private_tmpdir.glob("interactive-*")), r.stderr
+
+
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_stops_everything(tmp_path, cli_env, tasks, cli_run, signum, code):
     """SIGTERM/SIGINT to run with a kernel open: exit 143/130, server and kernel are gone."""

@@ -34,7 +34,8 @@ exit codes:
   2    bad arguments: bad --kwargs JSON, unknown module, file or function,
        kwargs that do not fit the function's signature, a bad option value
   3    the server stopped on the idle timeout or the lifetime cap (--on-idle fail)
-  4    the server died or never came up (e.g. the port is taken)
+  4    the server died or never came up: the port is taken, or --ip does not
+       resolve or is not an address of this machine (one line on stderr)
   5    the machine failed, not the task: a read-only --notebook-dir, a full
        disk, an unusable session directory (one line on stderr; nothing kept)
   130  interrupted (SIGINT); 143 terminated (SIGTERM): the server and its
