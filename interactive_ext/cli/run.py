@@ -37,7 +37,8 @@ exit codes:
   4    the server died or never came up: the port is taken, or --ip does not
        resolve or is not an address of this machine (one line on stderr)
   5    the machine failed, not the task: a read-only --notebook-dir, a full
-       disk, an unusable session directory (one line on stderr; nothing kept)
+       disk, an unusable session directory, a TMPDIR that does not exist (it is
+       refused, not replaced by /tmp) (one line on stderr; nothing kept)
   130  interrupted (SIGINT); 143 terminated (SIGTERM): the server and its
        kernels are stopped first
 
