@@ -113,7 +113,7 @@ def listen_port(ip: str, port: int) -> int:
             try:
                 s.bind((addr[0], port, *addr[2:]))
             except OSError as e:
-                if e.errno == errno.EADDRNOTAVAIL and host == "localhost" and ":" in addr[0]:
+                if e.errno == errno.EADDRNOTAVAIL and host == "localhost" and ":" in str(addr[0]):
                     continue  # localhost's ::1 without IPv6, as tornado skips it
                 raise ServerError(_bind_problem(e, ip, port)) from None
             port = port or int(s.getsockname()[1])
