@@ -451,9 +451,7 @@ def assigned(ip: str) -> bool:
     ],
     ids=["not-an-address", "no-such-name", "another-machine-s"],
 )
-def test_an_ip_it_cannot_listen_on_is_one_line(
-    tmp_path, cli_env, tasks, private_tmpdir, ip, words
-):
+def test_an_ip_it_cannot_listen_on_is_one_line(tmp_path, cli_env, tasks, private_tmpdir, ip, words):
     """Finding 9: --ip that does not resolve, or that no interface here has: exit 4, one line
     saying what is wrong and what to pass instead (not a port in use), no session left."""
     if ip == NOT_HERE and assigned(ip):
