@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from ..child import handover
+from ..errors import Terminated, own_interrupt
 from ..options import Options, option_names
 from ..protocol import SESSION_ENV
-from ..task.signals import Terminated, signals_as_exceptions
+from ..task.signals import own_interrupts, signals_as_exceptions
 from . import exits
 from .exits import UsageError
 
@@ -27,7 +28,8 @@ RUN_EPILOG = """\
 exit codes:
   0    the task returned (its result is on stdout, or in --output)
   0    also when the task calls sys.exit(0) or sys.exit() (its result is null)
-  1    the task raised (its traceback is on stderr) or called sys.exit(N) with
+  1    the task raised (its traceback is on stderr; a KeyboardInterrupt it
+       raises itself too) or called sys.exit(N) with
        N not 0 (N is named on stderr), its module raised while being imported,
        or its result could not be written: a result that is not
        JSON-serializable needs --output FILE.pkl
@@ -46,6 +48,12 @@ stdout carries only the result: what the task prints goes to stderr.
 Environment: INTERACTIVE_EXT_ENABLE=0|1 overrides --enable; JUPYTER_TOKEN is the
 default token.
 """
+
+
+OWN_INTERRUPT_TEXT = (
+    "the task raised KeyboardInterrupt itself (no SIGINT arrived): a failure of the task, its "
+    "traceback above"
+)
 
 
 class ResultError(Exception):
@@ -212,7 +220,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     with signals_as_exceptions():
         try:
             return _run(args)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as e:
+            if own_interrupt(e):  # raised by the task itself: its failure
+                traceback.print_exc()
+                return exits.fail(exits.TASK_FAILED, OWN_INTERRUPT_TEXT)
             return exits.fail(exits.SIGINT, "interrupted (SIGINT)")
         except Terminated:
             return exits.fail(exits.SIGTERM, "terminated (SIGTERM)")
@@ -258,13 +269,31 @@ def prepare(args: argparse.Namespace) -> tuple[Callable[..., Any], dict[str, Any
     return plain, kwargs, options
 
 
+def run_task(func: Callable[..., Any], kwargs: dict[str, Any], options: Options) -> Any:
+    """The task's result, run by the wrapper; a KeyboardInterrupt that the task raises with no
+    SIGINT meanwhile is marked as its own (also with --no-enable), for exit 1."""
+    from ..task.run import run_interactive
+
+    if not inspect.iscoroutinefunction(func):
+        with own_interrupts():
+            return run_interactive(func, (), kwargs, options)
+    import asyncio
+
+    from ..task.run_async import run_interactive_async
+
+    async def marked() -> Any:  # in the loop: asyncio.run's own SIGINT handler is the one noted
+        with own_interrupts():
+            return await run_interactive_async(func, (), kwargs, options)
+
+    return asyncio.run(marked())
+
+
 def _run(args: argparse.Namespace) -> int:
     """cmd_run without the signal handling."""
     if serves_at_once(args):  # its imports overlap ours and loading the task (handover.py)
         handover.start_early()
     from ..errors import EnvironmentFailure, IdleTimeout, ServerError
     from ..task.environment import exit_ok
-    from ..task.run import run_interactive
 
     try:
         func, kwargs, options = prepare(args)
@@ -277,14 +306,9 @@ def _run(args: argparse.Namespace) -> int:
         handover.discard()
     try:
         with contextlib.redirect_stdout(sys.stderr):
-            if inspect.iscoroutinefunction(func):
-                import asyncio
-
-                from ..task.run_async import run_interactive_async
-
-                result = asyncio.run(run_interactive_async(func, (), kwargs, options))
-            else:
-                result = run_interactive(func, (), kwargs, options)
+            result = run_task(func, kwargs, options)
+    except Terminated:
+        raise
     except SystemExit as e:  # the task's own: 0 is a success, anything else a failure
         if not exit_ok(e):
             return exits.fail(exits.TASK_FAILED, f"the task called sys.exit({e.code!r})")
