@@ -197,7 +197,10 @@ class Options:
         metavar="S",
     )
     token: str | None = option(
-        None, _token, "the server's token (default: $JUPYTER_TOKEN, or a random one)"
+        None,
+        _token,
+        "the server's token (default: $JUPYTER_TOKEN, or a random one); on a command line it "
+        "shows in every user's `ps`: --token-file FILE or $JUPYTER_TOKEN do not",
     )
     ready_file: str | None = option(
         None,

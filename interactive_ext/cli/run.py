@@ -21,6 +21,7 @@ from ..protocol import SESSION_ENV
 from ..task.signals import own_interrupts, signals_as_exceptions
 from . import exits
 from .exits import UsageError
+from .tokens import TOKEN_FILE_FLAG, token_from
 
 log = logging.getLogger("interactive_ext.cli")
 
@@ -46,7 +47,8 @@ exit codes:
 
 stdout carries only the result: what the task prints goes to stderr.
 Environment: INTERACTIVE_EXT_ENABLE=0|1 overrides --enable; JUPYTER_TOKEN is the
-default token.
+default token. The token: --token shows in every user's `ps`; --token-file FILE
+(chmod 600) or JUPYTER_TOKEN do not.
 """
 
 
@@ -86,6 +88,7 @@ def add_run_command(sub: Any, common: argparse.ArgumentParser, fmt: Any) -> Any:
         help="keyword arguments from a JSON file (a pickle if FILE ends in .pkl); "
         "--kwargs override its keys",
     )
+    run.add_argument(TOKEN_FILE_FLAG[0], **TOKEN_FILE_FLAG[1])
     run.add_argument(
         "--output",
         metavar="FILE",
@@ -166,6 +169,7 @@ def load(ref: str, what: str) -> Callable[..., Any]:
 
 def build_options(args: argparse.Namespace, func: Any) -> Options:
     """The Options: the decorator's own (if func is decorated), then the flags given."""
+    args.token = token_from(args)  # --token-file's, read once the task is known to load
     given = {
         name: getattr(args, name)
         for name in option_names()
