@@ -28,3 +28,36 @@ class InputsError(ValueError):
 
 class ReloadError(Exception):
     """A changed module does not re-load: names its file and line."""
+
+
+class Terminated(SystemExit):
+    """SIGTERM arrived: the server and its kernels were stopped; exit 143 as the signal would."""
+
+    def __init__(self) -> None:
+        """SystemExit(143): 128 + SIGTERM."""
+        super().__init__(143)
+
+
+SIGINT_SEEN = "_interactive_ext_sigint_seen"
+"""Set on a KeyboardInterrupt or a cancellation that left the task (task/signals.py): whether a
+SIGINT arrived while the task ran."""
+
+
+def own_interrupt(exc: BaseException | None) -> bool:
+    """Whether exc is a KeyboardInterrupt the task raised itself, no SIGINT having arrived while
+    it ran: the task's failure like any exception, not an interruption."""
+    return isinstance(exc, KeyboardInterrupt) and getattr(exc, SIGINT_SEEN, None) is False
+
+
+def by_sigint(exc: BaseException | None) -> bool:
+    """Whether exc ended the task because of SIGINT: a KeyboardInterrupt the task did not raise
+    itself, or the cancellation of an async task by asyncio.run's SIGINT handler."""
+    if isinstance(exc, KeyboardInterrupt):
+        return not own_interrupt(exc)
+    return getattr(exc, SIGINT_SEEN, None) is True
+
+
+def task_failure(exc: BaseException) -> bool:
+    """Whether exc, raised by the task, is its own failure: an exception or its own
+    KeyboardInterrupt (not SystemExit, not SIGINT, not a cancellation)."""
+    return isinstance(exc, Exception) or own_interrupt(exc)

@@ -153,7 +153,9 @@ class Options:
     port: int = option(
         8888, _port, "the server's port; 0 = any free port; a taken port is exit 4", type=int
     )
-    ip: str = option("127.0.0.1", _ip, "the address the server binds")
+    ip: str = option(
+        "127.0.0.1", _ip, "the address the server binds: one of this machine's, 0.0.0.0 for all"
+    )
     base_url: str = option(
         "/",
         _base_url,
@@ -195,7 +197,10 @@ class Options:
         metavar="S",
     )
     token: str | None = option(
-        None, _token, "the server's token (default: $JUPYTER_TOKEN, or a random one)"
+        None,
+        _token,
+        "the server's token (default: $JUPYTER_TOKEN, or a random one); on a command line it "
+        "shows in every user's `ps`: --token-file FILE or $JUPYTER_TOKEN do not",
     )
     ready_file: str | None = option(
         None,

@@ -428,6 +428,101 @@ def test_a_taken_port_exits_4_naming_the_port(tmp_path, cli_env, tasks, cli_run)
     assert str(port) in err
 
 
+NOT_HERE = "192.0.2.1"
+"""TEST-NET-1 (RFC 5737): an address no interface of a test machine has."""
+
+
+def assigned(ip: str) -> bool:
+    """Whether this machine has ip (a bind to it works)."""
+    with socket.socket() as s:
+        try:
+            s.bind((ip, 0))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("ip", "words"),
+    [
+        ("999.1.1.1", ["cannot listen on 999.1.1.1", "neither an IP address nor a host name"]),
+        ("bogus.invalid", ["cannot listen on bogus.invalid", "neither an IP address"]),
+        (NOT_HERE, [f"address {NOT_HERE} is not available on this machine"]),
+    ],
+    ids=["not-an-address", "no-such-name", "another-machine-s"],
+)
+def test_an_ip_it_cannot_listen_on_is_one_line(tmp_path, cli_env, tasks, private_tmpdir, ip, words):
+    """Finding 9: --ip that does not resolve, or that no interface here has: exit 4, one line
+    saying what is wrong and what to pass instead (not a port in use), no session left."""
+    if ip == NOT_HERE and assigned(ip):
+        pytest.skip(f"this machine has {ip}")
+    r = cli(cli_env, *add_one(tasks, tmp_path), f"--ip={ip}", f"--port={free_port()}", timeout=120)
+    assert_clear_error(r, 4, *words, "127.0.0.1", "0.0.0.0")
+    assert "already in use" not in r.stderr, r.stderr
+    said = [line for line in r.stderr.splitlines() if not line.startswith("[")]
+    assert len(said) == 1, r.stderr
+    assert not list(private_tmpdir.glob("interactive-*")), r.stderr
+
+
+def cmdlines(pid: int) -> bytes:
+    """The command lines of pid and its descendants, as every user's `ps` shows them."""
+    procs = [psutil.Process(pid), *_tree(pid)]
+    return b" ".join(" ".join(p.cmdline()).encode() for p in procs if p.is_running())
+
+
+def test_the_token_from_a_file_or_the_environment_never_shows_in_ps(
+    tmp_path, cli_env, tasks, cli_run
+):
+    """Finding 9: --token-file (0600) and JUPYTER_TOKEN give the server its token, which is in
+    no command line of the run's tree; resume --token-file reaches it."""
+    secret = "file-token-0123456789abcdef"
+    token_file = tmp_path / "token"
+    token_file.write_text(secret + "\n")
+    token_file.chmod(0o600)
+    ready_file = tmp_path / "ready.json"
+    flags = ("--port=0", f"--ready-file={ready_file}", f"--token-file={token_file}")
+    run = cli_run(*add_one(tasks, tmp_path), *flags)
+    ready = read_ready(ready_file, run)
+    assert ready["token"] == secret
+    assert secret.encode() not in cmdlines(run.pid)
+    resumed = cli(cli_env, "resume", "--url", ready["server_url"], "--token-file", str(token_file))
+    assert resumed.returncode == 0, resumed.stderr
+    code, out, err = finish(run)
+    assert code == 0 and json.loads(out)["sum"] == 2, err
+
+    env = {**cli_env, "JUPYTER_TOKEN": "env-token-0123456789abcdef"}
+    ready_file.unlink(missing_ok=True)  # the first run removed it
+    run = cli_run(*add_one(tasks, tmp_path), "--port=0", f"--ready-file={ready_file}", env=env)
+    ready = read_ready(ready_file, run)
+    assert ready["token"] == env["JUPYTER_TOKEN"]
+    assert env["JUPYTER_TOKEN"].encode() not in cmdlines(run.pid)
+    assert cli(env, "resume", "--url", ready["server_url"]).returncode == 0
+    assert finish(run)[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("mode", "extra", "words"),
+    [
+        (0o644, [], ["can be read or written by other users (mode 644)", "chmod 600"]),
+        (0o620, [], ["(mode 620)", "chmod 600"]),
+        (0o600, ["--token=other"], ["--token or --token-file, not both"]),
+    ],
+    ids=["readable-by-others", "writable-by-group", "both-flags"],
+)
+def test_a_token_file_others_can_read_is_refused(
+    tmp_path, cli_env, tasks, private_tmpdir, mode, extra, words
+):
+    """A token file other users can read (or change) is exit 2 with how to fix it, naming the
+    file but never the token; nothing starts."""
+    secret = "file-token-never-quoted"
+    token_file = tmp_path / "token"
+    token_file.write_text(secret)
+    token_file.chmod(mode)
+    r = cli(cli_env, *add_one(tasks, tmp_path), "--port=0", f"--token-file={token_file}", *extra)
+    assert_clear_error(r, 2, *words)
+    assert secret not in r.stderr and not list(private_tmpdir.glob("interactive-*"))
+
+
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_stops_everything(tmp_path, cli_env, tasks, cli_run, signum, code):
     """SIGTERM/SIGINT to run with a kernel open: exit 143/130, server and kernel are gone."""

@@ -10,17 +10,21 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import finish, free_port, http, mount_tmpfs, read_ready, run_cli
+from conftest import finish, free_port, http, mount_tmpfs, read_ready, run_cli, wait_for
 
 from interactive_ext.errors import SessionError
 from interactive_ext.session.directory import Session, safe_parent
 
 TASKS = """
+import asyncio
+import pathlib
 import sys
+import time
 
 
 def add(a=1):
@@ -33,7 +37,28 @@ def exit_with(code=0):
 
 def boom():
     raise ValueError("boom in the task")
+
+
+def interrupts_itself():
+    raise KeyboardInterrupt("the task stops itself")
+
+
+def runs_until_interrupted(mark):
+    pathlib.Path(mark).write_text("running")
+    time.sleep(120)
+
+
+async def interrupts_itself_async():
+    await asyncio.sleep(0)
+    raise KeyboardInterrupt("the task stops itself")
+
+
+async def runs_until_interrupted_async(mark):
+    pathlib.Path(mark).write_text("running")
+    await asyncio.sleep(120)  # asyncio.run's SIGINT cancels it
 """
+
+PLAIN_AND_ASYNC = pytest.mark.parametrize("suffix", ["", "_async"], ids=["plain", "async"])
 
 
 @pytest.fixture
@@ -258,3 +283,59 @@ def test_an_empty_session_is_never_kept_and_stale_runtime_files_go(
     assert not list(runtime.glob("jpserver-*")), list(runtime.iterdir())
     with contextlib.suppress(OSError):
         dead.kill()
+
+
+# -- issue 22, finding 9: what a kept session says about how it ended ------------------------
+
+
+def kept_why(folder: Path) -> tuple[str, bool]:
+    """The one kept session's why, and whether it has error.json."""
+    (kept,) = sessions(folder)
+    return json.loads((kept / "kept.json").read_text())["why"], (kept / "error.json").exists()
+
+
+@PLAIN_AND_ASYNC
+def test_the_task_s_own_keyboard_interrupt_is_its_failure(env, cli_run, private_tmpdir, suffix):
+    """A KeyboardInterrupt the task raises itself (no signal) is the task's failure: exit 1 with
+    its traceback, error.json, and `list --kept` says the task raised it (not SIGINT)."""
+    task = f"failtasks:interrupts_itself{suffix}"
+    code, _, err = finish(cli_run(*IDLE, task, env=env))
+    assert code == 1, err
+    assert "KeyboardInterrupt: the task stops itself" in err and "Traceback" in err, err
+    assert "raised KeyboardInterrupt itself" in err and "(SIGINT)" not in err, err
+    why, has_error = kept_why(private_tmpdir)
+    assert why == "the task raised KeyboardInterrupt: the task stops itself" and has_error
+    (kept,) = sessions(private_tmpdir)
+    assert json.loads((kept / "error.json").read_text())["type"] == "KeyboardInterrupt"
+    listed = run_cli(env, "list", "--kept")
+    assert "the task raised KeyboardInterrupt" in listed.stdout, listed
+    plain = run_cli(env, "run", "--no-enable", task)
+    assert plain.returncode == 1 and "raised KeyboardInterrupt itself" in plain.stderr, plain
+
+
+@PLAIN_AND_ASYNC
+def test_sigint_while_the_task_runs_is_still_an_interruption(env, cli_run, private_tmpdir, suffix):
+    """SIGINT while the resumed task runs: exit 130, kept as interrupted by SIGINT, no error."""
+    mark = private_tmpdir.parent / "running"
+    kwargs = json.dumps({"mark": str(mark)})
+    task = f"failtasks:runs_until_interrupted{suffix}"
+    proc = cli_run(*IDLE, task, "--kwargs", kwargs, env=env)
+    wait_for(lambda: mark.exists() or proc.poll() is not None, 60, "the task to run")
+    proc.send_signal(signal.SIGINT)
+    code, _, err = finish(proc)
+    assert code == 130 and "interrupted (SIGINT)" in err, err
+    assert kept_why(private_tmpdir) == ("interrupted by SIGINT", False)
+
+
+def test_a_sigterm_d_session_is_listed_as_stopped_by_sigterm(env, cli_run, tmp_path):
+    """SIGTERM while the session waits: exit 143; `list --kept` says stopped by SIGTERM, not
+    that the task raised something."""
+    ready = tmp_path / "ready.json"
+    proc = cli_run(*waiting(ready), "failtasks:add", env=env)
+    read_ready(ready, proc)
+    proc.send_signal(signal.SIGTERM)
+    code, _, err = finish(proc)
+    assert code == 143, err
+    listed = run_cli(env, "list", "--kept", "--json")
+    rows = json.loads(listed.stdout)
+    assert [r["why"] for r in rows] == ["stopped by SIGTERM"], listed

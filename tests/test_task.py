@@ -335,6 +335,8 @@ def test_a_signal_leaves_no_process(task: Callable[..., Task], signum: int, exit
         assert not alive(pid), f"process {pid} was left behind"
     session = Path(info["session_dir"])
     assert session.exists(), "kept: the task did not succeed"
+    why = json.loads((session / "kept.json").read_text())["why"]
+    assert why == ("stopped by SIGTERM" if signum == signal.SIGTERM else "interrupted by SIGINT")
 
 
 def test_taken_port_is_a_clear_server_error(task: Callable[..., Task]) -> None:
@@ -349,13 +351,32 @@ def test_taken_port_is_a_clear_server_error(task: Callable[..., Task]) -> None:
     assert f"port {port}" in out["message"]
 
 
-def test_server_that_never_comes_up_is_a_server_error(task: Callable[..., Task]) -> None:
-    # not an address of this machine: the server cannot bind
+def test_an_address_of_another_machine_is_a_one_line_server_error(
+    task: Callable[..., Task],
+) -> None:
+    # TEST-NET-3: no interface here has it; said before the server is handed its config
     t = task({}, ip="203.0.113.7", port=free_port())
     code, out, err = t.finish()
     assert code == 1, err
     assert out["error"] == "ServerError"
+    assert "203.0.113.7 is not available on this machine" in out["message"], out
+    assert "\n" not in out["message"] and "Traceback" not in err, err
+
+
+def test_server_that_never_comes_up_is_a_server_error(
+    task: Callable[..., Task], tmp_path: Path
+) -> None:
+    # a crash at start: the server's own config names a certificate that does not exist
+    config = tmp_path / "jupyter-config"
+    config.mkdir()
+    certfile = {"ServerApp": {"certfile": "/no/such/cert.pem"}}
+    (config / "jupyter_server_config.json").write_text(json.dumps(certfile))
+    t = task({}, port=free_port(), env={"JUPYTER_CONFIG_DIR": str(config)})
+    code, out, err = t.finish()
+    assert code == 1, err
+    assert out["error"] == "ServerError"
     assert "exited with code" in out["message"] and "last lines" in out["message"]
+    assert "/no/such/cert.pem" in out["message"]
 
 
 def test_the_example_runs_disabled() -> None:

@@ -97,7 +97,9 @@ def find(url: str | None, token: str | None, session_dir: str | None) -> Client:
     if url:
         return Client.from_url(url, token)
     if token:
-        raise NotFound("--token needs --url (a found server's token is known already)")
+        raise NotFound(
+            "--token and --token-file need --url (a found server's token is known already)"
+        )
     if session_dir:
         return from_session_dir(session_dir, f"--session-dir {session_dir}")
     env_session = os.environ.get(SESSION_ENV)

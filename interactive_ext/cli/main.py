@@ -21,8 +21,8 @@ if TYPE_CHECKING:  # urllib.request is imported by the commands that talk HTTP, 
 log = logging.getLogger("interactive_ext.cli")
 
 CLIENT_EPILOG = """\
-finding the server: --url (the token from --token, from the url's ?token=, or
-from JUPYTER_TOKEN), else --session-dir, else the session of the kernel this
+finding the server: --url (the token from --token or --token-file, from the
+url's ?token=, or from JUPYTER_TOKEN), else --session-dir, else the session of the kernel this
 runs in ($INTERACTIVE_EXT_SESSION), else the one running interactive task
 session among the Jupyter servers of this user (their runtime files in
 `jupyter --runtime-dir`); none or several found is exit 2.
@@ -39,9 +39,10 @@ stopping) or failed; 2 no server found, connection refused, bad token
 def find_client(args: argparse.Namespace) -> Client:
     """The server the client subcommands talk to (see CLIENT_EPILOG)."""
     from .discovery import NotFound, find
+    from .tokens import token_from
 
     try:
-        client = find(args.url, args.token, args.session_dir)
+        client = find(args.url, token_from(args), args.session_dir)
     except (NotFound, ValueError) as e:
         raise UsageError(str(e)) from None
     return client
@@ -186,11 +187,16 @@ def add_option_flags(p: argparse.ArgumentParser) -> None:
 
 
 def add_client_flags(p: argparse.ArgumentParser) -> None:
-    """--url/--token/--session-dir: which server to talk to."""
+    """--url/--token/--token-file/--session-dir: which server to talk to."""
+    from .tokens import TOKEN_FILE_FLAG
+
     p.add_argument("--url", help="the server's URL, e.g. http://127.0.0.1:8888/?token=...")
     p.add_argument(
-        "--token", help="the server's token (default: from --url's ?token=, or $JUPYTER_TOKEN)"
+        "--token",
+        help="the server's token (default: from --url's ?token=, or $JUPYTER_TOKEN); it shows "
+        "in other users' `ps`: --token-file or $JUPYTER_TOKEN do not",
     )
+    p.add_argument(TOKEN_FILE_FLAG[0], **TOKEN_FILE_FLAG[1])
     p.add_argument(
         "--session-dir", metavar="DIR", help="the session directory (its server.json is read)"
     )

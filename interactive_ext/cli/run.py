@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from ..child import handover
+from ..errors import Terminated, own_interrupt
 from ..options import Options, option_names
 from ..protocol import SESSION_ENV
-from ..task.signals import Terminated, signals_as_exceptions
+from ..task.signals import own_interrupts, signals_as_exceptions
 from . import exits
 from .exits import UsageError
+from .tokens import TOKEN_FILE_FLAG, token_from
 
 log = logging.getLogger("interactive_ext.cli")
 
@@ -27,23 +29,33 @@ RUN_EPILOG = """\
 exit codes:
   0    the task returned (its result is on stdout, or in --output)
   0    also when the task calls sys.exit(0) or sys.exit() (its result is null)
-  1    the task raised (its traceback is on stderr) or called sys.exit(N) with
+  1    the task raised (its traceback is on stderr; a KeyboardInterrupt it
+       raises itself too) or called sys.exit(N) with
        N not 0 (N is named on stderr), its module raised while being imported,
        or its result could not be written: a result that is not
        JSON-serializable needs --output FILE.pkl
   2    bad arguments: bad --kwargs JSON, unknown module, file or function,
        kwargs that do not fit the function's signature, a bad option value
   3    the server stopped on the idle timeout or the lifetime cap (--on-idle fail)
-  4    the server died or never came up (e.g. the port is taken)
+  4    the server died or never came up: the port is taken, or --ip does not
+       resolve or is not an address of this machine (one line on stderr)
   5    the machine failed, not the task: a read-only --notebook-dir, a full
-       disk, an unusable session directory (one line on stderr; nothing kept)
+       disk, an unusable session directory, a TMPDIR that does not exist (it is
+       refused, not replaced by /tmp) (one line on stderr; nothing kept)
   130  interrupted (SIGINT); 143 terminated (SIGTERM): the server and its
        kernels are stopped first
 
 stdout carries only the result: what the task prints goes to stderr.
 Environment: INTERACTIVE_EXT_ENABLE=0|1 overrides --enable; JUPYTER_TOKEN is the
-default token.
+default token. The token: --token shows in every user's `ps`; --token-file FILE
+(chmod 600) or JUPYTER_TOKEN do not.
 """
+
+
+OWN_INTERRUPT_TEXT = (
+    "the task raised KeyboardInterrupt itself (no SIGINT arrived): a failure of the task, its "
+    "traceback above"
+)
 
 
 class ResultError(Exception):
@@ -76,6 +88,7 @@ def add_run_command(sub: Any, common: argparse.ArgumentParser, fmt: Any) -> Any:
         help="keyword arguments from a JSON file (a pickle if FILE ends in .pkl); "
         "--kwargs override its keys",
     )
+    run.add_argument(TOKEN_FILE_FLAG[0], **TOKEN_FILE_FLAG[1])
     run.add_argument(
         "--output",
         metavar="FILE",
@@ -156,6 +169,7 @@ def load(ref: str, what: str) -> Callable[..., Any]:
 
 def build_options(args: argparse.Namespace, func: Any) -> Options:
     """The Options: the decorator's own (if func is decorated), then the flags given."""
+    args.token = token_from(args)  # --token-file's, read once the task is known to load
     given = {
         name: getattr(args, name)
         for name in option_names()
@@ -210,7 +224,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     with signals_as_exceptions():
         try:
             return _run(args)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as e:
+            if own_interrupt(e):  # raised by the task itself: its failure
+                traceback.print_exc()
+                return exits.fail(exits.TASK_FAILED, OWN_INTERRUPT_TEXT)
             return exits.fail(exits.SIGINT, "interrupted (SIGINT)")
         except Terminated:
             return exits.fail(exits.SIGTERM, "terminated (SIGTERM)")
@@ -256,13 +273,31 @@ def prepare(args: argparse.Namespace) -> tuple[Callable[..., Any], dict[str, Any
     return plain, kwargs, options
 
 
+def run_task(func: Callable[..., Any], kwargs: dict[str, Any], options: Options) -> Any:
+    """The task's result, run by the wrapper; a KeyboardInterrupt that the task raises with no
+    SIGINT meanwhile is marked as its own (also with --no-enable), for exit 1."""
+    from ..task.run import run_interactive
+
+    if not inspect.iscoroutinefunction(func):
+        with own_interrupts():
+            return run_interactive(func, (), kwargs, options)
+    import asyncio
+
+    from ..task.run_async import run_interactive_async
+
+    async def marked() -> Any:  # in the loop: asyncio.run's own SIGINT handler is the one noted
+        with own_interrupts():
+            return await run_interactive_async(func, (), kwargs, options)
+
+    return asyncio.run(marked())
+
+
 def _run(args: argparse.Namespace) -> int:
     """cmd_run without the signal handling."""
     if serves_at_once(args):  # its imports overlap ours and loading the task (handover.py)
         handover.start_early()
     from ..errors import EnvironmentFailure, IdleTimeout, ServerError
     from ..task.environment import exit_ok
-    from ..task.run import run_interactive
 
     try:
         func, kwargs, options = prepare(args)
@@ -275,14 +310,9 @@ def _run(args: argparse.Namespace) -> int:
         handover.discard()
     try:
         with contextlib.redirect_stdout(sys.stderr):
-            if inspect.iscoroutinefunction(func):
-                import asyncio
-
-                from ..task.run_async import run_interactive_async
-
-                result = asyncio.run(run_interactive_async(func, (), kwargs, options))
-            else:
-                result = run_interactive(func, (), kwargs, options)
+            result = run_task(func, kwargs, options)
+    except Terminated:
+        raise
     except SystemExit as e:  # the task's own: 0 is a success, anything else a failure
         if not exit_ok(e):
             return exits.fail(exits.TASK_FAILED, f"the task called sys.exit({e.code!r})")

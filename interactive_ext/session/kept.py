@@ -11,7 +11,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import EnvironmentFailure, IdleTimeout, ServerError, SessionError
+from ..errors import (
+    EnvironmentFailure,
+    IdleTimeout,
+    ServerError,
+    SessionError,
+    Terminated,
+    by_sigint,
+)
 from ..procs import alive
 from ..protocol import CONTEXT, KEPT, MARK
 from .directory import PREFIX, Session, candidate_parents, unsafe
@@ -23,14 +30,16 @@ def why_failed(exc: BaseException | None) -> str:
     """Why the run ended without success, for kept.json and `list --kept`."""
     if exc is None:
         return "the task did not succeed"
+    if isinstance(exc, Terminated):
+        return "stopped by SIGTERM"
     if isinstance(exc, SystemExit):
         return f"the task called sys.exit({exc.code!r})"
     if isinstance(exc, IdleTimeout):
         return "idle timeout or lifetime cap (on_idle='fail')"
     if isinstance(exc, ServerError):
         return "the Jupyter server failed (its log is server.log)"
-    if isinstance(exc, KeyboardInterrupt):
-        return "interrupted (SIGINT)"
+    if by_sigint(exc):
+        return "interrupted by SIGINT"
     return f"the task raised {type(exc).__name__}: {str(exc)[:200]}"
 
 

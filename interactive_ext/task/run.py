@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..child.launcher import ServerProcess, ServerSpec
-from ..errors import IdleTimeout
+from ..errors import IdleTimeout, task_failure
 from ..options import Options
 from ..protocol import CONTEXT, ERROR, OUTCOME, READY, RESULT, SAVED_INPUTS, SESSION_ENV
 from ..records import Outcome, Reason, Redefine
@@ -39,7 +39,7 @@ from .parameters import convert
 from .patches import record_changes
 from .ranks import RankOutcome, World, detect_world, follow, start_leader
 from .ray_registry import register
-from .signals import Interrupted, SignalState, catch_signals
+from .signals import Interrupted, SignalState, catch_signals, own_interrupts
 
 log = logging.getLogger("interactive_ext")
 
@@ -87,7 +87,7 @@ class TaskRun:
 
     async def call(self, invoke: Callable[[], Any]) -> Any:
         """Run the task itself: invoke() calls it."""
-        with direct():
+        with direct(), own_interrupts():
             return invoke()
 
     async def wait_ready(self, server: ServerProcess) -> Any:
@@ -117,7 +117,9 @@ class TaskRun:
         if runs_first(self.options):
             try:
                 self.result = (await self.call(partial(self.func, *args, **kwargs)),)
-            except Exception as e:
+            except BaseException as e:
+                if not task_failure(e):
+                    raise
                 log.warning(
                     "task %s failed (%s: %s); starting Jupyter", self.qualname, type(e).__name__, e
                 )
@@ -174,7 +176,9 @@ class TaskRun:
                 try:
                     func, args = self.resumed_call(inputs)
                     result = await self.call(partial(call_with_inputs, func, args))
-                except Exception as e:
+                except BaseException as e:
+                    if not task_failure(e):
+                        raise
                     self.record_failure(e)
                     if not runs_first(self.options):
                         raise
@@ -258,17 +262,13 @@ class TaskRun:
             func = reload_function(self.context, self.modules, self.func)
         overrides = {k: inputs[k] for k in self.overrides if k in inputs}
         log.info("resuming task %s", self.qualname)
-        saved = {k: v for k, v in self.overrides.items() if k not in self.outcome_inputs}
+        sent = self.outcome.inputs if self.outcome is not None else {}  # the resume request's
+        saved = {k: v for k, v in self.overrides.items() if k not in sent}
         to = self.options.changes_destination
         record_changes(self.session, self.qualname, self.outcome, saved, to)
         return func, {**inputs, **convert(func, overrides)}
 
-    @property
-    def outcome_inputs(self) -> dict[str, Any]:
-        """The overrides the last resume request sent (not those of save_inputs())."""
-        return self.outcome.inputs if self.outcome is not None else {}
-
-    def record_failure(self, error: Exception) -> None:
+    def record_failure(self, error: BaseException) -> None:
         """A resumed run failed: error.json, exception.pkl and its frames in the session, a line
         in the log."""
         from .capture import capture_frames
@@ -286,7 +286,7 @@ class TaskRun:
             self.session.path / ERROR,
         )
 
-    def retry_after(self, error: Exception, inputs: dict[str, Any]) -> None:
+    def retry_after(self, error: BaseException, inputs: dict[str, Any]) -> None:
         """A resumed run failed (run_task_first): keep its failure and serve again."""
         log.warning(
             "resumed task %s failed (%s: %s); starting Jupyter again",

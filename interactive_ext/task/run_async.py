@@ -15,7 +15,7 @@ from ..protocol import SESSION_ENV
 from .direct import direct, running_directly
 from .ranks import World, follow
 from .run import TaskRun
-from .signals import SignalState
+from .signals import SignalState, own_interrupts
 
 
 async def run_interactive_async(
@@ -36,7 +36,7 @@ class AsyncTaskRun(TaskRun):
 
     async def call(self, invoke: Callable[[], Any]) -> Any:
         """Await the task itself: invoke() makes its coroutine."""
-        with direct():
+        with direct(), own_interrupts():
             return await invoke()
 
     async def wait_ready(self, server: ServerProcess) -> Any:

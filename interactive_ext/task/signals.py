@@ -8,6 +8,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
+from ..errors import SIGINT_SEEN, Terminated
+
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
@@ -18,10 +20,6 @@ class Interrupted(BaseException):
         """Keep the signal's number."""
         super().__init__(signum)
         self.signum = signum
-
-
-class Terminated(BaseException):
-    """SIGTERM arrived in the CLI: unwind (stopping the server) and exit 143."""
 
 
 class SignalState:
@@ -51,7 +49,7 @@ class SignalState:
             prev(signum, None)
         if signum == signal.SIGINT:
             raise KeyboardInterrupt
-        raise SystemExit(128 + signum)
+        raise Terminated()
 
 
 @contextlib.contextmanager
@@ -79,8 +77,42 @@ def catch_signals() -> Iterator[SignalState]:
 
 
 @contextlib.contextmanager
+def own_interrupts() -> Iterator[None]:
+    """While the task runs: a KeyboardInterrupt or cancellation leaving it is marked with whether
+    a SIGINT arrived meanwhile; without one, a KeyboardInterrupt is the task's own
+    (errors.own_interrupt), a failure to record, not an interruption.
+
+    SIGINT's handler, when Python's own or another callable, is wrapped to note the signal (and
+    then called); `_thread.interrupt_main()` (Ray's cancel) goes through it too. Outside the main
+    thread, or with SIGINT ignored or left to the system, no KeyboardInterrupt can come from a
+    signal here.
+    """
+    noted: list[int] = []
+    previous: Any = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.getsignal(signal.SIGINT)
+
+    def noting(signum: int, frame: Any) -> Any:
+        noted.append(signum)
+        return previous(signum, frame)
+
+    if callable(previous):
+        signal.signal(signal.SIGINT, noting)
+    try:
+        yield
+    except BaseException as e:
+        if not isinstance(e, (Exception, SystemExit)) and not hasattr(e, SIGINT_SEEN):
+            setattr(e, SIGINT_SEEN, bool(noted))  # the innermost call knows best
+        raise
+    finally:
+        if callable(previous) and signal.getsignal(signal.SIGINT) is noting:
+            signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
 def signals_as_exceptions() -> Iterator[None]:
-    """For the CLI: SIGTERM raises Terminated and SIGINT KeyboardInterrupt, so cleanup runs."""
+    """For the CLI: SIGTERM raises Terminated (exit 143) and SIGINT KeyboardInterrupt, so
+    cleanup runs."""
 
     def on_term(signum: int, frame: Any) -> NoReturn:
         raise Terminated()
