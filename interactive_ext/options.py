@@ -18,21 +18,22 @@ def is_on(seconds: float) -> bool:
     return seconds > 0
 
 
+def _amount(name: str, value: Any, unit: str, zero: str) -> float:
+    """A number >= 0 of unit (0 means zero); TypeError/ValueError naming name otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of {unit}, not {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0 ({zero}), got {value}")
+    return value
+
+
 def check_seconds(name: str, value: Any) -> float:
     """A number of seconds >= 0 (0 disables the limit); TypeError/ValueError otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number of seconds, not {value!r}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0 (0 disables it), got {value}")
-    return value
+    return _amount(name, value, "seconds", "0 disables it")
 
 
 def _megabytes(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number of MiB, not {value!r}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0 MiB (0 keeps no locals), got {value}")
-    return value
+    return _amount(name, value, "MiB", "0 MiB keeps no locals")
 
 
 def _port(name: str, value: Any) -> int:
