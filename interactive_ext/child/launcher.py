@@ -50,6 +50,8 @@ class ServerSpec:
     options: Options = field(default_factory=Options)
     source_dirs: list[str] = field(default_factory=list)
     notebook: str | None = None
+    token: str | None = None  # the task's earlier rounds': one URL for the whole debug loop
+    last_port: int | None = None  # the earlier round's port, taken again with port=0 if free
 
 
 def resolve_token(token: str | None) -> str:
@@ -84,6 +86,17 @@ def free_port(ip: str) -> int:
         raise ServerError(f"cannot find a free port on {ip}: {e}") from None
 
 
+def port_free(ip: str, port: int) -> bool:
+    """True if a server could listen on ip:port now (bound as tornado binds, SO_REUSEADDR)."""
+    try:
+        with _socket(ip) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((connect_host(ip), port))
+            return True
+    except OSError:
+        return False
+
+
 def port_in_use(ip: str, port: int) -> bool:
     """True if something already listens on ip:port."""
     try:
@@ -109,8 +122,9 @@ class ServerProcess:
     def __init__(self, spec: ServerSpec) -> None:
         """Prepare (not start) a server for spec."""
         self.spec = spec
-        self.token = resolve_token(spec.options.token)
+        self.token = spec.token or resolve_token(spec.options.token)
         self.port = spec.options.port
+        self.port_note = ""  # why this round's port is not the last round's, for the URL line
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = spec.session.path / SERVER_LOG
         self.info: ReadyInfo | None = None
@@ -160,7 +174,7 @@ class ServerProcess:
         """
         spec = self.spec
         if self.port == 0:
-            self.port = free_port(spec.options.ip)
+            self.port = self.reused_port() or free_port(spec.options.ip)
         elif port_in_use(spec.options.ip, self.port):
             raise ServerError(
                 f"port {self.port} on {spec.options.ip} is already in use; pass another port "
@@ -175,6 +189,16 @@ class ServerProcess:
         child.hand_over(
             handover.Handover([], env, spec.root_dir, str(self.log_path), self.config())
         )
+
+    def reused_port(self) -> int | None:
+        """port=0 after a first round: that round's port again if it is free (else a note)."""
+        last = self.spec.last_port
+        if not last:
+            return None
+        if port_free(self.spec.options.ip, last) and not port_in_use(self.spec.options.ip, last):
+            return last
+        self.port_note = f" (a new port: port {last} of the last round is taken)"
+        return None
 
     @property
     def server_url(self) -> str:

@@ -82,6 +82,7 @@ class TaskRun:
         self.outcome: Outcome | None = None
         self.qualname: str = unwrap(func).__qualname__
         self.notices = TaskNotices(options)
+        self.last: ServerProcess | None = None  # the last round's: its token and port again
 
     # -- the waiting steps: done synchronously here, awaited by AsyncTaskRun ----------------
 
@@ -258,15 +259,11 @@ class TaskRun:
             func = reload_function(self.context, self.modules, self.func)
         overrides = {k: inputs[k] for k in self.overrides if k in inputs}
         log.info("resuming task %s", self.qualname)
-        saved = {k: v for k, v in self.overrides.items() if k not in self.outcome_inputs}
+        sent = self.outcome.inputs if self.outcome is not None else {}  # not save_inputs()'
+        saved = {k: v for k, v in self.overrides.items() if k not in sent}
         to = self.options.changes_destination
         record_changes(self.session, self.qualname, self.outcome, saved, to)
         return func, {**inputs, **convert(func, overrides)}
-
-    @property
-    def outcome_inputs(self) -> dict[str, Any]:
-        """The overrides the last resume request sent (not those of save_inputs())."""
-        return self.outcome.inputs if self.outcome is not None else {}
 
     def record_failure(self, error: Exception) -> None:
         """A resumed run failed: error.json, exception.pkl and its frames in the session, a line
@@ -332,12 +329,14 @@ class TaskRun:
             options=self.options,
             source_dirs=[root] if root else [],
             notebook=Path(self.context.notebook or "").name or None,
+            token=self.last.token if self.last else None,
+            last_port=self.last.port if self.last else None,
         )
 
     async def serve(self, while_starting: Callable[[], None] | None = None) -> Outcome:
         """Start the server, wait for it to stop by itself, stop it; the recorded outcome."""
         self.session.remove(OUTCOME, READY)
-        server = ServerProcess(self.spec())
+        self.last = server = ServerProcess(self.spec())
         code: int | None = None
         with self.signals() as signals:
             try:
@@ -377,10 +376,11 @@ class TaskRun:
                 info, self.context.ref, self.session, self.options.max_idle_seconds
             )
             announce(
-                "Jupyter for task %s: %s (notebook %s)%s",
+                "Jupyter for task %s: %s (notebook %s)%s%s",
                 self.qualname,
                 info.url,
                 self.context.notebook,
+                server.port_note,
                 reach_suffix(info.port, self.options.ip),
             )
         try:
