@@ -402,6 +402,17 @@ def test_bad_arguments_exit_2_with_one_clear_line(cli_env, tasks, args, words):
     assert r.stdout == ""
 
 
+@pytest.mark.parametrize("flag", ["--max-idle-seconds=-5", "--max-lifetime-seconds=-1"])
+def test_a_negative_time_is_refused_before_anything_starts(cli_env, tasks, flag):
+    """A negative time is exit 2 naming it, before the server child is spawned ahead."""
+    r = cli(cli_env, "run", "--log-level=DEBUG", f"{tasks}:add", "--kwargs", '{"a": 1}', flag)
+    assert_clear_error(
+        r, 2, "must be >= 0 (0 disables it)", flag.split("=")[0][2:].replace("-", "_")
+    )
+    assert "waiting server child" not in r.stderr, r.stderr  # none was spawned
+    assert r.stdout == ""
+
+
 def add_one(tasks: Path, notebook_dir: Path) -> tuple[str, ...]:
     """`run` of the test module's add(a=1), its notebook in notebook_dir."""
     return ("run", f"{tasks}:add", "--kwargs", '{"a": 1}', f"--notebook-dir={notebook_dir}")

@@ -154,6 +154,17 @@ def load(ref: str, what: str) -> Callable[..., Any]:
         raise UsageError(f"{what}: {e}" if what else str(e)) from None
 
 
+def check_flags(args: argparse.Namespace) -> None:
+    """A bad option flag (a negative time, say) is exit 2 before anything starts: a flag wins
+    over the decorator's options, so it is wrong whatever the task declares."""
+    hooks = ("pre_execute", "post_execute")  # MODULE:FUNCTION, loaded with the task
+    given = {n: getattr(args, n, None) for n in option_names() if n not in hooks}
+    try:
+        Options(**{n: v for n, v in given.items() if v is not None})
+    except (TypeError, ValueError) as e:
+        raise UsageError(str(e)) from None
+
+
 def build_options(args: argparse.Namespace, func: Any) -> Options:
     """The Options: the decorator's own (if func is decorated), then the flags given."""
     given = {
@@ -258,6 +269,7 @@ def prepare(args: argparse.Namespace) -> tuple[Callable[..., Any], dict[str, Any
 
 def _run(args: argparse.Namespace) -> int:
     """cmd_run without the signal handling."""
+    check_flags(args)
     if serves_at_once(args):  # its imports overlap ours and loading the task (handover.py)
         handover.start_early()
     from ..errors import EnvironmentFailure, IdleTimeout, ServerError
