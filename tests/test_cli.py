@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 import signal
 import socket
 import subprocess
@@ -488,6 +489,9 @@ def test_help_shows_the_decorator_defaults(cli_env):
     for field in fields(Options):
         assert "--" + field.name.replace("_", "-") in r.stdout
     assert "(default: 3600" in r.stdout and "exit codes" in r.stdout
+    for entry in re.split(r" (?=--[a-z])", " ".join(r.stdout.split())):  # one flag's help each
+        assert entry.count("default") <= 1, f"a default said twice: {entry}"
+    assert "(default: the current directory)" in " ".join(r.stdout.split())
 
 
 def test_python_dash_m_is_the_same_cli(cli_env):
