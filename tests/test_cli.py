@@ -17,7 +17,7 @@ from typing import Any
 
 import psutil
 import pytest
-from conftest import finish, free_port, kill_tree, read_ready, wait_for
+from conftest import finish, free_port, http, kill_tree, read_ready, wait_for
 from conftest import run_cli as cli
 
 BIN = Path(sys.executable).parent
@@ -315,6 +315,45 @@ def test_the_example_task_resumed_by_url_and_token(tmp_path, cli_env, cli_run):
     code, out, err = finish(run)
     assert code == 0, err
     assert json.loads(out) == {"epochs": 2, "lr": 0.5, "loss": 0.25}
+
+
+def test_the_readme_command_leaves_no_checkpoints_in_the_folder(tmp_path, cli_env, cli_run):
+    """JupyterLab checkpoints the notebook it opens and saves: those live in the session, so the
+    person's folder holds nothing of them after the resume; their own checkpoints stay."""
+    folder = tmp_path / "work"
+    (folder / "examples").mkdir(parents=True)
+    example = Path(__file__).resolve().parent.parent / "examples" / "train.py"
+    (folder / "examples" / "train.py").write_text(example.read_text())
+    (folder / "mine" / ".ipynb_checkpoints").mkdir(parents=True)  # the person's own
+    ready_file = tmp_path / "ready.json"
+    run = cli_run(
+        *("run", "examples/train.py:train", "--kwargs", '{"epochs": 5}'),
+        *("--max-idle-seconds", "120", "--on-idle", "resume"),  # the README's command
+        *("--port=0", f"--ready-file={ready_file}"),
+        cwd=folder,
+    )
+    ready = read_ready(ready_file, run)
+    base, token = ready["server_url"], ready["token"]
+    nb = "api/contents/train-interactive.ipynb"
+    model = http("GET", f"{base}{nb}", token)
+    assert model.status == 200, model
+    for path in (f"{nb}/checkpoints", f"{nb}/checkpoints"):  # on opening, after a save
+        assert http("POST", f"{base}{path}", token).status == 201
+    assert http("PUT", f"{base}{nb}", token, body=model.body).status == 200
+    listed = http("GET", f"{base}{nb}/checkpoints", token)
+    assert listed.status == 200 and len(listed.body) == 1, listed  # restorable in the session
+    kept = Path(ready["session_dir"]) / "checkpoints" / "train-interactive-checkpoint.ipynb"
+    assert kept.is_file()
+    restored = http("POST", f"{base}{nb}/checkpoints/checkpoint", token)
+    assert restored.status == 204, restored
+    assert not (folder / ".ipynb_checkpoints").exists()
+
+    assert cli(cli_env, "resume", "--url", ready["url"]).returncode == 0
+    code, out, err = finish(run)
+    assert code == 0, err
+    assert json.loads(out)["epochs"] == 5
+    made = sorted(str(p.relative_to(folder)) for p in folder.rglob(".ipynb_checkpoints"))
+    assert made == ["mine/.ipynb_checkpoints"], made
 
 
 def test_run_writes_json_and_pickle_outputs(tmp_path, cli_env, tasks):

@@ -11,7 +11,6 @@ import time
 from datetime import datetime
 
 import pytest
-
 from conftest import (
     BIN,
     alive,

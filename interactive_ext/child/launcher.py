@@ -36,6 +36,7 @@ from .leftovers import connection_files, remove_server_files
 
 log = logging.getLogger("interactive_ext")
 
+CHECKPOINTS_MODULE = "interactive_ext.server.checkpoints"  # imported by the server child only
 READY_TIMEOUT = 120.0
 STOP_TIMEOUT = 10.0
 LOG_TAIL = 25
@@ -160,6 +161,14 @@ class ServerProcess:
             },
             "IdentityProvider": {"token": self.token},
             "InteractiveApp": app,
+            # JupyterLab's checkpoints go into the session, not beside the person's files
+            "FileContentsManager": {
+                "checkpoints_class": f"{CHECKPOINTS_MODULE}.SessionCheckpoints"
+            },
+            "AsyncFileContentsManager": {
+                "checkpoints_class": f"{CHECKPOINTS_MODULE}.AsyncSessionCheckpoints"
+            },
+            "SessionCheckpoints": {"session_dir": str(spec.session.path)},
             "KernelProvisionerFactory": {"default_provisioner_name": "interactive-provisioner"},
             "InteractiveProvisioner": {
                 "session_dir": str(spec.session.path),
