@@ -190,7 +190,11 @@ def _uninterrupted() -> Callable[[], None]:
     if "ipykernel" not in sys.modules or threading.current_thread() is not threading.main_thread():
         return lambda: None
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    return lambda: signal.signal(signal.SIGINT, previous)
+
+    def undo() -> None:
+        signal.signal(signal.SIGINT, previous)
+
+    return undo
 
 
 def changes() -> Changes | None:
