@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputsError, SessionError
@@ -159,8 +163,14 @@ def resume(**overrides: Any) -> dict[str, Any]:
             "use save_inputs(...) for other Python objects, then resume()"
         ) from None
     saved = sorted(saved_inputs(session))
-    reply = Client.from_ready(info).resume(overrides, via="resume()")
+    undo = _uninterrupted()
+    try:
+        reply = Client.from_ready(info).resume(overrides, via="resume()")
+    except BaseException:
+        undo()
+        raise
     if reply.status != 202:
+        undo()
         raise SessionError(f"the server refused to resume ({reply.status}): {reply.message}")
     print(
         "Resuming: the server and this kernel are stopping; the task runs in its own process "
@@ -168,6 +178,23 @@ def resume(**overrides: Any) -> dict[str, Any]:
     )
     answer: dict[str, Any] = reply.body if isinstance(reply.body, dict) else {}
     return {**answer, "saved_inputs": saved, "overrides": sorted(overrides)}
+
+
+def _uninterrupted() -> Callable[[], None]:
+    """In a kernel's cell: ignore SIGINT until the cell ends; the undo, for a refused resume.
+
+    The server's stop interrupts its kernels before it shuts them down (jupyter_client does),
+    which ended the cell that resumed with a KeyboardInterrupt. ipykernel puts its own handler
+    back once the cell ends.
+    """
+    if "ipykernel" not in sys.modules or threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def undo() -> None:
+        signal.signal(signal.SIGINT, previous)
+
+    return undo
 
 
 def changes() -> Changes | None:

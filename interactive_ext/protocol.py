@@ -43,6 +43,8 @@ MARK = "session.json"
 """Written when a session directory is created: only a directory with it is a session (clean)."""
 KEPT = "kept.json"
 """Why a session directory was kept (the task did not succeed), when, for which task."""
+CHECKPOINTS = "checkpoints"
+"""The folder of the server's file checkpoints, in the served tree's shape (checkpoints.py)."""
 
 # -- environment variables ---------------------------------------------------------------
 SESSION_ENV = "INTERACTIVE_EXT_SESSION"

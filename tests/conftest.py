@@ -296,11 +296,14 @@ def start_kernel(server: ServerProcess) -> str:
     return str(r.body["id"])
 
 
-def execute(server: ServerProcess, kernel_id: str, code: str, wait: bool = True) -> list[dict]:
+def execute(
+    server: ServerProcess, kernel_id: str, code: str, wait: bool = True, closing: bool = False
+) -> list[dict]:
     """Run code in a kernel over its websocket, as a frontend does.
 
     wait=True returns the IOPub messages once the kernel is idle again; wait=False returns as
-    soon as the kernel reports busy for this request (the cell keeps running).
+    soon as the kernel reports busy for this request (the cell keeps running). closing=True: the
+    cell stops the server, so a closed websocket ends the messages too.
     """
     import asyncio
     import uuid
@@ -340,6 +343,8 @@ def execute(server: ServerProcess, kernel_id: str, code: str, wait: bool = True)
         try:
             while True:
                 raw = await asyncio.wait_for(ws.read_message(), 60)
+                if raw is None and closing:
+                    return seen
                 assert raw is not None, "websocket closed"
                 reply = json.loads(raw)
                 if reply.get("parent_header", {}).get("msg_id") != msg_id:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 import signal
 import socket
 import subprocess
@@ -16,7 +17,7 @@ from typing import Any
 
 import psutil
 import pytest
-from conftest import finish, free_port, kill_tree, read_ready, wait_for
+from conftest import finish, free_port, http, kill_tree, read_ready, wait_for
 from conftest import run_cli as cli
 
 BIN = Path(sys.executable).parent
@@ -316,6 +317,45 @@ def test_the_example_task_resumed_by_url_and_token(tmp_path, cli_env, cli_run):
     assert json.loads(out) == {"epochs": 2, "lr": 0.5, "loss": 0.25}
 
 
+def test_the_readme_command_leaves_no_checkpoints_in_the_folder(tmp_path, cli_env, cli_run):
+    """JupyterLab checkpoints the notebook it opens and saves: those live in the session, so the
+    person's folder holds nothing of them after the resume; their own checkpoints stay."""
+    folder = tmp_path / "work"
+    (folder / "examples").mkdir(parents=True)
+    example = Path(__file__).resolve().parent.parent / "examples" / "train.py"
+    (folder / "examples" / "train.py").write_text(example.read_text())
+    (folder / "mine" / ".ipynb_checkpoints").mkdir(parents=True)  # the person's own
+    ready_file = tmp_path / "ready.json"
+    run = cli_run(
+        *("run", "examples/train.py:train", "--kwargs", '{"epochs": 5}'),
+        *("--max-idle-seconds", "120", "--on-idle", "resume"),  # the README's command
+        *("--port=0", f"--ready-file={ready_file}"),
+        cwd=folder,
+    )
+    ready = read_ready(ready_file, run)
+    base, token = ready["server_url"], ready["token"]
+    nb = "api/contents/train-interactive.ipynb"
+    model = http("GET", f"{base}{nb}", token)
+    assert model.status == 200, model
+    for path in (f"{nb}/checkpoints", f"{nb}/checkpoints"):  # on opening, after a save
+        assert http("POST", f"{base}{path}", token).status == 201
+    assert http("PUT", f"{base}{nb}", token, body=model.body).status == 200
+    listed = http("GET", f"{base}{nb}/checkpoints", token)
+    assert listed.status == 200 and len(listed.body) == 1, listed  # restorable in the session
+    kept = Path(ready["session_dir"]) / "checkpoints" / "train-interactive-checkpoint.ipynb"
+    assert kept.is_file()
+    restored = http("POST", f"{base}{nb}/checkpoints/checkpoint", token)
+    assert restored.status == 204, restored
+    assert not (folder / ".ipynb_checkpoints").exists()
+
+    assert cli(cli_env, "resume", "--url", ready["url"]).returncode == 0
+    code, out, err = finish(run)
+    assert code == 0, err
+    assert json.loads(out)["epochs"] == 5
+    made = sorted(str(p.relative_to(folder)) for p in folder.rglob(".ipynb_checkpoints"))
+    assert made == ["mine/.ipynb_checkpoints"], made
+
+
 def test_run_writes_json_and_pickle_outputs(tmp_path, cli_env, tasks):
     """--output .json is JSON, .pkl is a pickle; --kwargs overrides --kwargs-file."""
     kwargs_file = tmp_path / "kwargs.json"
@@ -399,6 +439,17 @@ def test_bad_arguments_exit_2_with_one_clear_line(cli_env, tasks, args, words):
     """Bad input is exit 2 with a message saying what is wrong, never a traceback."""
     r = cli(cli_env, "run", *(a.replace("{t}", str(tasks)) for a in args))
     assert_clear_error(r, 2, *words)
+    assert r.stdout == ""
+
+
+@pytest.mark.parametrize("flag", ["--max-idle-seconds=-5", "--max-lifetime-seconds=-1"])
+def test_a_negative_time_is_refused_before_anything_starts(cli_env, tasks, flag):
+    """A negative time is exit 2 naming it, before the server child is spawned ahead."""
+    r = cli(cli_env, "run", "--log-level=DEBUG", f"{tasks}:add", "--kwargs", '{"a": 1}', flag)
+    assert_clear_error(
+        r, 2, "must be >= 0 (0 disables it)", flag.split("=")[0][2:].replace("-", "_")
+    )
+    assert "waiting server child" not in r.stderr, r.stderr  # none was spawned
     assert r.stdout == ""
 
 
@@ -572,6 +623,9 @@ def test_help_shows_the_decorator_defaults(cli_env):
     for field in fields(Options):
         assert "--" + field.name.replace("_", "-") in r.stdout
     assert "(default: 3600" in r.stdout and "exit codes" in r.stdout
+    for entry in re.split(r" (?=--[a-z])", " ".join(r.stdout.split())):  # one flag's help each
+        assert entry.count("default") <= 1, f"a default said twice: {entry}"
+    assert "(default: the current directory)" in " ".join(r.stdout.split())
 
 
 def test_python_dash_m_is_the_same_cli(cli_env):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import re
+import textwrap
 from pathlib import Path
 
 import yaml
@@ -59,3 +62,36 @@ def test_every_module_is_in_the_design_module_map():
             continue
         name = path.relative_to(package).as_posix()
         assert f"`{name}`" in design, f"docs/design.md: {name} is not in the module map"
+
+
+def test_every_run_flag_is_in_the_task_guide():
+    from interactive_ext.options import option_names
+
+    guide = squash((DOCS / "task.md").read_text())
+    for name in option_names():
+        flag = "--" + name.replace("_", "-")
+        assert f"`{flag}" in guide, f"docs/task.md: the flag {flag} is not named"
+
+
+def test_python_blocks_import_the_public_names_they_use():
+    """A block a person copies into a cell runs: what it uses of interactive_ext, it imports."""
+    import interactive_ext
+
+    public = set(interactive_ext.__all__)
+    for doc in [*sorted(DOCS.rglob("*.md")), DOCS.parent / "README.md"]:
+        text = doc.read_text()
+        for block in re.finditer(r"```python\n(.*?)```", text, re.S):
+            try:
+                tree = ast.parse(textwrap.dedent(block.group(1)))
+            except SyntaxError:  # a side-by-side comparison, not code to run
+                continue
+            nodes = list(ast.walk(tree))
+            imported = {
+                a.asname or a.name
+                for n in nodes
+                if isinstance(n, (ast.Import, ast.ImportFrom))
+                for a in n.names
+            }
+            used = {n.id for n in nodes if isinstance(n, ast.Name)} & public
+            line = text[: block.start()].count("\n") + 1
+            assert used <= imported, f"{doc.name}:{line} uses {sorted(used - imported)} unimported"

@@ -52,11 +52,12 @@ def test_launcher_config_names_only_declared_traits(tmp_path: Path) -> None:
     """The keys the launcher writes for InteractiveApp are traits InteractiveApp declares."""
     from interactive_ext.child.launcher import ServerProcess, ServerSpec
     from interactive_ext.server.app import InteractiveApp
+    from interactive_ext.server.checkpoints import SessionCheckpoints
     from interactive_ext.server.provisioner import InteractiveProvisioner
     from interactive_ext.session.directory import Session
 
     config = ServerProcess(ServerSpec(Session.create(tmp_path), str(tmp_path))).config()
-    for cls in (InteractiveApp, InteractiveProvisioner):
+    for cls in (InteractiveApp, InteractiveProvisioner, SessionCheckpoints):
         declared = set(cls.class_trait_names(config=True))
         assert set(config[cls.__name__]) <= declared, (cls.__name__, config[cls.__name__])
 

@@ -10,6 +10,7 @@ import threading
 import time
 from datetime import datetime
 
+import pytest
 from conftest import (
     BIN,
     alive,
@@ -283,6 +284,37 @@ def test_idle_zero_disables_and_bad_values_fail_clearly(start_server, tmp_path):
     )
     assert out.returncode != 0
     assert "max_idle_seconds must be >= 0" in out.stderr + out.stdout
+
+
+@pytest.mark.parametrize("where", ["flag", "config file"])
+def test_a_refused_value_leaves_the_extension_out(start_server, tmp_path, where):
+    """A negative time in the config: the server runs without the extension, as documented,
+    never with the default in its place; the log says why."""
+    if where == "flag":
+        server = start_server("--InteractiveApp.max_idle_seconds=-5", ready=False)
+    else:
+        config = tmp_path / "refused_config.py"
+        config.write_text("c.InteractiveApp.max_idle_seconds = -5\n")
+        server = start_server(f"--config={config}", ready=False)
+    wait_for(lambda: _answers(server), 60, "the server to answer")
+    assert server.request("GET", "/interactive/status").status == 404
+    log = server.log()
+    assert "interactive_ext is not loaded: max_idle_seconds must be >= 0" in log, log
+    assert "this server runs without it" in log
+    assert "idle shutdown after" not in log
+    server.proc.terminate()
+    assert server.wait_exit(30) == 0, server.log()
+    for failed in ("failed starting", "AttributeError", "Exception in"):  # nothing else fails
+        assert failed not in server.log(), server.log()
+
+
+def _answers(server) -> bool:
+    """Whether the server answers its own status (the extension's routes may be absent)."""
+    assert server.proc.poll() is None, server.log()
+    try:
+        return server.request("GET", "/api/status").status == 200
+    except OSError:
+        return False
 
 
 def test_extension_is_enabled_on_install():

@@ -185,11 +185,19 @@ def test_resume_with_kernel_edit_and_overrides(task: Callable[..., Task]) -> Non
 
 
 def test_resume_from_a_cell(task: Callable[..., Task]) -> None:
+    """The cell says it is resuming and ends without a traceback, though the server's stop
+    interrupts the kernel before shutting it down."""
     t = task({"lr": 0.2}, max_idle_seconds=60)
     info = t.ready()
     server = t.server(info)
     kernel = start_kernel(server)
-    execute(server, kernel, "from interactive_ext import resume\nresume(epochs=1)")
+    # what follows resume() in the cell is still running when the stop interrupts the kernel
+    code = "from interactive_ext import resume\nresume(epochs=1)\nimport time\ntime.sleep(0.5)"
+    msgs = execute(server, kernel, code, closing=True)
+    errors = [m["content"] for m in msgs if m["msg_type"] == "error"]
+    assert not errors, [e["ename"] for e in errors]
+    printed = "".join(m["content"]["text"] for m in msgs if m["msg_type"] == "stream")
+    assert printed.startswith("Resuming: the server and this kernel are stopping"), msgs
     code, out, err = t.finish()
     assert code == 0, err
     assert out == {"result": {"epochs": 1, "lr": 0.2, "version": 1}}

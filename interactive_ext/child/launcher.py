@@ -37,6 +37,7 @@ from .leftovers import connection_files, remove_server_files
 
 log = logging.getLogger("interactive_ext")
 
+CHECKPOINTS_MODULE = "interactive_ext.server.checkpoints"  # imported by the server child only
 READY_TIMEOUT = 120.0
 STOP_TIMEOUT = 10.0
 LOG_TAIL = 25
@@ -51,6 +52,8 @@ class ServerSpec:
     options: Options = field(default_factory=Options)
     source_dirs: list[str] = field(default_factory=list)
     notebook: str | None = None
+    token: str | None = None  # the task's earlier rounds': one URL for the whole debug loop
+    last_port: int | None = None  # the earlier round's port, taken again with port=0 if free
 
 
 def resolve_token(token: str | None) -> str:
@@ -135,8 +138,9 @@ class ServerProcess:
     def __init__(self, spec: ServerSpec) -> None:
         """Prepare (not start) a server for spec."""
         self.spec = spec
-        self.token = resolve_token(spec.options.token)
+        self.token = spec.token or resolve_token(spec.options.token)
         self.port = spec.options.port
+        self.port_note = ""  # why this round's port is not the last round's, for the URL line
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = spec.session.path / SERVER_LOG
         self.info: ReadyInfo | None = None
@@ -172,6 +176,14 @@ class ServerProcess:
             },
             "IdentityProvider": {"token": self.token},
             "InteractiveApp": app,
+            # JupyterLab's checkpoints go into the session, not beside the person's files
+            "FileContentsManager": {
+                "checkpoints_class": f"{CHECKPOINTS_MODULE}.SessionCheckpoints"
+            },
+            "AsyncFileContentsManager": {
+                "checkpoints_class": f"{CHECKPOINTS_MODULE}.AsyncSessionCheckpoints"
+            },
+            "SessionCheckpoints": {"session_dir": str(spec.session.path)},
             "KernelProvisionerFactory": {"default_provisioner_name": "interactive-provisioner"},
             "InteractiveProvisioner": {
                 "session_dir": str(spec.session.path),
@@ -185,6 +197,8 @@ class ServerProcess:
         The child needs seconds to import; use them, then wait_ready.
         """
         spec = self.spec
+        if self.port == 0:
+            self.port = self.reused_port() or 0
         self.port = listen_port(spec.options.ip, self.port)
         env = handover.child_env()
         if spec.options.ready_file:
@@ -195,6 +209,17 @@ class ServerProcess:
         child.hand_over(
             handover.Handover([], env, spec.root_dir, str(self.log_path), self.config())
         )
+
+    def reused_port(self) -> int | None:
+        """port=0 after a first round: that round's port again if it is free (else a note)."""
+        last = self.spec.last_port
+        if not last:
+            return None
+        try:
+            return listen_port(self.spec.options.ip, last)
+        except ServerError:
+            self.port_note = f" (a new port: port {last} of the last round is taken)"
+            return None
 
     @property
     def server_url(self) -> str:

@@ -182,7 +182,8 @@ def add_option_flags(p: argparse.ArgumentParser) -> None:
         if isinstance(default, bool):
             cli["action"] = argparse.BooleanOptionalAction
         shown = "none" if default in (None, ()) else default
-        cli["help"] = f"{f.metadata['help']} (default: {shown})"
+        said = "default" in f.metadata["help"]  # a help that says its default says it once
+        cli["help"] = f.metadata["help"] + ("" if said else f" (default: {shown})")
         group.add_argument("--" + f.name.replace("_", "-"), **cli)
 
 

@@ -167,6 +167,17 @@ def load(ref: str, what: str) -> Callable[..., Any]:
         raise UsageError(f"{what}: {e}" if what else str(e)) from None
 
 
+def check_flags(args: argparse.Namespace) -> None:
+    """A bad option flag (a negative time, say) is exit 2 before anything starts: a flag wins
+    over the decorator's options, so it is wrong whatever the task declares."""
+    hooks = ("pre_execute", "post_execute")  # MODULE:FUNCTION, loaded with the task
+    given = {n: getattr(args, n, None) for n in option_names() if n not in hooks}
+    try:
+        Options(**{n: v for n, v in given.items() if v is not None})
+    except (TypeError, ValueError) as e:
+        raise UsageError(str(e)) from None
+
+
 def build_options(args: argparse.Namespace, func: Any) -> Options:
     """The Options: the decorator's own (if func is decorated), then the flags given."""
     args.token = token_from(args)  # --token-file's, read once the task is known to load
@@ -294,6 +305,7 @@ def run_task(func: Callable[..., Any], kwargs: dict[str, Any], options: Options)
 
 def _run(args: argparse.Namespace) -> int:
     """cmd_run without the signal handling."""
+    check_flags(args)
     if serves_at_once(args):  # its imports overlap ours and loading the task (handover.py)
         handover.start_early()
     from ..errors import EnvironmentFailure, IdleTimeout, ServerError

@@ -29,7 +29,6 @@ from ..protocol import (
 )
 from ..records import Reason, TaskContext
 from ..session.directory import Session
-from ..session.reading import file_problems
 from . import metrics
 from .activity import KERNEL_ACTIONS, KernelActivity, request_hook, terminal_source
 from .detached import stop_detached
@@ -38,7 +37,7 @@ from .idle import IdleWatcher, wall
 from .notify import Notices
 from .page import PageHandler, without_news
 from .save_window import SaveWindow
-from .status import State, summary, task_status, why
+from .status import State, notebook_path, read_context, summary, task_status, why
 
 LIFECYCLE = "https://events.jupyter.org/interactive_ext/lifecycle/v1"
 SCHEMA_PATH = Path(__file__).parent / "event_schemas" / "lifecycle" / "v1.yaml"
@@ -142,6 +141,16 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
         except (TypeError, ValueError) as e:
             raise TraitError(str(e)) from None
 
+    refused: TraitError | None = None  # the value jupyter_server refused while linking
+
+    def _link_jupyter_server_extension(self, serverapp: ServerApp) -> None:
+        """Link to the server; a refused value is kept, for the load to refuse too."""
+        try:
+            super()._link_jupyter_server_extension(serverapp)
+        except TraitError as e:
+            self.refused = e
+            raise
+
     @validate("session_dir")
     def _existing_dir(self, proposal: Any) -> str:
         value = proposal["value"]
@@ -171,6 +180,11 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
 
     def initialize_settings(self) -> None:
         """Create the watcher and hook the activity sources into the server."""
+        if self.refused is not None:  # jupyter_server loads what it failed to link: refuse
+            raise TraitError(
+                f"interactive_ext is not loaded: {self.refused}; this server runs without it "
+                "(no idle shutdown, no resume)"
+            )
         self.state: State = State.WAITING
         self.stop_reason: Reason | None = None
         self.started = time.monotonic()
@@ -211,6 +225,8 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         """Start the idle clock and the lifetime cap once the server is running; notify."""
+        if self.refused is not None:  # not loaded: nothing to start
+            return
         if self.watcher.enabled:
             self.watcher.start()
             self.log.info(
@@ -228,6 +244,8 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
 
     async def stop_extension(self) -> None:
         """Stop the timers and the kernel subscriptions; let the last notification go out."""
+        if self.refused is not None:  # not loaded: nothing to stop
+            return
         if self.state is State.WAITING:  # not stopped by an outcome: a signal or a dead parent
             self.state = State.STOPPING
             self.notices.stopped("killed")
@@ -353,14 +371,7 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
 
     def task_context(self) -> tuple[TaskContext | None, list[str]]:
         """The task context (None without one) and what is wrong with the session's files."""
-        if self.session is None:
-            return None, []
-        problems = file_problems(self.session)  # damaged pickles: named, the task resumable
-        try:
-            return self.session.context(), problems
-        except SessionError as e:
-            self.log.warning("%s", e)
-            return None, [str(e), *problems]
+        return read_context(self.session, self.log)
 
     def status(self) -> dict[str, Any]:
         """The task context (if any), the state and the idle state."""
@@ -377,7 +388,7 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
             "started": wall(self.started),
             "session_dir": self.session_dir or None,
             "notebook": context.notebook if context else None,
-            "notebook_path": self.notebook_path(context),
+            "notebook_path": notebook_path(context, self.server.root_dir),
             "task": task_status(context, self.session) if context else None,
             "problems": problems,
             "lifetime_deadline": wall(lifetime),
@@ -387,13 +398,3 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
     def heartbeat(self) -> dict[str, Any]:
         """The idle state (the heartbeat body)."""
         return {**self.watcher.state(), "warning_seconds": self.watcher.warning_before}
-
-    def notebook_path(self, context: TaskContext | None) -> str | None:
-        """The starter notebook relative to the server's root (for /lab/tree/PATH), if inside."""
-        if context is None or not context.notebook:
-            return None
-        root = Path(self.server.root_dir).resolve()
-        try:
-            return Path(context.notebook).resolve().relative_to(root).as_posix()
-        except ValueError:
-            return None

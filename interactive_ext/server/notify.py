@@ -15,6 +15,7 @@ from ..session.notify import Notifier, notify_urls
 from ..session.reach import reach_commands
 from ..session.reading import why_waiting
 from . import pod
+from .status import notebook_path
 
 FLUSH_AT_STOP = 2.0
 """At the server's exit, the longest it waits for the stop notification to go out."""
@@ -55,7 +56,7 @@ class Notices:
         """The page to open; with the token only if notify_include_token."""
         server = self.app.server
         context, _ = self.app.task_context()
-        path = self.app.notebook_path(context)
+        path = notebook_path(context, server.root_dir)
         url = server.connection_url + (f"lab/tree/{quote(path)}" if path else "interactive")
         if self.app.notify_include_token and server.identity_provider.token:
             return f"{url}?token={server.identity_provider.token}"

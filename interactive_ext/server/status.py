@@ -8,6 +8,8 @@ after `stops in`) is formatted by each view, since the extension's ticks every s
 from __future__ import annotations
 
 import enum
+import logging
+from pathlib import Path
 from typing import Any
 
 from ..errors import SessionError
@@ -16,6 +18,7 @@ from ..records import Reason, Redefine, TaskContext
 from ..session.changes import pending
 from ..session.definitions import SOURCE_ELSEWHERE
 from ..session.directory import Session
+from ..session.reading import file_problems
 
 COUNTDOWN = "stops in"
 """The summary while the idle clock runs: each view appends the time left, as MM:SS."""
@@ -55,6 +58,30 @@ def task_status(context: TaskContext, session: Session | None) -> dict[str, Any]
     data["parameters"] = params
     data["changes"] = changed_files(session)
     return data
+
+
+def read_context(
+    session: Session | None, log: logging.Logger
+) -> tuple[TaskContext | None, list[str]]:
+    """The task context (None without one) and what is wrong with the session's files."""
+    if session is None:
+        return None, []
+    problems = file_problems(session)  # damaged pickles: named, the task resumable
+    try:
+        return session.context(), problems
+    except SessionError as e:
+        log.warning("%s", e)
+        return None, [str(e), *problems]
+
+
+def notebook_path(context: TaskContext | None, root_dir: str) -> str | None:
+    """The starter notebook relative to the server's root (for /lab/tree/PATH), if inside."""
+    if context is None or not context.notebook:
+        return None
+    try:
+        return Path(context.notebook).resolve().relative_to(Path(root_dir).resolve()).as_posix()
+    except ValueError:
+        return None
 
 
 def changed_files(session: Session | None) -> list[dict[str, Any]]:

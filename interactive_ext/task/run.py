@@ -82,6 +82,7 @@ class TaskRun:
         self.outcome: Outcome | None = None
         self.qualname: str = unwrap(func).__qualname__
         self.notices = TaskNotices(options)
+        self.last: ServerProcess | None = None  # the last round's: its token and port again
 
     # -- the waiting steps: done synchronously here, awaited by AsyncTaskRun ----------------
 
@@ -269,8 +270,7 @@ class TaskRun:
         return func, {**inputs, **convert(func, overrides)}
 
     def record_failure(self, error: BaseException) -> None:
-        """A resumed run failed: error.json, exception.pkl and its frames in the session, a line
-        in the log."""
+        """A resumed run failed: error.json, exception.pkl, its frames, a line in the log."""
         from .capture import capture_frames
 
         record_error(self.session, error)
@@ -288,11 +288,9 @@ class TaskRun:
 
     def retry_after(self, error: BaseException, inputs: dict[str, Any]) -> None:
         """A resumed run failed (run_task_first): keep its failure and serve again."""
+        name = type(error).__name__
         log.warning(
-            "resumed task %s failed (%s: %s); starting Jupyter again",
-            self.qualname,
-            type(error).__name__,
-            error,
+            "resumed task %s failed (%s: %s); starting Jupyter again", self.qualname, name, error
         )
         self.inputs = inputs
         self.context.unpicklable = write_inputs(self.session, inputs)
@@ -332,12 +330,14 @@ class TaskRun:
             options=self.options,
             source_dirs=[root] if root else [],
             notebook=Path(self.context.notebook or "").name or None,
+            token=self.last.token if self.last else None,
+            last_port=self.last.port if self.last else None,
         )
 
     async def serve(self, while_starting: Callable[[], None] | None = None) -> Outcome:
         """Start the server, wait for it to stop by itself, stop it; the recorded outcome."""
         self.session.remove(OUTCOME, READY)
-        server = ServerProcess(self.spec())
+        self.last = server = ServerProcess(self.spec())
         code: int | None = None
         with self.signals() as signals:
             try:
@@ -377,10 +377,11 @@ class TaskRun:
                 info, self.context.ref, self.session, self.options.max_idle_seconds
             )
             announce(
-                "Jupyter for task %s: %s (notebook %s)%s",
+                "Jupyter for task %s: %s (notebook %s)%s%s",
                 self.qualname,
                 info.url,
                 self.context.notebook,
+                server.port_note,
                 reach_suffix(info.port, self.options.ip),
             )
         try:
