@@ -240,7 +240,7 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
                 self.max_lifetime_seconds, lambda: self.request_stop(Reason.LIFETIME)
             )
             self.log.info("lifetime cap: %s s", self.max_lifetime_seconds)
-        self.notices.waiting()
+        self.notices.started()
 
     async def stop_extension(self) -> None:
         """Stop the timers and the kernel subscriptions; let the last notification go out."""

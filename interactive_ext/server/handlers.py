@@ -115,6 +115,7 @@ class StatusHandler(InteractiveHandler):
         if client:
             self.app.saves.seen(client[:100])
         self.reply(self.app.status())
+        self.app.notices.answered()  # the first answer out: the waiting notification may go
 
 
 class SavedHandler(InteractiveHandler):

@@ -20,6 +20,11 @@ from .status import notebook_path
 FLUSH_AT_STOP = 2.0
 """At the server's exit, the longest it waits for the stop notification to go out."""
 
+FIRST_AFTER = 1.0
+"""At the start, the longest the waiting notification (and Apprise's import) waits for the first
+status answer (the task's readiness poll): the import holds the GIL for 0.1-0.2 s, which delayed
+that answer, so the task's ready line (figure 1c)."""
+
 CONTEXT_WAIT = 2.0
 """At the start, how long the waiting notification waits for the task's context.json."""
 
@@ -39,8 +44,8 @@ class Notices:
         """Notify the app's `notify` URLs (and $INTERACTIVE_EXT_NOTIFY's)."""
         self.app = app
         self.notifier = Notifier(notify_urls(app.notify), app.notify_timeout_seconds, app.log)
-        self.notifier.start()  # Apprise loads (seconds on a busy node) while the server starts
         self.warnings = 0
+        self._first: asyncio.TimerHandle | None = None
 
     @property
     def host(self) -> str:
@@ -77,13 +82,22 @@ class Notices:
             return "a Jupyter server with the interactive extension"
         return why_waiting(self.app.session)
 
+    def started(self) -> None:
+        """The server started: label the pod, if in one; the waiting notification comes soon."""
+        deadline = self.app.heartbeat().get("shutdown_deadline")
+        pod.annotate("waiting", self.app.server.port, deadline, self.app.log)
+        if self.notifier.enabled:
+            self._first = asyncio.get_running_loop().call_later(FIRST_AFTER, self.answered)
+
+    def answered(self) -> None:
+        """A status was answered (or FIRST_AFTER passed): the waiting notification goes now."""
+        if self._first is not None:
+            self._first.cancel()
+            self._first = None
+            asyncio.get_running_loop().call_soon(self.waiting)
+
     def waiting(self, tries: int = int(CONTEXT_WAIT / 0.25)) -> None:
         """The session is waiting: task, why, host, port, URL, deadline, how to reach it."""
-        if tries == int(CONTEXT_WAIT / 0.25):  # the first call: label the pod, if in one
-            deadline = self.app.heartbeat().get("shutdown_deadline")
-            pod.annotate("waiting", self.app.server.port, deadline, self.app.log)
-        if not self.notifier.enabled:
-            return
         context, _ = self.app.task_context()
         if context is None and self.app.session is not None and tries > 0:
             # the task writes context.json while the server starts
