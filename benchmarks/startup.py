@@ -191,12 +191,17 @@ def measure(s: Settings) -> dict[str, Any]:
     with notification_target() as target:
         url = f"json://127.0.0.1:{target.server_address[1]}/"
         for i in range(s.runs):
+            # each pair's order turns every run: the run after a stop pays for its leftovers
+            plain_first = i % 2 == 0
+            if not plain_first:
+                notified = _wrapper_once(s, notify=url)  # 1c: the same run, notifying a target
             run = _wrapper_once(s)
-            del run["child_log"], run["wrapper_log"]
-            out["wrapper"].append(run)
             out["bare_for_wrapper"].append(_server_once(s, extension=False))
-            notified = _wrapper_once(s, notify=url)  # 1c: the same run, notifying a target
-            del notified["child_log"], notified["wrapper_log"]
+            if plain_first:
+                notified = _wrapper_once(s, notify=url)
+            for one in (run, notified):
+                del one["child_log"], one["wrapper_log"]
+            out["wrapper"].append(run)
             out["wrapper_notify"].append(notified)
             s.say(
                 "startup #%d: wrapper %.3f s (exit %s), bare %.3f s, with notify %.3f s",
@@ -208,10 +213,17 @@ def measure(s: Settings) -> dict[str, Any]:
             )
         out["notifications_received"] = target.received  # type: ignore[attr-defined]
     for i in range(s.runs):
-        out["ext"].append(_server_once(s, extension=True))
         # quick mode (the suite's check of the harness): one bare run serves both rows
-        bare = out["bare_for_wrapper"][i] if s.quick else _server_once(s, extension=False)
-        out["bare"].append(bare)
+        if s.quick:
+            out["ext"].append(_server_once(s, extension=True))
+            out["bare"].append(out["bare_for_wrapper"][i])
+        else:  # the order turns every run, as above
+            first = i % 2 == 0
+            pair = {
+                e: _server_once(s, extension=e) for e in ((True, False) if first else (False, True))
+            }
+            out["ext"].append(pair[True])
+            out["bare"].append(pair[False])
         s.say(
             "startup #%d: server+ext %.3f s, bare %.3f s",
             i + 1,
