@@ -17,16 +17,13 @@ A task failing with (a) 100 small locals over 10 frames (strings, lists, dicts, 
 
 from __future__ import annotations
 
-import contextlib
-import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from . import common
 from .common import Settings
-from .report import _dist, _med, _not_slower_row, _paired_ci, _ratio, _ratio_row, _row, _verdict
-from .zero_copy import _pss_kib
+from .report import _dist, _med, _not_slower_row, _paired_ci, _ratio_row
+from .zero_copy import held_mib, memory_row
 
 FAILURES = r"""
 import os, time
@@ -161,36 +158,8 @@ URL_RUNS = 10
 
 def _worker(s: Settings, mode: str, kind: str, folder: Path, mib: int) -> dict[str, Any]:
     """Run the worker once in a fresh process; its JSON answer."""
-    done = subprocess.run(
-        [common.PYTHON, "-c", WORKER, mode, kind, str(folder), str(mib)],
-        env=common.bench_env(s.work),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"worker {mode} {kind} failed: {done.stderr[-2000:]}")
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
-
-
-def _held_mib(s: Settings, side: str, folder: Path, mib: int) -> float:
-    """Sum of the PSS of 3 processes that each loaded the frames and read the array, MiB."""
-    cmd = [common.PYTHON, "-c", WORKER, f"hold-{side}", "array", str(folder), str(mib)]
-    env = common.bench_env(s.work)
-    with contextlib.ExitStack() as stack:
-        procs = [
-            stack.enter_context(common.running(cmd, env, s.work, s.work / f"cap-{side}-{i}.log"))
-            for i in range(3)
-        ]
-        for proc in procs:
-
-            def ready(proc: common.Proc = proc) -> bool:
-                if not proc.alive():
-                    raise RuntimeError(f"hold-{side} exited: {proc.tail()}")
-                return "ready" in proc.log_text()
-
-            common.wait_for(ready, 300, what=f"hold-{side} to load")
-        return sum(_pss_kib(p.pid) for p in procs) / 1024
+    args = ["-c", WORKER, mode, kind, str(folder), str(mib)]
+    return dict(common.run_json(s.work, args, 900, f"worker {mode} {kind}"))
 
 
 def _to_url(s: Settings, capture: bool) -> float:
@@ -226,7 +195,9 @@ def measure(s: Settings) -> dict[str, Any]:
         _worker(s, "prepare", "array", folder, mib)
         for _ in range(min(s.runs, 3)):
             for side in ("none", "ours", "plain"):
-                out.setdefault(f"pss3_{side}", []).append(_held_mib(s, side, folder, mib))
+                out.setdefault(f"pss3_{side}", []).append(
+                    held_mib(s, side, "array", folder, mib, WORKER)
+                )
     finally:
         for path in folder.iterdir():
             path.unlink()
@@ -249,25 +220,6 @@ def measure(s: Settings) -> dict[str, Any]:
 
 
 # -- the report -----------------------------------------------------------------------
-
-
-def _memory_row(d: dict[str, Any]) -> str:
-    """Memory 3 loading processes add, against one copy of the array."""
-    added = {
-        side: [a - b for a, b in zip(d[f"pss3_{side}"], d["pss3_none"], strict=False)]
-        for side in ("ours", "plain")
-    }
-    ours = _med(added["ours"])
-    copies = None if ours is None else ours / d["mib"]
-    return _row(
-        f"12 memory added by 3 processes that loaded the frames of (b) (`load_frames()`) and "
-        f"read the {d['mib']} MiB array",
-        _dist(added["ours"], "MiB", 1, 0) + (f" = {copies:.2f} copies" if copies else ""),
-        "`pickle.load` of the raw dump: " + _dist(added["plain"], "MiB", 1, 0),
-        _ratio(ours, _med(added["plain"])),
-        "<= 1.1 copies of the data",
-        _verdict(copies <= 1.1 if copies is not None else None),
-    )
 
 
 def rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
@@ -294,7 +246,12 @@ def rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
             d["url_none"],
             limit=1.05,
         ),
-        _memory_row(d),
+        memory_row(
+            f"12 memory added by 3 processes that loaded the frames of (b) (`load_frames()`) "
+            f"and read the {d['mib']} MiB array",
+            d,
+            "`pickle.load` of the raw dump: ",
+        ),
     ]
     small = _med(d["small"]["ours"]) or 0.0
     pairs = zip(d["small"]["ours"], d["small"]["plain"], strict=True)

@@ -12,7 +12,6 @@ patch text). The start's cost is compared with the wrapper's startup measured in
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -110,16 +109,8 @@ def measure(s: Settings) -> dict[str, Any]:
 
     work = common.tmpdir(s.work, "changes-")
     make_tree(work / "tree")
-    done = subprocess.run(
-        [common.PYTHON, __file__, "probe", str(work / "tree"), str(s.runs)],
-        env=common.bench_env(s.work),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"the probe failed: {done.stderr[-2000:]}")
-    out: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    args = [__file__, "probe", str(work / "tree"), str(s.runs)]
+    out: dict[str, Any] = common.run_json(s.work, args, 600, "the probe")
     out["startup"] = []
     for i in range(s.runs):
         run = _wrapper_once(s)

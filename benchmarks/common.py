@@ -106,6 +106,16 @@ def bench_env(work: Path) -> dict[str, str]:
     return env
 
 
+def run_json(work: Path, args: list[str], timeout: float, what: str) -> Any:
+    """Run PYTHON with args in a fresh process; the JSON of its last stdout line."""
+    done = subprocess.run(
+        [PYTHON, *args], env=bench_env(work), capture_output=True, text=True, timeout=timeout
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def server_flags(port: int, root_dir: Path, token: str = TOKEN) -> list[str]:
     """The flags every bare/ours server run gets (same for both sides of a comparison)."""
     return [

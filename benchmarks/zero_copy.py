@@ -15,9 +15,7 @@ load alternated in one process, against the same plain pickle calls.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -123,16 +121,8 @@ microseconds in milliseconds, so it takes this many for the interval to be narro
 
 def _worker(s: Settings, mode: str, kind: str, path: Path, mib: int) -> dict[str, Any]:
     """Run the worker once in a fresh process; its JSON answer."""
-    done = subprocess.run(
-        [common.PYTHON, "-c", WORKER, mode, kind, str(path), str(mib)],
-        env=common.bench_env(s.work),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"worker {mode} {kind} failed: {done.stderr[-2000:]}")
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    args = ["-c", WORKER, mode, kind, str(path), str(mib)]
+    return dict(common.run_json(s.work, args, 600, f"worker {mode} {kind}"))
 
 
 def _evict(path: Path) -> None:
@@ -153,9 +143,11 @@ def _pss_kib(pid: int) -> int:
     raise RuntimeError(f"no Pss in /proc/{pid}/smaps_rollup")
 
 
-def _held_mib(s: Settings, side: str, kind: str, path: Path, mib: int) -> float:
-    """Sum of the PSS of 3 processes that each loaded path and read all of it, in MiB."""
-    cmd = [common.PYTHON, "-c", WORKER, f"hold-{side}", kind, str(path), str(mib)]
+def held_mib(
+    s: Settings, side: str, kind: str, path: Path, mib: int, worker: str = WORKER
+) -> float:
+    """Sum of the PSS of 3 worker processes that each loaded path and read it all, in MiB."""
+    cmd = [common.PYTHON, "-c", worker, f"hold-{side}", kind, str(path), str(mib)]
     env = common.bench_env(s.work)
     with contextlib.ExitStack() as stack:
         procs = [
@@ -198,7 +190,7 @@ def _big(s: Settings, kind: str, mib: int) -> dict[str, Any]:
         for _ in range(min(s.runs, 3)):
             for side in ("none", "ours", "plain"):
                 path = paths.get(side, paths["ours"])
-                out.setdefault(f"pss3_{side}", []).append(_held_mib(s, side, kind, path, mib))
+                out.setdefault(f"pss3_{side}", []).append(held_mib(s, side, kind, path, mib))
         s.say(
             "zero_copy %s: load warm %s vs %s; 3-process PSS %s vs %s (none %s) MiB",
             kind,
@@ -236,7 +228,7 @@ def measure(s: Settings) -> dict[str, Any]:
 # -- the report -----------------------------------------------------------------------
 
 
-def _memory_row(label: str, d: dict[str, Any]) -> str:
+def memory_row(label: str, d: dict[str, Any], reference: str = "`pickle.load`: ") -> str:
     """Memory 3 loading processes add, ours vs plain, against one copy of the data."""
     added = {
         side: [a - b for a, b in zip(d[f"pss3_{side}"], d["pss3_none"], strict=False)]
@@ -247,7 +239,7 @@ def _memory_row(label: str, d: dict[str, Any]) -> str:
     return _row(
         label,
         _dist(added["ours"], "MiB", 1, 0) + (f" = {copies:.2f} copies" if copies else ""),
-        "`pickle.load`: " + _dist(added["plain"], "MiB", 1, 0),
+        reference + _dist(added["plain"], "MiB", 1, 0),
         _ratio(ours, _med(added["plain"])),
         "<= 1.1 copies of the data",
         _verdict(copies <= 1.1 if copies is not None else None),
@@ -270,7 +262,7 @@ def _big_rows(name: str, d: dict[str, Any]) -> list[str]:
             d["pass_cold_plain"],
             limit=None,
         ),
-        _memory_row(f"8 memory added by 3 processes that loaded {what} and read it all", d),
+        memory_row(f"8 memory added by 3 processes that loaded {what} and read it all", d),
         _not_slower_row(
             f"8 write of {what} to a new file: `pickles.dump` (atomic, 0600) vs raw "
             "`pickle.dump` (one process, paired runs)",

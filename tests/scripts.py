@@ -53,6 +53,13 @@ class Script:
         """Wait until the round's server has stopped (its ready file removed)."""
         wait_for(lambda: not alive(info["pid"]), 30, "the server to stop")
 
+    def next_round(self, info: dict[str, Any]) -> dict[str, Any]:
+        """After a resume that fails again: wait for this round's server to stop and the next
+        round's to be ready; the next round's ready info."""
+        self.gone(info)
+        first = info["pid"]
+        return wait_for(lambda: (i := self.ready()) and i["pid"] != first and i, 60, "round 2")
+
     def finish(self, timeout: float = 60) -> tuple[int, dict[str, Any], str]:
         """Wait for the script to exit: code, the last JSON line it printed, its stderr."""
         try:

@@ -26,6 +26,8 @@ from typing import Any
 import pytest
 from conftest import ServerProcess, execute, http, kill_tree, wait_for
 
+from benchmarks import containment
+
 BIN = Path(sys.executable).parent
 
 PLANTED = ["jupyter_lsp", "jupyterlab", "notebook_shim", "jupyter_server_terminals", "terminado"]
@@ -394,35 +396,16 @@ def test_clean_refuses_a_tmpdir_others_can_write(shared_dir, other_user):
 
 # -- 5: children that fight back ------------------------------------------------------------
 
-FORK_ON_TERM = """
-import os, signal, sys, time
-def again(*_):
-    if os.fork():
-        os._exit(0)
-signal.signal(signal.SIGTERM, again)
-while True:
-    open(sys.argv[2], "w").write(repr(time.time()))
-    time.sleep(0.05)
-"""
-"""Forks a new child when it gets SIGTERM; the parent exits, the child goes on."""
-
-REFORK = """
-import os, sys, time
-while True:
-    open(sys.argv[2], "w").write(repr(time.time()))
-    time.sleep(0.02)
-    if os.fork():
-        os._exit(0)
-"""
-"""Re-forks every 20 ms: a new pid all the time, the old one gone (too fast for a scan of
-/proc to see: it writes the time into a file instead, its heartbeat)."""
-
+# the fighters of figure 11 (benchmarks/containment.py): fork on SIGTERM (the parent exits, the
+# child goes on); re-fork every 20 ms (a new pid all the time, too fast for a scan of /proc: each
+# writes the time into its beat file, argv[1], instead)
+FIGHTERS = (containment.FIGHTERS["fork-on-term"], containment.FIGHTERS["refork"])
 MARKS = ("i22-fork-on-term", "i22-refork")
 
 FIGHT = """
 import subprocess, sys
 for code, mark, beat in {fighters}:
-    print(subprocess.Popen([sys.executable, "-c", code, mark, beat], start_new_session=True).pid)
+    print(subprocess.Popen([sys.executable, "-c", code, beat, mark], start_new_session=True).pid)
 """
 """Run in a kernel: detach both fighters, print their pids (= their sessions)."""
 
@@ -447,7 +430,7 @@ def test_children_that_fork_on_sigterm_or_refork_are_gone_within_2_s(run_task, t
     """Finding 5: a process forking on SIGTERM and one re-forking every 20 ms, detached from a
     kernel, are gone within 2 s of the end of the session, however it ends."""
     beats = [tmp_path / f"{m}.beat" for m in MARKS]
-    specs = [(c, m, str(b)) for c, m, b in zip((FORK_ON_TERM, REFORK), MARKS, beats, strict=True)]
+    specs = [(c, m, str(b)) for c, m, b in zip(FIGHTERS, MARKS, beats, strict=True)]
     proc, info = run_task()
     sids: set[int] = set()
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import start_kernel, wait_for
+from conftest import start_kernel
 from scripts import (
     run_cell,
     script_fixture,  # noqa: F401 - the `script` fixture
@@ -82,9 +82,7 @@ def test_load_error_shows_the_latest_failure_in_the_next_round(tmp_path, script)
     info = s.ready()
     (tmp_path / "fail").write_text("second failure")
     assert s.resume(info).status == 202
-    s.gone(info)
-    first = info["pid"]
-    info = wait_for(lambda: (i := s.ready()) and i["pid"] != first and i, 60, "round 2")
+    info = s.next_round(info)
     server = server_of(info, s.proc)
     out, errors = run_cell(
         server, start_kernel(server), "from interactive_ext import load_error\nprint(load_error())"

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import start_kernel, wait_for
+from conftest import start_kernel
 from scripts import (
     run_cell,
     script_fixture,  # noqa: F401 - the `script` fixture
@@ -148,9 +148,7 @@ def test_a_failed_task_opens_with_its_frames_and_a_resumed_failure_with_its_own(
     # the resumed run fails elsewhere: the next round shows its frames, not the first ones
     write(tmp_path, "task.py", SECOND)
     assert s.resume(info).status == 202
-    s.gone(info)
-    first = info["pid"]
-    info = wait_for(lambda: (i := s.ready()) and i["pid"] != first and i, 60, "round 2")
+    info = s.next_round(info)
     server = server_of(info, s.proc)
     out, errors = run_cell(
         server,
