@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import statistics
 from typing import Any
 
@@ -556,6 +557,29 @@ SECTIONS = [
 ]
 
 
+def _misses(rows: list[str]) -> list[str]:
+    """One line per MISS row, read from its cells: what missed, by how much, and for a paired
+    row whether its median or only its interval is beyond the margin."""
+    found = []
+    for row in rows:
+        if "**MISS**" not in row:
+            continue
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        label, ratio, target = cells[0], cells[3], cells[4]
+        paired = re.fullmatch(r"([\d.]+) \(95 % CI ([\d.]+)-([\d.]+)\)", ratio)
+        if paired and float(paired[1]) <= NOT_SLOWER:
+            why = (
+                f"the paired median {paired[1]} is within {NOT_SLOWER}; the interval's upper end "
+                f"{paired[3]} is not (too few or too noisy pairs to show it is not slower)"
+            )
+        elif paired:
+            why = f"the paired median {paired[1]} itself is above {NOT_SLOWER}: slower"
+        else:
+            why = f"{ratio} against the target {target}"
+        found.append(f"{label}: {why}.")
+    return found
+
+
 def render(results: dict[str, Any]) -> str:
     """The whole docs/benchmarks.md."""
     m = results["machine"]
@@ -599,6 +623,9 @@ def render(results: dict[str, Any]) -> str:
                 *notes,
             ]
         all_notes.append((title, notes))
+    misses = _misses(lines)
+    if misses:
+        lines += ["", "## Misses", "", *[f"- {n}" for n in misses]]
     lines += ["", "## Rules", "", *[f"- {r}" for r in RULES], ""]
     for title, notes in all_notes:
         lines += [f"## {title}", "", *[f"- {n}" for n in notes], ""]
