@@ -26,6 +26,9 @@ from . import common
 from .common import Settings
 
 OFF = "--ServerApp.jpserver_extensions=interactive_ext=False"
+WRAPPER_PAIRS = 15
+"""Wrapper runs per side in full mode: 1c is a paired row, and 5 pairs give an interval wider
+than its 5 % margin on a machine whose server starts vary by a second (as figure 8's 15)."""
 
 
 def _server_once(s: Settings, extension: bool) -> dict[str, Any]:
@@ -190,7 +193,7 @@ def measure(s: Settings) -> dict[str, Any]:
     }
     with notification_target() as target:
         url = f"json://127.0.0.1:{target.server_address[1]}/"
-        for i in range(s.runs):
+        for i in range(s.runs if s.quick else WRAPPER_PAIRS):
             # each pair's order turns every run: the run after a stop pays for its leftovers
             plain_first = i % 2 == 0
             if not plain_first:
