@@ -197,9 +197,8 @@ class ServerProcess:
         The child needs seconds to import; use them, then wait_ready.
         """
         spec = self.spec
-        if self.port == 0:
-            self.port = self.reused_port() or 0
-        self.port = listen_port(spec.options.ip, self.port)
+        reused = self.reused_port() if self.port == 0 else None  # checked by its own bind
+        self.port = reused or listen_port(spec.options.ip, self.port)
         env = handover.child_env()
         if spec.options.ready_file:
             env[READY_FILE_ENV] = str(Path(spec.options.ready_file).absolute())
