@@ -132,7 +132,20 @@ def _urls(name: str, value: Any) -> tuple[str, ...]:
             f"{name}: {bad[0]!r} is not an Apprise URL (SCHEMA://...); "
             "see https://github.com/caronc/apprise/wiki for the schemas"
         )
+    if value:
+        require_apprise(name)
     return tuple(value)
+
+
+def require_apprise(name: str) -> None:
+    """ValueError in one line when notifications are asked for and Apprise is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("apprise") is None:
+        raise ValueError(
+            f"{name} sends notifications through Apprise, which is not installed: "
+            "pip install 'interactive_ext[notify]'"
+        )
 
 
 def option(default: Any, check: Callable[[str, Any], Any], help: str, **cli: Any) -> Any:

@@ -46,7 +46,9 @@ def prep():
 def originals(tmp_path: Path) -> Path:
     """The task's tree as it was at the start, copied aside (the "original sources")."""
     copy = tmp_path.parent / f"{tmp_path.name}-original"
-    shutil.copytree(tmp_path, copy, ignore=shutil.ignore_patterns("__pycache__", "*.json"))
+    shutil.copytree(
+        tmp_path, copy, ignore=shutil.ignore_patterns("__pycache__", "*.json", "*.sock")
+    )
     return copy
 
 
@@ -135,6 +137,23 @@ def test_a_failing_destination_is_a_warning(tmp_path, script):
     assert code == 0, err
     assert "cannot save this resume's changes to" in err
     assert out["value"] == "NEW helper / NEW task" and out["changes"]["saved"] is None
+
+
+def test_a_resume_whose_edit_fails_to_reload_still_logs_and_saves_its_patch(tmp_path, script):
+    saved_dir = tmp_path / "changes"
+    s = start(tmp_path, script, f"save_changes_to={str(saved_dir)!r}")
+    info = s.ready()
+    broken = HELPERS.replace("OLD helper", "NEW helper") + "import no_such_module_here\n"
+    write(tmp_path / "pkg", "helpers.py", broken)  # valid syntax: the re-load itself fails
+    assert s.resume(info).status == 202
+    code, _, err = s.finish()
+    assert code == 1, err
+    assert "ReloadError" in err and "no_such_module_here" in err
+    tail = err[err.index("resuming task train") :]
+    assert "changes at this resume: 1 changed file" in tail
+    assert tail.index("changes saved to") < tail.index("ReloadError")
+    (patch,) = saved_dir.iterdir()
+    assert "+import no_such_module_here" in patch.read_text()
 
 
 # -- S3 through moto's server mode, started here -----------------------------------------

@@ -269,3 +269,23 @@ def test_a_local_that_does_not_unpickle_in_the_kernel_is_a_placeholder() -> None
     assert inner is not None
     assert isinstance(inner["value"], Placeholder) and "Local" in inner["value"].type
     assert inner["lock"].type == "_thread.lock"  # type: ignore[union-attr]
+
+
+def _many_locals(depth: int) -> None:
+    table = {"depth": depth, "values": list(range(10))}
+    pair = (depth, [depth])
+    shared = pair[1]  # the same list twice: one object in the kernel too
+    raise ValueError(f"{table} {pair} {shared}")
+
+
+def test_a_frames_locals_are_pickled_in_one_pass_and_load_as_the_same_objects() -> None:
+    exc = _fail(_many_locals, 3)
+    record = collect(exc, 1 << 20, False)
+    inner = record.frames[-1].locals
+    assert inner is not None
+    groups = {id(getattr(v, "group", None)) for k, v in inner.items() if k != "depth"}
+    assert len(groups) == 1 and None not in [getattr(inner["pair"], "group", None)]
+    locals_ = task_frames(record)[-1].locals
+    assert locals_ is not None
+    assert locals_["table"] == {"depth": 3, "values": list(range(10))} and locals_["depth"] == 3
+    assert locals_["shared"] is locals_["pair"][1]

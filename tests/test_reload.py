@@ -157,3 +157,30 @@ def test_check_sources_names_the_file_and_line(modules):
     write(modules, "ra.py", "def f(:\n")
     with pytest.raises(ReloadError, match=r"ra\.py, line 1"):
         check_sources(snap)
+
+
+MODULE_TASK = f"""
+import os
+from interactive_ext import interactive
+
+@interactive({OPTS})
+def train(epochs: int = 1):
+    return {{"epochs": epochs, "version": 1}}
+"""
+
+
+def test_a_renamed_module_task_is_a_400_and_the_server_stays(tmp_path, script):
+    write(tmp_path, "tasks.py", MODULE_TASK)
+    write(tmp_path, "main.py", "import json, tasks\nprint(json.dumps(tasks.train()))\n")
+    s = script("main.py")
+    info = s.ready()
+    write(tmp_path, "tasks.py", MODULE_TASK.replace("def train", "def fit"))
+    r = s.resume(info)
+    assert r.status == 400, r
+    assert f"{tmp_path / 'tasks.py'} no longer defines 'train'" in r.body["message"]
+    assert s.status(info)["state"] == "waiting"
+    write(tmp_path, "tasks.py", MODULE_TASK.replace('"version": 1', '"version": 2'))
+    assert s.resume(info).status == 202
+    code, out, err = s.finish()
+    assert code == 0, err
+    assert out == {"epochs": 1, "version": 2}

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,9 @@ from ..protocol import (
     TOKEN_ENV,
 )
 from ..records import ReadyInfo
+from ..session.conversion import ConversionService
 from ..session.directory import Session, atomic_write
+from ..session.notify import report_failures
 from . import containment, handover
 from .leftovers import connection_files, remove_server_files
 
@@ -54,6 +57,7 @@ class ServerSpec:
     notebook: str | None = None
     token: str | None = None  # the task's earlier rounds': one URL for the whole debug loop
     last_port: int | None = None  # the earlier round's port, taken again with port=0 if free
+    convert: Callable[[dict[str, Any]], Any] | None = None  # the task's own, asked by the server
 
 
 def resolve_token(token: str | None) -> str:
@@ -147,6 +151,7 @@ class ServerProcess:
         self.spawned_at: int | None = None
         self.was_subreaper = False
         self.child: handover.WaitingChild | None = None
+        self.converter: ConversionService | None = None
 
     def config(self) -> dict[str, Any]:
         """The server's config, handed to the child through its stdin (never in `ps`, no file)."""
@@ -199,6 +204,8 @@ class ServerProcess:
         spec = self.spec
         reused = self.reused_port() if self.port == 0 else None  # checked by its own bind
         self.port = reused or listen_port(spec.options.ip, self.port)
+        if spec.convert is not None:
+            self.converter = ConversionService(spec.session, spec.convert)
         env = handover.child_env()
         if spec.options.ready_file:
             env[READY_FILE_ENV] = str(Path(spec.options.ready_file).absolute())
@@ -298,6 +305,8 @@ class ServerProcess:
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Stop the server, then every process it left (kernels and what they started)."""
+        if self.converter is not None:
+            self.converter.close()
         proc = self.proc
         if proc is None:
             return
@@ -315,6 +324,7 @@ class ServerProcess:
         self.contain(kernels)
         if self.child is not None:
             self.child.close(self.log_path)
+        report_failures(self.spec.session)
 
     def contain(self, known: set[int]) -> None:
         """Stop what the server left: known pids, its orphans re-parented to us, their trees.

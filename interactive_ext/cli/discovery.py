@@ -7,6 +7,7 @@ import logging
 import os
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..client import Client, Unreachable
 from ..errors import SessionError
@@ -79,6 +80,23 @@ def running() -> list[Found]:
     return found
 
 
+def local_token(server_url: str) -> str:
+    """The token of this user's running server at server_url (its runtime file), or ""."""
+    wanted = urlsplit(server_url)
+    local = {"127.0.0.1", "localhost", "::1", "0.0.0.0", "::"}
+    tokens = set()
+    for info in runtime_servers():
+        there = urlsplit(info["url"])
+        same_host = there.hostname == wanted.hostname or {there.hostname, wanted.hostname} <= local
+        base = info.get("base_url") if isinstance(info.get("base_url"), str) else there.path
+        if same_host and there.port == wanted.port and (base or "/") == wanted.path:
+            tokens.add(info.get("token") or "")
+    if len(tokens) == 1:
+        log.info("using the token of the session at %s from its runtime file", server_url)
+        return tokens.pop()
+    return ""
+
+
 def from_session_dir(path: str, source: str) -> Client:
     """The client of a session directory's server, from its ready file."""
     try:
@@ -95,7 +113,10 @@ def from_session_dir(path: str, source: str) -> Client:
 def find(url: str | None, token: str | None, session_dir: str | None) -> Client:
     """The server to talk to: --url, else --session-dir, else this kernel's, else the one task."""
     if url:
-        return Client.from_url(url, token)
+        client = Client.from_url(url, token)
+        if not client.token:  # a session of this user on this machine: its token is known
+            client.token = local_token(client.server_url)
+        return client
     if token:
         raise NotFound(
             "--token and --token-file need --url (a found server's token is known already)"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -29,8 +28,13 @@ class ServerRefused(Exception):
 
 def json_object(text: str, what: str, example: str) -> dict[str, Any]:
     """Parse a JSON object given on the command line; UsageError with an example if it is not."""
+    from ..errors import InputsError
+    from ..session.overrides import strict_json
+
     try:
-        value = json.loads(text)
+        value = strict_json(text)  # what the REST API refuses (NaN, Infinity...) is refused
+    except InputsError as e:
+        raise UsageError(f"{what}: {e}") from None
     except (ValueError, RecursionError) as e:
         raise UsageError(
             f"{what} is not valid JSON ({e}); give an object like '{example}'"

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import fields
@@ -22,14 +23,23 @@ log = logging.getLogger("interactive_ext.cli")
 
 CLIENT_EPILOG = """\
 finding the server: --url (the token from --token or --token-file, from the
-url's ?token=, or from JUPYTER_TOKEN), else --session-dir, else the session of the kernel this
+url's ?token=, from JUPYTER_TOKEN, or from the runtime file of this user's server at
+that URL on this machine), else --session-dir, else the session of the kernel this
 runs in ($INTERACTIVE_EXT_SESSION), else the one running interactive task
 session among the Jupyter servers of this user (their runtime files in
 `jupyter --runtime-dir`); none or several found is exit 2.
 
+"""
+
+RESUME_EXITS = """\
 exit codes: 0 ok; 1 the server refused (409: it is already resuming or
 stopping) or failed; 2 no server found, connection refused, bad token
-(403), bad --inputs (400).
+(403), bad --inputs (400: the task cannot take them; it keeps waiting).
+"""
+
+STATUS_EXITS = """\
+exit codes: 0 ok; 1 the server failed; 2 no server found, connection
+refused, bad token (403).
 """
 
 
@@ -84,10 +94,11 @@ def cmd_resume(args: argparse.Namespace) -> int:
     client = find_client(args)
     reply = call(client, "POST", "resume", {"inputs": inputs, "via": "cli"})
     if reply.status == 202:
-        names = ", ".join(sorted(inputs)) or "none"
-        files = reply.body.get("changes", []) if isinstance(reply.body, dict) else []
+        body = reply.body if isinstance(reply.body, dict) else {}
+        files = body.get("changes", [])
         print(
-            f"resuming the task at {client.server_url} (input overrides: {names}; "
+            f"resuming the task at {client.server_url} (input overrides: "
+            f"{overrides_text(body.get('overrides'), inputs)}; "
             f"changed files: {', '.join(f['path'] for f in files) or 'none'})"
         )
         return exits.OK
@@ -96,6 +107,18 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if reply.status == 400:
         raise UsageError(f"the server rejected the inputs: {reply.message}")
     raise http_failure(client, "resume", reply)
+
+
+def overrides_text(used: Any, sent: dict[str, Any]) -> str:
+    """`lr=0.5 (from --inputs), epochs=3 (from save_inputs()); the others original`."""
+    if not isinstance(used, dict):  # an older server: the names sent only
+        used = {n: {"from": "cli", "value": v, "json": True} for n, v in sent.items()}
+    parts = []
+    for name, o in sorted(used.items()):
+        value = json.dumps(o.get("value")) if o.get("json") else str(o.get("value"))
+        origin = "--inputs" if o.get("from") == "cli" else o.get("from")
+        parts.append(f"{name}={value} (from {origin})")
+    return ", ".join(parts) + "; the others original" if parts else "none, all original"
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -207,7 +230,7 @@ def add_command(sub: Any, common: argparse.ArgumentParser, spec: dict[str, Any])
     """One subcommand from its spec: name, help, description, func, args, client."""
     kw: dict[str, Any] = {"help": spec["help"], "description": spec["description"]}
     if spec.get("client"):
-        kw.update(epilog=CLIENT_EPILOG, formatter_class=RawEpilogFormatter)
+        kw.update(epilog=CLIENT_EPILOG + spec.get("exits", ""), formatter_class=RawEpilogFormatter)
     p = sub.add_parser(spec["name"], parents=[common], **kw)
     if spec.get("client"):
         add_client_flags(p)
@@ -231,6 +254,7 @@ def command_specs() -> list[dict[str, Any]]:
             "description": "Resume the task of a running interactive session: the server stops "
             "and the task runs with its inputs and the overrides given.",
             "func": cmd_resume,
+            "exits": RESUME_EXITS,
             "args": [
                 ("--inputs", {"metavar": "JSON", "help": inputs_help}),
                 *RAY_RESUME_FLAGS,
@@ -243,6 +267,7 @@ def command_specs() -> list[dict[str, Any]]:
             "description": "Print the status of a running interactive session as JSON: state, "
             "task, idle clock.",
             "func": cmd_status,
+            "exits": STATUS_EXITS,
         },
         {
             "name": "list",
@@ -299,11 +324,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="[%(levelname).1s %(asctime)s %(name)s] %(message)s",
     )
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe (`status | head`) shows here, not at the exit
+        return code
+    except BrokenPipeError:
+        quiet_stdout()
+        return exits.OK
     except UsageError as e:
         return exits.fail(exits.USAGE, f"error: {e}", args.command)
     except ServerRefused as e:
         return exits.fail(exits.TASK_FAILED, str(e), args.command)
+
+
+def quiet_stdout() -> None:
+    """The reader of stdout went away (`| head`): the rest goes nowhere, with no traceback."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 if __name__ == "__main__":

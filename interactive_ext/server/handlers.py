@@ -12,8 +12,9 @@ from tornado import web
 
 from ..errors import InputsError, SessionError
 from ..records import Reason
-from ..session.overrides import MAX_MESSAGE, clip, parse_resume, parse_saved_body
-from .status import State, changed_files
+from ..session.conversion import check_resume
+from ..session.overrides import MAX_MESSAGE, clip, parse_saved_body
+from .status import State, changed_files, overrides_used
 
 AUTH_RESOURCE = "interactive"
 """The resource every handler of the extension is authorized for."""
@@ -23,6 +24,10 @@ NO_TOKEN = (
     "URL the task printed, and in its ready file)"
 )
 
+TASK_SILENT = (
+    "the task process did not answer whether it can convert these inputs; nothing was changed, "
+    "try again"
+)
 NOT_STOPPING = (
     "the server is not stopping: a save report is taken only once a stop began (resume, idle, "
     "lifetime) and the status says so; nothing was recorded"
@@ -67,15 +72,18 @@ class ResumeHandler(InteractiveHandler):
 
     @web.authenticated
     @authorized
-    def post(self) -> None:
+    async def post(self) -> None:
         """Resume the task, optionally with input overrides {"inputs": {...}}."""
         if self.app.state is not State.WAITING:
             raise web.HTTPError(409, self.app.already())
         context, _ = self.app.task_context()  # a broken context: no name checks, still resumable
         try:
-            inputs, via = parse_resume(self.request.body, context)
+            where = self.app.session.path if self.app.session is not None else None
+            inputs, via = await check_resume(self.request.body, context, where)
         except InputsError as e:
             raise web.HTTPError(400, clip(str(e), MAX_MESSAGE)) from None
+        except TimeoutError:
+            raise web.HTTPError(503, TASK_SILENT) from None
         changes = changed_files(self.app.session)
         try:
             stopping = self.app.request_stop(Reason.RESUMED, inputs, via)
@@ -84,7 +92,9 @@ class ResumeHandler(InteractiveHandler):
             raise web.HTTPError(500, str(e)) from None
         if not stopping:
             raise web.HTTPError(409, self.app.already())
-        self.reply({"status": "resuming", "inputs": sorted(inputs), "changes": changes}, 202)
+        used = overrides_used(self.app.session, inputs, via)
+        body = {"status": "resuming", "inputs": sorted(inputs), "changes": changes}
+        self.reply({**body, "overrides": used}, 202)
 
 
 class HeartbeatHandler(InteractiveHandler):

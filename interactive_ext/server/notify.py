@@ -141,4 +141,7 @@ class Notices:
         thread = getattr(self, "pod_thread", None)
         if thread is not None:
             thread.join(FLUSH_AT_STOP)
-        return self.notifier.flush(FLUSH_AT_STOP)
+        done = self.notifier.flush(FLUSH_AT_STOP)
+        if self.app.session is not None:
+            self.notifier.record(self.app.session)
+        return done

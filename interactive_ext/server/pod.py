@@ -54,6 +54,16 @@ def _api() -> Any:
     return kubernetes.client.CoreV1Api(kubernetes.client.ApiClient(config))
 
 
+_told: list[bool] = []
+"""Whether this process said that the pod cannot be annotated (said once, not at every state)."""
+
+
+def _cannot(log: logging.Logger, message: str, *args: Any) -> None:
+    """Why the pod is not annotated: logged the first time, debug after."""
+    log.log(logging.DEBUG if _told else logging.INFO, message, *args)
+    _told.append(True)
+
+
 def _patch(state: str, port: int, deadline: str | None, log: logging.Logger) -> None:
     """Patch the pod now (in the background thread); one line if it cannot."""
     here = pod()
@@ -63,7 +73,8 @@ def _patch(state: str, port: int, deadline: str | None, log: logging.Logger) -> 
     try:
         api = _api()
     except ImportError:
-        log.info(
+        _cannot(
+            log,
             "pod %s/%s is not annotated: the kubernetes client is missing "
             "(pip install 'interactive_ext[kubernetes]')",
             namespace,
@@ -71,7 +82,7 @@ def _patch(state: str, port: int, deadline: str | None, log: logging.Logger) -> 
         )
         return
     except OSError as e:
-        log.info("pod %s/%s is not annotated: no in-cluster access (%s)", namespace, name, e)
+        _cannot(log, "pod %s/%s is not annotated: no in-cluster access (%s)", namespace, name, e)
         return
     try:
         api.patch_namespaced_pod(
@@ -80,7 +91,7 @@ def _patch(state: str, port: int, deadline: str | None, log: logging.Logger) -> 
     except Exception as e:
         status = getattr(e, "status", None)
         why = "no permission to patch pods" if status in (401, 403) else f"{type(e).__name__}"
-        log.info("pod %s/%s is not annotated (%s): %s", namespace, name, why, str(e)[:200])
+        _cannot(log, "pod %s/%s is not annotated (%s): %s", namespace, name, why, str(e)[:200])
         return
     log.info("pod %s/%s annotated: interactive-ext/state=%s", namespace, name, state)
 

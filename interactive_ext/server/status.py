@@ -60,6 +60,20 @@ def task_status(context: TaskContext, session: Session | None) -> dict[str, Any]
     return data
 
 
+def overrides_used(session: Session | None, sent: dict[str, Any], via: str) -> dict[str, Any]:
+    """The overrides a resume runs with, each with its origin: the request's (via) over
+    save_inputs()' (the others are the original inputs)."""
+    saved: Any = {}
+    if session is not None:
+        try:
+            saved = session.read_json(SAVED_VALUES) or {}
+        except SessionError:
+            saved = {}
+    out = {n: {"from": "save_inputs()", **v} for n, v in dict(saved).items() if isinstance(v, dict)}
+    out.update({n: {"from": via, "value": v, "json": True} for n, v in sent.items()})
+    return out
+
+
 def read_context(
     session: Session | None, log: logging.Logger
 ) -> tuple[TaskContext | None, list[str]]:

@@ -126,7 +126,54 @@ def source_of(context: TaskContext) -> tuple[str | bytes, str]:
 
 
 def check_definitions(context: TaskContext) -> None:
-    """ReloadError when a task re-defined by its definitions cannot be (run before a resume)."""
+    """ReloadError when a task re-defined by its definitions cannot be (run before a resume),
+    or when its module's file no longer binds the task's name (renamed or removed)."""
     if context.redefine in (Redefine.FILE, Redefine.NOTEBOOK):
         source, where = source_of(context)
         parse(source, where, context.qualname)
+    elif context.redefine is Redefine.MODULE and context.source_file:
+        where = context.source_file
+        try:
+            tree = ast.parse(Path(where).read_bytes(), where)
+        except (OSError, SyntaxError, ValueError):
+            return  # the sources' own check names a syntax error
+        if "<" not in context.qualname and not _binds(tree.body, context.qualname.split(".")):
+            raise ReloadError(
+                f"cannot resume: {where} no longer defines {context.qualname!r} (renamed or "
+                "removed?); define it again, then resume"
+            )
+
+
+def _names(node: ast.stmt) -> list[str] | None:
+    """The names a statement binds at its level (None: any, as `from x import *` may)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [node.name]
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        if any(a.name == "*" for a in node.names):
+            return None
+        return [(a.asname or a.name).split(".")[0] for a in node.names]
+    targets = node.targets if isinstance(node, ast.Assign) else []
+    if isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+        targets = [node.target]
+    return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+
+
+def _binds(body: list[ast.stmt], parts: list[str]) -> bool:
+    """Whether statements bind parts[0] (and its class, parts[1:]), conditional ones too."""
+    for node in body:
+        if isinstance(node, (ast.If, ast.Try, ast.With)) or type(node).__name__ == "TryStar":
+            inner = [*getattr(node, "body", []), *getattr(node, "orelse", [])]
+            inner += getattr(node, "finalbody", [])
+            inner += [s for h in getattr(node, "handlers", []) for s in h.body]
+            if _binds(inner, parts):
+                return True
+            continue
+        names = _names(node)
+        if names is None:
+            return True
+        if parts[0] in names:
+            if len(parts) == 1 or not isinstance(node, ast.ClassDef):
+                return True  # a class made otherwise: its methods are not checked here
+            if _binds(node.body, parts[1:]):
+                return True
+    return False

@@ -1,8 +1,9 @@
 """The failure's frames in frames.pkl, and a real traceback rebuilt from them in a kernel.
 
 The task process (task/capture.py) writes a FramesRecord: each frame of the failure, innermost
-last, with its location and its locals, each local pickled on its own (protocol 5, its big
-buffers out of band, so the session file maps them copy-on-write in every kernel). A kernel
+last, with its location and its locals, pickled in one pass per frame, or each on its own when that
+pass fails (protocol 5, big buffers out of band, so the session file maps them copy-on-write in
+every kernel). A kernel
 rebuilds a traceback whose frames are real frame objects: one small code object per frame,
 compiled with the task's file name, function name, first line and failing line, executed with
 the frame's locals as its namespace, and the traceback entries linked with `tb_next`. pdb, IPython's
@@ -65,6 +66,19 @@ class Pickled:
 
 
 @dataclass
+class Member:
+    """A local pickled with the other locals of its frame, in one pass: that pickle, its name."""
+
+    group: Pickled
+    """The frame's locals pickled together, a dict of name to value."""
+    name: str
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as a call with its fields."""
+        return (Member, (self.group, self.name))
+
+
+@dataclass
 class FrameRecord:
     """One frame of the failure: where it was, and its locals (None: not captured)."""
 
@@ -75,7 +89,8 @@ class FrameRecord:
     line: str
     module: str | None
     locals: dict[str, Any] | None
-    """Each local pickled on its own, a Placeholder, or a small scalar as it is."""
+    """Each local a Member of the frame's one pickle (pickled on its own when that pickle
+    failed), a Placeholder, or a small scalar as it is."""
     modules: dict[str, str] = field(default_factory=dict)
     """Globals of the frame bound to library modules: name -> module (re-imported here)."""
 
@@ -120,13 +135,18 @@ def local_values(frame: FrameRecord, memo: dict[int, Any]) -> dict[str, Any] | N
     out: dict[str, Any] = {}
     for name, kept in frame.locals.items():
         if id(kept) not in memo:
-            memo[id(kept)] = _load(kept)
+            memo[id(kept)] = _load(kept, memo)
         out[name] = memo[id(kept)]
     return out
 
 
-def _load(kept: Any) -> Any:
-    """A kept local's value, or a Placeholder."""
+def _load(kept: Any, memo: dict[int, Any]) -> Any:
+    """A kept local's value, or a Placeholder (memo: the frames' pickles already loaded)."""
+    if isinstance(kept, Member):
+        if id(kept.group) not in memo:
+            memo[id(kept.group)] = _load(kept.group, memo)
+        values = memo[id(kept.group)]
+        return values[kept.name] if isinstance(values, dict) else values
     if not isinstance(kept, Pickled):
         return kept
     try:

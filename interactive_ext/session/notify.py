@@ -1,12 +1,14 @@
 """Notifications through Apprise: queued, sent by one background thread, each bounded in time.
 
 Sending never blocks the caller (the server's event loop, its idle clock, the task): `send`
-only queues. A target that fails (unreachable, refused, a bad URL) is one warning in the log;
-the session goes on. Apprise is an optional extra, imported by the sending thread.
+only queues. A target that fails (unreachable, refused, a bad URL) is one warning in the log,
+the first time; the server records each target's count, which the task logs at the stop. The
+session goes on. Apprise is an optional extra, imported by the sending thread.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
@@ -16,7 +18,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from ..protocol import NOTIFY_ENV
+from ..protocol import NOTIFY_ENV, NOTIFY_FAILURES
 
 log = logging.getLogger("interactive_ext")
 
@@ -50,6 +52,7 @@ class Notifier:
         self.timeout = timeout
         self.sent = 0
         self.failed = 0
+        self.failures: dict[str, int] = {}  # failed sends by target (its URL without secrets)
         self._queue: queue.Queue[tuple[str, str]] = queue.Queue()
         self._pending = 0
         self._idle = threading.Condition()
@@ -158,8 +161,28 @@ class Notifier:
             self.log.debug("notified %s: %s", target.url(privacy=True), title)
         else:
             self.failed += 1
-            self.log.warning(
-                "notify: sending %r to %s failed; the session goes on",
-                title,
-                target.url(privacy=True).split("?", 1)[0],
-            )
+            where = target.url(privacy=True).split("?", 1)[0]
+            self.failures[where] = count = self.failures.get(where, 0) + 1
+            if count == 1:  # once per target; the count is logged when the session ends
+                self.log.warning(
+                    "notify: sending %r to %s failed; the session goes on (this target's "
+                    "further failures are counted)",
+                    title,
+                    where,
+                )
+
+    def record(self, session: Any) -> None:
+        """Write each target's failure count into the session, for the task's own log."""
+        if self.failures:
+            session.write_json(NOTIFY_FAILURES, dict(self.failures))
+
+
+def report_failures(session: Any) -> None:
+    """Log, in the task's log, each target that failed during the server's session, with a count."""
+    try:
+        failures = json.loads((session.path / NOTIFY_FAILURES).read_text())
+    except (OSError, ValueError):
+        return
+    session.remove(NOTIFY_FAILURES)
+    for where, count in sorted(failures.items()):
+        log.warning("notify: %s notification(s) to %s failed while Jupyter served", count, where)

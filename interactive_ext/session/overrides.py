@@ -108,10 +108,16 @@ def check_input_names(names: list[str], context: TaskContext | None) -> None:
         )
 
 
+def strict_json(text: str | bytes) -> Any:
+    """JSON as the REST API takes it: no NaN or infinity, sane numbers; else InputsError (or
+    ValueError when it is not JSON at all)."""
+    return json.loads(text, parse_constant=_no_constant, parse_float=_float, parse_int=_int)
+
+
 def _decode_body(body: bytes) -> Any:
     """The JSON of a request body; InputsError when it is not JSON."""
     try:
-        return json.loads(body, parse_constant=_no_constant, parse_float=_float, parse_int=_int)
+        return strict_json(body)
     except InputsError:
         raise
     except RecursionError:

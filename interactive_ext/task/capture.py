@@ -1,10 +1,12 @@
 """Capture at the failure: the task's frames with their locals, written for the kernels.
 
-Each frame of the person's code keeps its function, file, lines and locals; each local is
-pickled on its own (protocol 5, its big buffers out of band), so one that does not pickle (a
-lock, a socket, a generator) becomes a Placeholder with its type and a short repr, and the
-others are kept. Frames of the standard library and site-packages keep their location only
-(unless capture_library_frames), the wrapper's own frames are left out. The budget bounds the
+Each frame of the person's code keeps its function, file, lines and locals; a frame's locals
+are pickled in one pass (protocol 5, big buffers out of band). When that pass fails, each local
+is pickled on its own, so one that does not pickle (a lock, a socket, a generator) becomes a
+Placeholder with its type and a short repr, and the others are kept; so does a frame holding an
+object of the task's `__main__`, which a kernel may fail to load. Frames of the standard
+library and site-packages keep their location only (unless capture_library_frames), the
+wrapper's own frames are left out. The budget bounds the
 bytes written: the innermost frames are served first, a local that would pass the budget is
 a Placeholder and is named in the record. Nothing here ever raises into the task's run.
 """
@@ -25,7 +27,7 @@ from typing import Any
 from ..options import Options
 from ..protocol import FRAMES
 from ..session.directory import Session
-from ..session.frames import FrameRecord, FramesRecord, Pickled, Placeholder
+from ..session.frames import FrameRecord, FramesRecord, Member, Pickled, Placeholder
 from ..session.pickles import INBAND_MAX
 from ..session.sources import library_file
 
@@ -42,10 +44,15 @@ SCALARS = (int, float, bool, complex, type(None))
 TEXT = (str, bytes)
 SMALL_TEXT = 4096
 """Locals of these exact types (text up to this length) go into the record as they are."""
+_NOT_SMALL = object()
 
 
 class _OverBudget(Exception):
     """A local's pickle passed what is left of the budget."""
+
+
+class _Separate(Exception):
+    """A frame's locals are pickled each on its own (one of them is of the task's __main__)."""
 
 
 class _Capped(io.BytesIO):
@@ -80,6 +87,22 @@ def short_repr(value: Any) -> str:
         return f"<repr failed: {type(e).__name__}>"
 
 
+class _Pickler(pickle.Pickler):
+    """A Pickler that, in a frame's one pass, stops at an object of the task's `__main__`."""
+
+    def __init__(self, owner: LocalPickler, *args: Any, **kwargs: Any) -> None:
+        """A Pickler for owner (which says whether it pickles a frame's locals together)."""
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+
+    def reducer_override(self, obj: Any) -> Any:
+        """Stop the one pass at a `__main__` object (a kernel may not load it; pickled on its
+        own, it fails alone); otherwise pickle as usual. Not called for builtin containers."""
+        if self.owner.together and getattr(type(obj), "__module__", None) == "__main__":
+            raise _Separate
+        return NotImplemented
+
+
 class LocalPickler:
     """Pickles one local at a time (protocol 5, big buffers out of band), within a cap.
 
@@ -93,11 +116,12 @@ class LocalPickler:
         self.buffers: list[pickle.PickleBuffer] = []
         self.big = 0
         self.left = 0
+        self.together = False  # pickling a frame's locals in one pass
         self.pickler = self._new()
 
     def _new(self) -> pickle.Pickler:
         """A Pickler writing into the stream."""
-        return pickle.Pickler(self.stream, protocol=5, buffer_callback=self._out_of_band)
+        return _Pickler(self, self.stream, protocol=5, buffer_callback=self._out_of_band)
 
     def _out_of_band(self, buf: pickle.PickleBuffer) -> bool:
         """Keep a big contiguous buffer apart (False); let the stream hold the others."""
@@ -113,8 +137,9 @@ class LocalPickler:
         self.buffers.append(buf)
         return False
 
-    def dump(self, value: Any, left: int) -> Pickled:
+    def dump(self, value: Any, left: int, together: bool = False) -> Pickled:
         """value pickled on its own; _OverBudget when it takes more than left bytes."""
+        self.together = together
         self.stream.seek(0)
         self.stream.truncate()
         self.stream.cap = self.left = left
@@ -138,22 +163,51 @@ class Capture:
         self.budget = budget
         self.written = 0
         self.left_out: list[str] = []
-        self.seen: dict[int, Pickled | Placeholder] = {}
+        self.seen: dict[int, Pickled | Placeholder | Member] = {}
         self.pickling = LocalPickler()
         self.modules: dict[int, dict[str, str]] = {}
 
-    def keep(self, where: str, name: str, value: Any) -> Any:
-        """One local: itself (a small scalar), pickled, or a Placeholder (does not pickle, over
-        the budget)."""
+    def keep_all(self, where: str, values: dict[str, Any]) -> dict[str, Any]:
+        """A frame's locals: the small ones as they are, the others pickled in one pass, or
+        each on its own (keep) when that pass fails."""
+        kept: dict[str, Any] = {}
+        rest: dict[str, Any] = {}
+        for name, value in values.items():
+            if name == "__builtins__":  # a module frame's: the kernel has its own
+                continue
+            kept[name] = self.small(value)
+            if kept[name] is _NOT_SMALL:
+                rest[name] = value
+        if len(rest) > 1:
+            try:
+                group = self.pickling.dump(rest, self.budget - self.written, together=True)
+            except Exception:  # over the budget, a local that does not pickle: one by one
+                pass
+            else:
+                group.type = "the frame's locals"
+                self.written += group.size
+                for name, value in rest.items():
+                    kept[name] = self.seen[id(value)] = Member(group, name)
+                return kept
+        kept.update({name: self.keep(where, name, value) for name, value in rest.items()})
+        return kept
+
+    def small(self, value: Any) -> Any:
+        """value itself (a small scalar or text, always pickles), the kept value of an object
+        seen in another frame, else _NOT_SMALL."""
         kind = type(value)
         small = kind in SCALARS or (kind in TEXT and len(value) <= SMALL_TEXT)
         if small and self.written + SMALL_TEXT <= self.budget:  # always pickles: kept as is
             self.written += len(value) if kind in TEXT else 8
             return value
-        done = self.seen.get(id(value))  # an object in several frames is written once
+        return self.seen.get(id(value), _NOT_SMALL)  # an object in several frames: written once
+
+    def keep(self, where: str, name: str, value: Any) -> Any:
+        """One local pickled on its own, or a Placeholder (does not pickle, over the budget)."""
+        done = self.seen.get(id(value))  # twice in one frame: written once
         if done is not None:
             return done
-        kept: Pickled | Placeholder
+        kept: Pickled | Placeholder | Member
         try:
             kept = self.pickling.dump(value, self.budget - self.written)
             self.written += kept.size
@@ -174,11 +228,7 @@ class Capture:
         where = f"{code.co_name} ({os.path.basename(code.co_filename)}:{lineno})"
         kept = None
         if with_locals:
-            kept = {
-                n: self.keep(where, n, v)
-                for n, v in frame.f_locals.items()
-                if n != "__builtins__"  # a module frame's: the kernel has its own
-            }
+            kept = self.keep_all(where, frame.f_locals)
         modules = self.library_modules(frame.f_globals) if with_locals else {}
         return FrameRecord(
             filename=code.co_filename,

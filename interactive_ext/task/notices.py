@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import socket
 
-from ..options import Options
+from ..options import Options, require_apprise
+from ..protocol import NOTIFY_ENV
 from ..session.notify import Notifier, notify_urls, one_line
 from ..session.reach import reach_commands
 
@@ -31,6 +32,8 @@ class TaskNotices:
     def __init__(self, options: Options) -> None:
         """Notify the options' URLs and $INTERACTIVE_EXT_NOTIFY's; nothing starts yet."""
         self.notifier = Notifier(notify_urls(options.notify))
+        if self.notifier.enabled:  # $INTERACTIVE_EXT_NOTIFY's too: refused at start
+            require_apprise(f"notify ({NOTIFY_ENV})" if not options.notify else "notify")
         self.again = options.run_task_first or options.pause == "after"
 
     def resumed_failed(self, qualname: str, error: BaseException) -> None:

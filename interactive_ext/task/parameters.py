@@ -2,9 +2,10 @@
 
 The task process describes each parameter once (annotation text, default, current value and the
 JSON schema pydantic's `TypeAdapter` makes of its annotation) into context.json. The server
-checks REST overrides against those schemas (jsonschema, which jupyter_server already loads), so
-a mismatch is a 400 before anything changes, without importing the task's code. The task process
-converts every override with the same `TypeAdapter` before the resumed run (a JSON list becomes a
+checks REST overrides against those schemas (jsonschema, which jupyter_server already loads),
+then asks the waiting task process to run `convert` on them (session/conversion.py), so what the
+task would refuse is a 400 before anything changes. The task process converts every override
+with the same `TypeAdapter` before the resumed run (a JSON list becomes a
 tuple, a dict a dataclass, a string an Enum member). Without pydantic nothing is checked.
 """
 

@@ -256,17 +256,17 @@ class TaskRun:
 
     def resumed_call(self, inputs: dict[str, Any]) -> tuple[Callable[..., Any], dict[str, Any]]:
         """The re-loaded function and its inputs, the overrides converted to its annotations."""
+        overrides = {k: inputs[k] for k in self.overrides if k in inputs}
+        log.info("resuming task %s", self.qualname)
+        sent = self.outcome.inputs if self.outcome is not None else {}  # the resume request's
+        saved = {k: v for k, v in self.overrides.items() if k not in sent}
+        to = self.options.changes_destination  # kept before the re-load, which a typo fails
+        record_changes(self.session, self.qualname, self.outcome, saved, to)
         if "<locals>" in self.qualname:
             log.info("%s is a nested function: running it as it was", self.qualname)
             func = unwrap(self.func)
         else:
             func = reload_function(self.context, self.modules, self.func)
-        overrides = {k: inputs[k] for k in self.overrides if k in inputs}
-        log.info("resuming task %s", self.qualname)
-        sent = self.outcome.inputs if self.outcome is not None else {}  # the resume request's
-        saved = {k: v for k, v in self.overrides.items() if k not in sent}
-        to = self.options.changes_destination
-        record_changes(self.session, self.qualname, self.outcome, saved, to)
         return func, {**inputs, **convert(func, overrides)}
 
     def record_failure(self, error: BaseException) -> None:
@@ -332,6 +332,7 @@ class TaskRun:
             notebook=Path(self.context.notebook or "").name or None,
             token=self.last.token if self.last else None,
             last_port=self.last.port if self.last else None,
+            convert=partial(convert, unwrap(self.func)),
         )
 
     async def serve(self, while_starting: Callable[[], None] | None = None) -> Outcome:
