@@ -181,6 +181,44 @@ def test_resume_by_url_then_refused_then_gone(cli_env, cli_server):
     assert_clear_error(gone, 2, "no server answers at", "list")
 
 
+def test_resume_by_url_of_a_local_session_needs_no_token_and_says_each_overrides_origin(
+    cli_env, cli_server
+):
+    server = cli_server()
+    saved = {"lr": {"value": 0.5, "json": True}}  # what save_inputs(lr=0.5) in a kernel wrote
+    (server.session_dir / "saved_inputs.json").write_text(json.dumps(saved))
+    ok = cli(cli_env, "resume", "--url", server.url + "lab", "--inputs", '{"epochs": 7}')
+    assert ok.returncode == 0, ok.stderr
+    assert "input overrides: epochs=7 (from --inputs), lr=0.5 (from save_inputs())" in ok.stdout
+    assert "the others original" in ok.stdout
+    outcome = json.loads((server.session_dir / "outcome.json").read_text())
+    assert outcome["inputs"] == {"epochs": 7}
+
+
+def test_status_to_a_closed_pipe_ends_quietly(cli_env, cli_server):
+    server = cli_server()
+    args = ["status", "--url", server.url, "--token", TOKEN]
+    proc = subprocess.Popen(
+        [str(BIN / "jupyter-interactive-task"), *args],
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # `status | head -0`: the reader is gone before the JSON comes
+    err = proc.communicate(timeout=30)[1]
+    assert proc.returncode == 0 and "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_each_commands_help_is_its_own(cli_env):
+    status = cli(cli_env, "status", "--help")
+    resume = cli(cli_env, "resume", "--help")
+    assert status.returncode == resume.returncode == 0
+    assert "bad --inputs" in resume.stdout and "409" in resume.stdout
+    assert "--inputs" not in status.stdout and "409" not in status.stdout
+
+
 def test_resume_finds_the_session_or_says_why_not(cli_env, cli_server):
     """With no --url: none running, exactly one (resumed), several (listed) are all clear."""
     none = cli(cli_env, "resume")
@@ -409,6 +447,8 @@ def test_a_task_that_raises_exits_1_with_its_traceback(cli_env, tasks):
     [
         (["{t}:add", "--kwargs", '{"a": 1'], ["--kwargs is not valid JSON", "object like"]),
         (["{t}:add", "--kwargs", "[1, 2]"], ["--kwargs must be a JSON object", "list"]),
+        (["{t}:add", "--kwargs", '{"a": NaN}'], ["--kwargs: NaN is not a JSON value"]),
+        (["{t}:add", "--kwargs", '{"a": -Infinity}'], ["--kwargs: -Infinity is not a JSON"]),
         (["no_such_module_xyz:add"], ["no_such_module_xyz"]),
         (["{t}:no_such_function"], ["no_such_function"]),
         (["/no/such/dir/task.py:add"], ["/no/such/dir/task.py"]),
@@ -423,6 +463,8 @@ def test_a_task_that_raises_exits_1_with_its_traceback(cli_env, tasks):
     ids=[
         "bad-json",
         "not-an-object",
+        "nan",
+        "infinity",
         "unknown-module",
         "unknown-function",
         "missing-file",
