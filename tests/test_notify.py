@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -10,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from conftest import free_port, wait_for
+from conftest import free_port, run_cli, wait_for
 from scripts import (
     script_fixture,  # noqa: F401 - the `script` fixture
     write,
@@ -111,7 +113,48 @@ def test_waiting_warning_and_idle_stop_are_notified_a_dead_target_changes_nothin
     assert info["token"] not in json.dumps(receiver.messages)
     (server_log,) = (tmp_path / "tmp").rglob("server.log")  # kept after the IdleTimeout
     failures = server_log.read_text().count("failed; the session goes on")
-    assert failures == 3  # one warning per notification to the dead target
+    assert failures == 1  # one warning for the dead target, not one per notification
+    # the task's own log says it too, with the count (server.log is gone after a success)
+    counted = f"notify: 3 notification(s) to {dead} failed while Jupyter served"
+    assert err.count(counted) == 1, err
+
+
+HIDE_APPRISE = "import sys\nsys.modules['apprise'] = None  # as if it were not installed\n"
+NOT_INSTALLED = (
+    "sends notifications through Apprise, which is not installed: "
+    "pip install 'interactive_ext[notify]'"
+)
+
+
+@pytest.fixture
+def no_apprise(tmp_path: Any, cli_env: dict[str, str]) -> dict[str, str]:
+    """cli_env in which `import apprise` fails (a sitecustomize hides it)."""
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    write(hide, "sitecustomize.py", HIDE_APPRISE)
+    return {**cli_env, "PYTHONPATH": str(hide)}
+
+
+def test_notify_without_apprise_is_refused_at_start_in_one_line(
+    tmp_path: Any, no_apprise: dict[str, str]
+) -> None:
+    write(tmp_path, "tasks.py", "def add(a: int = 1):\n    return a\n")
+    args = ("run", "tasks.py:add", "--notify", "json://127.0.0.1:9/")
+    r = run_cli(no_apprise, *args, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert NOT_INSTALLED in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    code = "from interactive_ext import interactive\ninteractive(notify=['json://127.0.0.1:9/'])"
+    r = subprocess.run(
+        [sys.executable, "-c", code], env=no_apprise, capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 1 and f"ValueError: notify {NOT_INSTALLED}" in r.stderr, r.stderr
+    task = "from interactive_ext import interactive\ninteractive(lambda: 1)()"
+    env = {**no_apprise, "INTERACTIVE_EXT_NOTIFY": "json://127.0.0.1:9/"}
+    r = subprocess.run(
+        [sys.executable, "-c", task], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert f"ValueError: notify (INTERACTIVE_EXT_NOTIFY) {NOT_INSTALLED}" in r.stderr, r.stderr
 
 
 RETRY_TASK = """

@@ -68,3 +68,27 @@ def test_no_cluster_no_command(tmp_path: Any, script: Any, monkeypatch: Any) -> 
     from interactive_ext.session.reach import reach_commands
 
     assert reach_commands(8888) == []
+
+
+def test_a_pod_that_cannot_be_annotated_says_so_once(
+    tmp_path: Any, monkeypatch: Any, caplog: Any
+) -> None:
+    import logging
+
+    from interactive_ext.server import pod
+
+    sa = tmp_path / "serviceaccount"
+    sa.mkdir()
+    (sa / "namespace").write_text("team-ml\n")
+    monkeypatch.setenv("INTERACTIVE_EXT_K8S_SA_DIR", str(sa))
+    monkeypatch.setenv("HOSTNAME", "train-job-x7k2p")
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setattr(pod, "_told", [])
+    logger = logging.getLogger("interactive_ext.test_pod")
+    with caplog.at_level(logging.INFO, logger.name):
+        for state in ("waiting", "resumed"):  # the start and the stop of one session
+            thread = pod.annotate(state, 8888, None, logger)
+            assert thread is not None
+            thread.join(10)
+    said = [r for r in caplog.records if "is not annotated" in r.getMessage()]
+    assert [r.levelno for r in said].count(logging.INFO) == 1, caplog.text
