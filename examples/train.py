@@ -5,7 +5,7 @@ from __future__ import annotations
 from interactive_ext import interactive
 
 
-@interactive(max_idle_seconds=600)
+@interactive(max_idle_seconds=120)  # a short wait: nobody attached, it runs in 2 min
 def train(epochs: int = 3, lr: float = 0.1) -> dict[str, float]:
     """Fake training: the loss goes down with every epoch; a JSON-able dict of metrics."""
     loss = 1.0

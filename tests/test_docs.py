@@ -95,3 +95,18 @@ def test_python_blocks_import_the_public_names_they_use():
             used = {n.id for n in nodes if isinstance(n, ast.Name)} & public
             line = text[: block.start()].count("\n") + 1
             assert used <= imported, f"{doc.name}:{line} uses {sorted(used - imported)} unimported"
+
+
+def test_every_environment_variable_the_package_reads_is_documented():
+    package = DOCS.parent / "interactive_ext"
+    source = "".join(p.read_text() for p in package.rglob("*.py"))
+    names = set(
+        re.findall(r"""(?:environ|env)\.(?:get|pop)\(\s*["']([A-Z][A-Z0-9_]+)["']""", source)
+    )
+    names |= set(re.findall(r"""environ\[["']([A-Z][A-Z0-9_]+)["']\]""", source))
+    names |= set(re.findall(r'^[A-Z0-9_]+_ENV = "([A-Z0-9_]+)"', source, re.M))
+    names |= {n for pair in re.findall(r'\("([A-Z_]+)", "([A-Z_]+)"\),', source) for n in pair}
+    assert {"INTERACTIVE_EXT_K8S_SA_DIR", "WORLD_SIZE", "RAY_ADDRESS"} <= names  # the scan works
+    table = (DOCS / "configuration.md").read_text().split("## Environment variables", 1)[1]
+    missing = sorted(n for n in names if f"`{n}`" not in table)
+    assert not missing, f"docs/configuration.md's environment variables lack {missing}"
