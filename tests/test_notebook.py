@@ -155,3 +155,60 @@ def test_run_all_in_a_real_kernel_never_resumes(
     assert not (session.path / "outcome.json").exists()
     assert not any(o.get("output_type") == "error" for outs in outputs.values() for o in outs)
     assert json.loads(path.read_text())["cells"]  # still a notebook on disk
+
+
+FAILING = '''
+from interactive_ext import interactive
+
+
+@interactive(port=0)
+def divide(count: int = 3, scale: float = 2.0):
+    """Fails inside a list comprehension."""
+    return [scale / (i - 1) for i in range(count)]
+'''
+
+
+def test_a_failure_shows_the_persons_frames_and_examples_use_the_tasks_parameter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nbclient import NotebookClient
+
+    from interactive_ext.options import Options
+    from interactive_ext.task.capture import capture_frames
+
+    (tmp_path / "nbfail.py").write_text(FAILING)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import nbfail  # type: ignore[import-not-found]
+
+    session = Session.create(tmp_path)
+    monkeypatch.setenv("INTERACTIVE_EXT_SESSION", str(session.path))  # runs directly here
+    with pytest.raises(ZeroDivisionError) as failed:
+        nbfail.divide()  # through the wrapper, as the task process calls it
+    ctx = make_context(nbfail.divide, tmp_path / "divide-interactive.ipynb")
+    ctx.parameters = [{"name": "count", "value": 3, "json": True}, {"name": "scale"}]
+    session.write_json(CONTEXT, ctx.to_json())
+    write_inputs(session, {"count": 3, "scale": 2.0})
+    error = record_error(session, failed.value)
+    frames = capture_frames(session, failed.value, Options())
+    assert "interactive_ext" not in error.traceback and "nbfail.py" in error.traceback
+    path = write_notebook(tmp_path, ctx, error, frames=frames)
+    nb = nbformat.read(path, as_version=4)
+    text = source(nb)
+    assert "resume(count=3)" in text and "save_inputs(count=3)" in text and "lr=" not in text
+    assert "failed in `divide`" in text
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    client = NotebookClient(
+        nb,
+        timeout=60,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
+    client.execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    (shown,) = [o for o in outputs if o.get("output_type") == "error"]  # task(**inputs)
+    assert shown["ename"] == "ZeroDivisionError"
+    trace = "\n".join(shown["traceback"])
+    assert "nbfail.py" in trace and "decorator.py" not in trace and "run.py" not in trace
+    results = [o["data"]["text/plain"] for o in outputs if o.get("output_type") == "execute_result"]
+    assert any(r.startswith("<frame divide at") for r in results), results

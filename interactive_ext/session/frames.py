@@ -23,6 +23,10 @@ from typing import Any
 
 log = logging.getLogger("interactive_ext")
 
+COMPREHENSIONS = ("<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>")
+"""Frames that are not a function of the person's code (their own frames before Python 3.12):
+the innermost frame offered to a person is the function's around them."""
+
 
 @dataclass
 class Placeholder:

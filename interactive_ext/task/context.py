@@ -67,6 +67,24 @@ def describe_task(
         session.remove(RESULT)
 
 
+def person_traceback(exc: BaseException) -> traceback.TracebackException:
+    """exc's traceback without the wrapper's own frames (this package's), causes included."""
+    from .capture import PACKAGE
+
+    shown = traceback.TracebackException.from_exception(exc)
+    seen: set[int] = set()
+    todo = [shown]
+    while todo:
+        te = todo.pop()
+        if id(te) in seen:
+            continue
+        seen.add(id(te))
+        frames = [f for f in te.stack if not f.filename.startswith(PACKAGE)]
+        te.stack = traceback.StackSummary.from_list(frames or list(te.stack))
+        todo += [t for t in (te.__cause__, te.__context__) if t is not None]
+    return shown
+
+
 def record_error(session: Session, exc: BaseException) -> ErrorRecord:
     """Write error.json (type, message, traceback) and exception.pkl when it pickles."""
     kind = type(exc)
@@ -76,7 +94,7 @@ def record_error(session: Session, exc: BaseException) -> ErrorRecord:
     error = ErrorRecord(
         type=name,
         message=str(exc),
-        traceback="".join(traceback.format_exception(kind, exc, exc.__traceback__)),
+        traceback="".join(person_traceback(exc).format()),
     )
     session.write_json(ERROR, error.to_json())
     try:

@@ -29,6 +29,7 @@ def interactive(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
 
             @functools.wraps(func)
             async def awaited(*args: Any, **kwargs: Any) -> Any:
+                __tracebackhide__ = True  # IPython: a traceback shows the task, not this
                 from .run_async import run_interactive_async
 
                 return await run_interactive_async(func, args, kwargs, opts)
@@ -38,6 +39,7 @@ def interactive(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            __tracebackhide__ = True  # IPython: a traceback shows the task, not this
             return run_interactive(func, args, kwargs, opts)
 
         wrapper.__interactive__ = opts  # type: ignore[attr-defined]

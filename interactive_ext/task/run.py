@@ -2,9 +2,8 @@
 
 A plain task and an `async def` task are the same `TaskRun`: its rounds are one coroutine that
 awaits four waiting steps (calling the task, the server's readiness and exit, rank 0's outcome).
-`TaskRun` does them synchronously and drives the coroutine without an event loop;
-`AsyncTaskRun` (run_async.py) awaits them on the running loop, so serving never blocks it.
-"""
+`TaskRun` does them synchronously, driving the coroutine without an event loop; `AsyncTaskRun`
+(run_async.py) awaits them on the running loop, so serving never blocks it."""
 
 from __future__ import annotations
 
@@ -53,6 +52,7 @@ def run_interactive(
     func: Callable[..., Any], args: tuple, kwargs: dict[str, Any], options: Options
 ) -> Any:
     """Run a task interactively: serve Jupyter, wait for resume, run the re-loaded function."""
+    __tracebackhide__ = True  # IPython: a traceback shows the task, not the wrapper
     if running_directly() or os.environ.get(SESSION_ENV) or not options.enabled:
         return func(*args, **kwargs)
     return run_to_end(TaskRun(func, options).main(args, kwargs))

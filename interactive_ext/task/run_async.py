@@ -22,6 +22,7 @@ async def run_interactive_async(
     func: Callable[..., Any], args: tuple, kwargs: dict[str, Any], options: Options
 ) -> Any:
     """Run an async task interactively; the awaited result of the (resumed) task."""
+    __tracebackhide__ = True  # IPython: a traceback shows the task, not the wrapper
     if running_directly() or os.environ.get(SESSION_ENV) or not options.enabled:
         return await func(*args, **kwargs)
     return await AsyncTaskRun(func, options).main(args, kwargs)

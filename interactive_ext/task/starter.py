@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..records import ErrorRecord, Redefine, TaskContext
 from ..session.definitions import CELL_TAG, SOURCE_ELSEWHERE
+from ..session.frames import COMPREHENSIONS
 from .scripts import SCRIPTS
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ def postmortem_cells(frames: FramesRecord | None) -> list[dict[str, Any]]:
     """After a failure with its frames kept: pdb on them, their locals bound, the failing line."""
     if frames is None or not frames.frames:
         return []
-    kept = [f for f in frames.frames if f.locals is not None]
+    kept = [f for f in frames.frames if f.locals is not None and f.name not in COMPREHENSIONS]
     here = kept[-1] if kept else frames.frames[-1]
     line = here.line.removeprefix("return ").strip() if here.line else ""
     return [
@@ -137,12 +138,47 @@ def postmortem_cells(frames: FramesRecord | None) -> list[dict[str, Any]]:
             "code",
             "# the locals of the innermost frame of your code, as variables of this notebook\n"
             "frames = load_frames()\n"
-            "here = next((f for f in reversed(frames) if f.locals is not None), frames[-1])\n"
+            f"COMPREHENSIONS = {COMPREHENSIONS!r}  # frames of their own before Python 3.12\n"
+            "here = next((f for f in reversed(frames) if f.locals is not None\n"
+            "             and f.name not in COMPREHENSIONS), frames[-1])\n"
             "globals().update(here.locals or {})\n"
             "here",
         ),
         _cell("code", f"# the failing line: uncomment it to run it with those values\n# {line}"),
     ]
+
+
+def _resume_text(context: TaskContext) -> str:
+    """The markdown of the resume section, its examples with the task's first parameter."""
+    example = override_example(context)
+    overrides = (
+        f"- in a cell: `resume()` or `resume({example})` (overrides are used for this run);\n"
+        f"- `save_inputs({example})` first stores overrides that the next resume uses;\n"
+        if example
+        else "- in a cell: `resume()` (the task takes no parameters);\n"
+    )
+    return (
+        "## Resume the task\n\n"
+        "Resuming stops this server (and every kernel) and runs the task in its own process. "
+        "Any one of:\n\n" + overrides + "- the command line: `jupyter interactive-task resume`;\n"
+        '- REST: `curl -X POST -H "Authorization: token $TOKEN" '
+        "-d '{\"inputs\": {}}' http://HOST:PORT/interactive/resume`.\n\n"
+        'The next cell does nothing unless you set `RESUME = True` in it, so "Run All" never '
+        "resumes by accident."
+    )
+
+
+def override_example(context: TaskContext) -> str | None:
+    """`NAME=VALUE` for the task's first parameter (its current value, when short), or None."""
+    for p in context.parameters:
+        value = p.get("value", p.get("default"))
+        text = repr(value) if p.get("json", True) else ""
+        if not text or len(text) > 30:
+            text = {"int": "1", "float": "0.5", "str": "'text'", "bool": "True"}.get(
+                str(p.get("annotation")), "..."
+            )
+        return f"{p.get('name')}={text}"
+    return None
 
 
 def build(
@@ -160,18 +196,7 @@ def build(
     helpers = "load_error, load_inputs, resume, save_inputs"
     if frames is not None:
         helpers = "load_error, load_frames, load_inputs, resume, save_inputs"
-    resume_md = (
-        "## Resume the task\n\n"
-        "Resuming stops this server (and every kernel) and runs the task in its own process. "
-        "Any one of:\n\n"
-        "- in a cell: `resume()` or `resume(lr=0.5)` (overrides are used for this run);\n"
-        "- `save_inputs(lr=0.5)` first stores overrides that the next resume uses;\n"
-        "- the command line: `jupyter interactive-task resume`;\n"
-        '- REST: `curl -X POST -H "Authorization: token $TOKEN" '
-        "-d '{\"inputs\": {}}' http://HOST:PORT/interactive/resume`.\n\n"
-        'The next cell does nothing unless you set `RESUME = True` in it, so "Run All" never '
-        "resumes by accident."
-    )
+    resume_md = _resume_text(context)
     result_cells = (
         [_cell("code", "from interactive_ext import load_result\n\nload_result()")]
         if result
