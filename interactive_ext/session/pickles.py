@@ -9,7 +9,10 @@ Layout of a file (all integers little-endian)::
     table    (offset, length) of each buffer, in the pickle's order, at the end
 
 The writer streams: the in-band pickle goes to the file through a buffer, then each buffer,
-the table and the header are written at their offsets (the gaps are holes, never written).
+the table and the header are written at their offsets (the gaps are holes, never written). A
+1 GiB array is one `pwrite` of 1 GiB, as a raw `pickle.dump` makes one `write` of it; the
+other calls (strace: `getrandom` for the temporary name, an `lseek`, the 16-byte table and
+48-byte header `pwrite`s, the `rename`) take well under a millisecond together.
 The reader unpickles the in-band stream from the file, as `pickle.load` does, and gives the
 unpickler slices of a copy-on-write mapping (MAP_PRIVATE) of the file for the buffers, so a
 NumPy array or a pandas frame comes back backed by the page cache, shared by every process

@@ -14,7 +14,7 @@ from typing import Any
 from ..protocol import ERROR, EXCEPTION, RESULT, SAVED_VALUES
 from ..records import ErrorRecord, Redefine, TaskContext
 from ..session.directory import Session
-from ..session.sources import Snapshot
+from ..session.sources import Snapshot, _stat
 from .direct import unwrap
 from .parameters import describe
 from .scripts import CARRIED, redefine_mode, source_file
@@ -55,6 +55,7 @@ def describe_task(
 ) -> None:
     """The context's parameters and module files; result.pkl when the first run succeeded."""
     context.parameters = describe(unwrap(func), inputs)
+    note_task_file(context, modules)
     context.modules = dict(modules)
     session.remove(SAVED_VALUES)
     if result is None:
@@ -83,6 +84,16 @@ def person_traceback(exc: BaseException) -> traceback.TracebackException:
         te.stack = traceback.StackSummary.from_list(frames or list(te.stack))
         todo += [t for t in (te.__cause__, te.__context__) if t is not None]
     return shown
+
+
+def note_task_file(context: TaskContext, modules: Snapshot) -> None:
+    """Add the task's own file to the noted sources when no module has it (a function shipped
+    by value: its driver script), so its edits are diffed, saved and shown like a module's."""
+    path = context.source_file
+    if context.redefine is Redefine.FILE and path and path not in modules:
+        stat = _stat(path)
+        if stat is not None:
+            modules[path] = stat
 
 
 def record_error(session: Session, exc: BaseException) -> ErrorRecord:

@@ -5,11 +5,15 @@ from __future__ import annotations
 import inspect
 import logging
 import pickle
+import sys
+import types
 from collections.abc import Callable
 from typing import Any
 
 from ..protocol import INPUTS
 from ..session.directory import Session
+from ..session.frames import Placeholder
+from ..session.overrides import short
 from .direct import unwrap
 
 log = logging.getLogger("interactive_ext")
@@ -75,8 +79,39 @@ def call_with_inputs(func: Callable[..., Any], inputs: dict[str, Any]) -> Any:
     return func(*args, **kwargs)
 
 
+def loaded_here(cls: Any) -> bool:
+    """Whether pickle finds cls by its name without importing anything (its module is loaded
+    and has it): a class of a driver script shipped by value (a Ray actor's) is not."""
+    obj = sys.modules.get(getattr(cls, "__module__", None) or "")
+    for part in str(getattr(cls, "__qualname__", "<?>")).split("."):
+        obj = getattr(obj, part, None)
+    return obj is cls
+
+
+def notebook_value(value: Any) -> Any:
+    """value, or when its class is not loaded here (pickling it would import its module, such
+    as the driver script of a Ray actor's self, whose module-level code would run again) its
+    attributes as a SimpleNamespace, each one whose class is not loaded a Placeholder."""
+    if loaded_here(type(value)):
+        return value
+    kind = f"{type(value).__module__}.{type(value).__qualname__}"
+    attrs = getattr(value, "__dict__", None)
+    if not isinstance(attrs, dict):
+        return Placeholder(kind, short.repr(value), NOT_LOADED)
+    return types.SimpleNamespace(
+        **{
+            str(k): a if loaded_here(type(a)) else Placeholder(type(a).__qualname__, "", NOT_LOADED)
+            for k, a in attrs.items()
+        }
+    )
+
+
+NOT_LOADED = "its class is not loaded here: pickling it would run its module (a driver script)"
+
+
 def write_inputs(session: Session, inputs: dict[str, Any]) -> list[str]:
     """Pickle the inputs for the kernels; the names of those that do not pickle (left out)."""
+    inputs = {name: notebook_value(value) for name, value in inputs.items()}
     try:
         session.write_pickle(INPUTS, inputs)
         return []

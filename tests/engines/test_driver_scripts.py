@@ -31,11 +31,12 @@ import ray
 
 from interactive_ext import interactive
 
+print("DRIVER MODULE CODE RAN", flush=True)  # in the driver only: never in a worker or actor
 ray.init(num_cpus=1, include_dashboard=False)
 
 
 @ray.remote
-@interactive({options})
+@interactive({options}, save_changes_to={changes!r})
 def add(x: int, factor: int = 2) -> dict:
     return {{"value": x * factor, "code": "add v1"}}
 
@@ -115,7 +116,8 @@ def driver(tmp_path: Path) -> Iterator[Any]:
     def start(template: str) -> tuple[Driver, Path]:
         options = OPTIONS.format(notebooks=str(tmp_path / "notebooks"))
         path = tmp_path / "driver.py"
-        path.write_text(textwrap.dedent(template).format(options=options))
+        changes = str(tmp_path / "changes")
+        path.write_text(textwrap.dedent(template).format(options=options, changes=changes))
         d = Driver(tmp_path, [sys.executable, str(path)], RAY_TMPDIR=ray_tmp)
         started.append(d)
         return d, path
@@ -214,13 +216,19 @@ def test_ray_driver_script_remote_function_and_actor_method(driver: Any) -> None
     pytest.importorskip("ray")
     d, path = driver(RAY)
     assert resumed_with_the_edit(d, path, kernel=True) == {"value": 30, "code": "add v2"}
+    # shipped by value, the task's edit is recorded as a module's: diffed, logged and saved
+    (patch,) = (path.parent / "changes").iterdir()
+    assert '+    return {"value": x * factor, "code": "add v2"}' in patch.read_text()
     new_session(d, d.seen)
     edit(path, '"fit v1"', '"fit v2"')
+    status = json.loads(cli(d.env, "status").stdout)
+    assert [f["path"] for f in status["task"]["changes"]] == ["driver.py"], status["task"]
     resume(d)
     assert tagged(d, "ACTOR") == {"value": 130, "code": "fit v2"}
     code, output = d.finish()
     assert code == 0, output
     assert "ray.init twice" not in output
+    assert output.count("DRIVER MODULE CODE RAN") == 1, output  # not again in the actor
 
 
 @pytest.mark.timeout(300)
