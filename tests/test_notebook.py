@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -120,16 +122,30 @@ def test_helpers_in_a_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert isinstance(load_error(), ZeroDivisionError)
 
 
+def task_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str) -> Any:
+    """tmp_path/NAME.py with text, imported here; a session directory in tmp_path."""
+    (tmp_path / f"{name}.py").write_text(text)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return importlib.import_module(name), Session.create(tmp_path)
+
+
+def run_all(nb: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Run every cell of nb in a real kernel (tmp_path on its path); the code cells' outputs."""
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    resources = {"metadata": {"path": str(tmp_path)}}
+    client = NotebookClient(
+        nb, timeout=60, kernel_name="python3", allow_errors=True, resources=resources
+    )
+    client.execute()
+    return [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+
+
 def test_run_all_in_a_real_kernel_never_resumes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from nbclient import NotebookClient
-
-    (tmp_path / "nbtask.py").write_text(TASK)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import nbtask  # type: ignore[import-not-found]
-
-    session = Session.create(tmp_path)
+    nbtask, session = task_module(tmp_path, monkeypatch, "nbtask", TASK)
     ctx = make_context(nbtask.train, tmp_path / "train-interactive.ipynb")
     session.write_json(CONTEXT, ctx.to_json())
     write_inputs(session, {"epochs": 4, "lr": 0.2})
@@ -137,23 +153,13 @@ def test_run_all_in_a_real_kernel_never_resumes(
     path = write_notebook(tmp_path, ctx, None)
     nb = nbformat.read(path, as_version=4)
     monkeypatch.setenv("INTERACTIVE_EXT_SESSION", str(session.path))
-    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
-    client = NotebookClient(
-        nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-    )
-    client.execute()
-    outputs = {i: c.get("outputs", []) for i, c in enumerate(nb.cells) if c.cell_type == "code"}
-    results = [
-        o["data"]["text/plain"]
-        for outs in outputs.values()
-        for o in outs
-        if o.get("output_type") == "execute_result"
-    ]
+    outputs = run_all(nb, tmp_path, monkeypatch)
+    results = [o["data"]["text/plain"] for o in outputs if o.get("output_type") == "execute_result"]
     assert "{'epochs': 4, 'lr': 0.2}" in results  # inputs = load_inputs()
     # the task ran in the kernel (no second server) and nothing resumed
     assert results.count("{'epochs': 4, 'lr': 0.2}") == 2
     assert not (session.path / "outcome.json").exists()
-    assert not any(o.get("output_type") == "error" for outs in outputs.values() for o in outs)
+    assert not any(o.get("output_type") == "error" for o in outputs)
     assert json.loads(path.read_text())["cells"]  # still a notebook on disk
 
 
@@ -171,16 +177,10 @@ def divide(count: int = 3, scale: float = 2.0):
 def test_a_failure_shows_the_persons_frames_and_examples_use_the_tasks_parameter(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from nbclient import NotebookClient
-
     from interactive_ext.options import Options
     from interactive_ext.task.capture import capture_frames
 
-    (tmp_path / "nbfail.py").write_text(FAILING)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import nbfail  # type: ignore[import-not-found]
-
-    session = Session.create(tmp_path)
+    nbfail, session = task_module(tmp_path, monkeypatch, "nbfail", FAILING)
     monkeypatch.setenv("INTERACTIVE_EXT_SESSION", str(session.path))  # runs directly here
     with pytest.raises(ZeroDivisionError) as failed:
         nbfail.divide()  # through the wrapper, as the task process calls it
@@ -196,16 +196,7 @@ def test_a_failure_shows_the_persons_frames_and_examples_use_the_tasks_parameter
     text = source(nb)
     assert "resume(count=3)" in text and "save_inputs(count=3)" in text and "lr=" not in text
     assert "failed in `divide`" in text
-    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
-    client = NotebookClient(
-        nb,
-        timeout=60,
-        kernel_name="python3",
-        allow_errors=True,
-        resources={"metadata": {"path": str(tmp_path)}},
-    )
-    client.execute()
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    outputs = run_all(nb, tmp_path, monkeypatch)
     (shown,) = [o for o in outputs if o.get("output_type") == "error"]  # task(**inputs)
     assert shown["ename"] == "ZeroDivisionError"
     trace = "\n".join(shown["traceback"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from scripts import (
@@ -94,16 +95,27 @@ def test_a_syntax_error_is_a_400_and_the_server_stays(tmp_path, script):
     write(tmp_path, "task.py", TASK)
     s = script("task.py")
     info = s.ready()
-    write(tmp_path, "helpers.py", HELPERS + "\ndef broken(:\n")
+    broken = (tmp_path / "helpers.py", HELPERS + "\ndef broken(:\n")
+    fixed = (tmp_path / "helpers.py", HELPERS.replace("helper", "fixed"))
+    out = refused_then_fixed(s, info, broken, fixed, f"{tmp_path / 'helpers.py'}, line 7")
+    assert out == {"result": "OLD fixed / OLD task"}
+
+
+def refused_then_fixed(
+    s: Any, info: dict[str, Any], broken: tuple[Path, str], fixed: tuple[Path, str], words: str
+) -> dict[str, Any]:
+    """The broken edit: a resume is a 400 naming words and the server waits; the fixed edit:
+    the resume runs; the task's result."""
+    broken[0].write_text(broken[1])
     r = s.resume(info)
     assert r.status == 400, r
-    assert f"{tmp_path / 'helpers.py'}, line 7" in r.body["message"]
+    assert words in r.body["message"]
     assert s.status(info)["state"] == "waiting"
-    write(tmp_path, "helpers.py", HELPERS.replace("helper", "fixed"))
+    fixed[0].write_text(fixed[1])
     assert s.resume(info).status == 202
     code, out, err = s.finish()
     assert code == 0, err
-    assert out == {"result": "OLD fixed / OLD task"}
+    return out  # type: ignore[no-any-return]
 
 
 def test_a_module_that_fails_to_reload_fails_the_run_with_its_line(tmp_path, script):
@@ -174,13 +186,8 @@ def test_a_renamed_module_task_is_a_400_and_the_server_stays(tmp_path, script):
     write(tmp_path, "main.py", "import json, tasks\nprint(json.dumps(tasks.train()))\n")
     s = script("main.py")
     info = s.ready()
-    write(tmp_path, "tasks.py", MODULE_TASK.replace("def train", "def fit"))
-    r = s.resume(info)
-    assert r.status == 400, r
-    assert f"{tmp_path / 'tasks.py'} no longer defines 'train'" in r.body["message"]
-    assert s.status(info)["state"] == "waiting"
-    write(tmp_path, "tasks.py", MODULE_TASK.replace('"version": 1', '"version": 2'))
-    assert s.resume(info).status == 202
-    code, out, err = s.finish()
-    assert code == 0, err
+    path = tmp_path / "tasks.py"
+    broken = (path, MODULE_TASK.replace("def train", "def fit"))
+    fixed = (path, MODULE_TASK.replace('"version": 1', '"version": 2'))
+    out = refused_then_fixed(s, info, broken, fixed, f"{path} no longer defines 'train'")
     assert out == {"epochs": 1, "version": 2}

@@ -35,6 +35,15 @@ class State(str, enum.Enum):
         return self.value
 
 
+def saved_values(session: Session | None) -> dict[str, Any]:
+    """What save_inputs() stored, as the status shows it ({} without it, or when unreadable)."""
+    try:
+        saved = session.read_json(SAVED_VALUES) if session is not None else None
+    except SessionError:
+        saved = None
+    return saved if isinstance(saved, dict) else {}
+
+
 def task_status(context: TaskContext, session: Session | None) -> dict[str, Any]:
     """The context as the status shows it: each parameter's current value, no schemas."""
     data = context.to_json()
@@ -42,15 +51,10 @@ def task_status(context: TaskContext, session: Session | None) -> dict[str, Any]
     data.pop("source", None)
     if context.redefine is Redefine.NOTEBOOK:
         data["notice"] = SOURCE_ELSEWHERE
-    saved: Any = {}
-    if session is not None:
-        try:
-            saved = session.read_json(SAVED_VALUES) or {}
-        except SessionError:
-            saved = {}
+    saved = saved_values(session)
     params = []
     for p in context.parameters:
-        now = saved.get(p.get("name")) if isinstance(saved, dict) else None
+        now = saved.get(str(p.get("name")))
         entry = {k: v for k, v in p.items() if k != "schema"}
         if isinstance(now, dict) and "value" in now:
             entry.update(value=now["value"], json=now.get("json") is not False)
@@ -63,13 +67,8 @@ def task_status(context: TaskContext, session: Session | None) -> dict[str, Any]
 def overrides_used(session: Session | None, sent: dict[str, Any], via: str) -> dict[str, Any]:
     """The overrides a resume runs with, each with its origin: the request's (via) over
     save_inputs()' (the others are the original inputs)."""
-    saved: Any = {}
-    if session is not None:
-        try:
-            saved = session.read_json(SAVED_VALUES) or {}
-        except SessionError:
-            saved = {}
-    out = {n: {"from": "save_inputs()", **v} for n, v in dict(saved).items() if isinstance(v, dict)}
+    saved = saved_values(session)
+    out = {n: {"from": "save_inputs()", **v} for n, v in saved.items() if isinstance(v, dict)}
     out.update({n: {"from": via, "value": v, "json": True} for n, v in sent.items()})
     return out
 
