@@ -337,7 +337,7 @@ def test_the_example_task_resumed_by_url_and_token(tmp_path, cli_env, cli_run):
     assert status.returncode == 0, status.stderr
     body = json.loads(status.stdout)
     assert body["task"]["qualname"] == "train"
-    assert body["idle"]["max_idle_seconds"] == 600  # from @interactive(max_idle_seconds=600)
+    assert body["idle"]["max_idle_seconds"] == 120  # from @interactive(max_idle_seconds=120)
 
     resumed = cli(
         cli_env,

@@ -80,7 +80,13 @@ def test_resume_records_outcome_and_stops(start_server):
 
     r = server.request("POST", "/interactive/resume", body={"inputs": {"epochs": 5}})
     assert r.status == 202, r
-    assert r.body == {"status": "resuming", "inputs": ["epochs"], "changes": []}
+    overrides = {"epochs": {"from": "rest", "value": 5, "json": True}}
+    assert r.body == {
+        "status": "resuming",
+        "inputs": ["epochs"],
+        "changes": [],
+        "overrides": overrides,
+    }
     assert server.wait_exit(30) == 0
 
     outcome_path = server.session_dir / "outcome.json"

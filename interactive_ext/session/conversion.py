@@ -46,13 +46,21 @@ class ConversionService:
         self.path = session.path / CONVERT_SOCKET
         self.sock: socket.socket | None = None
         if len(str(self.path)) > MAX_SOCKET_PATH:
-            log.debug("session path too long for a socket: overrides checked by schema only")
+            log.info("session path too long for a socket: overrides checked by schema only")
             return
-        self.path.unlink(missing_ok=True)
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind(str(self.path))
-        os.chmod(self.path, 0o600)
-        self.sock.listen(8)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.path.unlink(missing_ok=True)
+            sock.bind(str(self.path))
+            os.chmod(self.path, 0o600)
+            sock.listen(8)
+        except OSError as e:  # a file system without sockets: the schema check stands alone
+            sock.close()
+            log.warning(
+                "cannot listen on %s (%s): overrides are checked by schema only", self.path, e
+            )
+            return
+        self.sock = sock
         self.thread = threading.Thread(target=self.serve, name="interactive-convert", daemon=True)
         self.thread.start()
 

@@ -22,6 +22,9 @@ from ..session.sources import snapshot
 
 log = logging.getLogger("interactive_ext")
 
+FAILED: dict[str, int] = {}
+"""The failed saves of this process by destination (each failure's warning counts them)."""
+
 
 def record_changes(
     session: Session, task: str, outcome: Outcome | None, saved: dict[str, Any], to: str | None
@@ -83,11 +86,14 @@ def save(changes: Changes, to: str) -> str | None:
         else:
             where = _save_local(to.removeprefix("file://"), name, data)
     except Exception as e:  # any destination's failure: the task goes on
+        FAILED[to] = FAILED.get(to, 0) + 1
         log.warning(
-            "cannot save this resume's changes to %s (%s: %s); the log above has them",
+            "cannot save this resume's changes to %s (%s: %s; failure %d of this destination); "
+            "the log above has them",
             to,
             type(e).__name__,
             e,
+            FAILED[to],
         )
         return None
     log.info("changes saved to %s", where)
