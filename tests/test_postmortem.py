@@ -22,7 +22,13 @@ from scripts import (
 from interactive_ext.options import Options
 from interactive_ext.protocol import FRAMES
 from interactive_ext.session.directory import Session
-from interactive_ext.session.frames import FramesRecord, Placeholder, rebuild, task_frames
+from interactive_ext.session.frames import (
+    FramesRecord,
+    Member,
+    Placeholder,
+    rebuild,
+    task_frames,
+)
 from interactive_ext.task.capture import capture_frames, collect
 
 TASK = """
@@ -281,10 +287,9 @@ def _many_locals(depth: int) -> None:
 def test_a_frames_locals_are_pickled_in_one_pass_and_load_as_the_same_objects() -> None:
     exc = _fail(_many_locals, 3)
     record = collect(exc, 1 << 20, False)
-    inner = record.frames[-1].locals
-    assert inner is not None
-    groups = {id(getattr(v, "group", None)) for k, v in inner.items() if k != "depth"}
-    assert len(groups) == 1 and None not in [getattr(inner["pair"], "group", None)]
+    kept = [f.locals for f in record.frames]
+    assert all(isinstance(k, Member) for k in kept), kept  # one pickle for every frame
+    assert len({id(k.group) for k in kept if isinstance(k, Member)}) == 1
     locals_ = task_frames(record)[-1].locals
     assert locals_ is not None
     assert locals_["table"] == {"depth": 3, "values": list(range(10))} and locals_["depth"] == 3

@@ -74,7 +74,8 @@ class Member:
     """A local pickled with the other locals of its frame, in one pass: that pickle, its name."""
 
     group: Pickled
-    """The frame's locals pickled together, a dict of name to value."""
+    """Locals pickled together: a dict of name to value (the frames' pickle: of frame to its
+    locals)."""
     name: str
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -92,9 +93,10 @@ class FrameRecord:
     lineno: int
     line: str
     module: str | None
-    locals: dict[str, Any] | None
-    """Each local a Member of the frame's one pickle (pickled on its own when that pickle
-    failed), a Placeholder, or a small scalar as it is."""
+    locals: dict[str, Any] | Member | None
+    """The frame's part of the frames' one pickle (a Member: a dict of its locals), or a dict
+    of each local: a Member of the frame's own pickle, pickled on its own when that failed, a
+    Placeholder, or a small scalar as it is."""
     modules: dict[str, str] = field(default_factory=dict)
     """Globals of the frame bound to library modules: name -> module (re-imported here)."""
 
@@ -136,8 +138,13 @@ def local_values(frame: FrameRecord, memo: dict[int, Any]) -> dict[str, Any] | N
     """
     if frame.locals is None:
         return None
+    kept_locals = frame.locals
+    if isinstance(kept_locals, Member):  # the frame's locals, pickled with every frame's
+        kept_locals = _load(kept_locals, memo)
+        if not isinstance(kept_locals, dict):  # the one pass does not unpickle here
+            return {"<locals>": kept_locals}
     out: dict[str, Any] = {}
-    for name, kept in frame.locals.items():
+    for name, kept in kept_locals.items():
         if id(kept) not in memo:
             memo[id(kept)] = _load(kept, memo)
         out[name] = memo[id(kept)]

@@ -1,14 +1,15 @@
 """Capture at the failure: the task's frames with their locals, written for the kernels.
 
-Each frame of the person's code keeps its function, file, lines and locals; a frame's locals
-are pickled in one pass (protocol 5, big buffers out of band). When that pass fails, each local
-is pickled on its own, so one that does not pickle (a lock, a socket, a generator) becomes a
-Placeholder with its type and a short repr, and the others are kept; so does a frame holding an
-object of the task's `__main__`, which a kernel may fail to load. Frames of the standard
-library and site-packages keep their location only (unless capture_library_frames), the
-wrapper's own frames are left out. The budget bounds the
-bytes written: the innermost frames are served first, a local that would pass the budget is
-a Placeholder and is named in the record. Nothing here ever raises into the task's run.
+Each frame of the person's code keeps its function, file, lines and locals; the frames' locals
+are pickled in one pass (protocol 5, big buffers out of band). When that pass fails, each
+frame's locals get one pass of their own, and when that fails too, each local is pickled on its
+own, so one that does not pickle (a lock, a socket, a generator) becomes a Placeholder with its
+type and a short repr, and the others are kept; an object of the task's `__main__`, which a
+kernel may fail to load, also stops a pass. Frames of the standard library and site-packages
+keep their location only (unless capture_library_frames), the wrapper's own frames are left
+out. The budget bounds the bytes written: the innermost frames are served first, a local that
+would pass the budget is a Placeholder and is named in the record. Nothing here ever raises
+into the task's run.
 """
 
 from __future__ import annotations
@@ -222,12 +223,30 @@ class Capture:
         self.seen[id(value)] = kept
         return kept
 
-    def frame(self, frame: types.FrameType, lineno: int, with_locals: bool) -> FrameRecord:
-        """One frame's record; its locals only if with_locals."""
+    def all_at_once(self, frames: list[types.FrameType]) -> dict[int, Member]:
+        """Every frame's locals pickled in one pass: a Member of it by id(frame); {} when that
+        pass fails (each frame is then kept on its own, keep_all)."""
+        values = {}
+        for i, f in enumerate(frames):
+            values[str(i)] = kept = dict(f.f_locals)
+            kept.pop("__builtins__", None)  # a module frame's: the kernel has its own
+        if not values:
+            return {}
+        try:
+            group = self.pickling.dump(values, self.budget - self.written, together=True)
+        except Exception:  # over the budget, a local that does not pickle: frame by frame
+            return {}
+        group.type = "the frames' locals"
+        self.written += group.size
+        return {id(f): Member(group, str(i)) for i, f in enumerate(frames)}
+
+    def frame(
+        self, frame: types.FrameType, lineno: int, with_locals: bool, kept: Any = None
+    ) -> FrameRecord:
+        """One frame's record; its locals only if with_locals (kept: already pickled)."""
         code = frame.f_code
-        where = f"{code.co_name} ({os.path.basename(code.co_filename)}:{lineno})"
-        kept = None
-        if with_locals:
+        if with_locals and kept is None:
+            where = f"{code.co_name} ({os.path.basename(code.co_filename)}:{lineno})"
             kept = self.keep_all(where, frame.f_locals)
         modules = self.library_modules(frame.f_globals) if with_locals else {}
         return FrameRecord(
@@ -274,11 +293,13 @@ def task_frames(exc: BaseException) -> list[tuple[types.FrameType, int]]:
 def collect(exc: BaseException, budget: int, library: bool) -> FramesRecord:
     """The record of exc's frames: the innermost are served first by the budget."""
     capture = Capture(budget)
-    records = []
+    chosen = []
     for frame, lineno in reversed(task_frames(exc)):
         filename = frame.f_code.co_filename
         person = not (filename.startswith(PACKAGE) or library_file(filename))
-        records.append(capture.frame(frame, lineno, budget > 0 and (person or library)))
+        chosen.append((frame, lineno, budget > 0 and (person or library)))
+    together = capture.all_at_once([f for f, _, with_locals in chosen if with_locals])
+    records = [capture.frame(f, n, w, together.get(id(f))) for f, n, w in chosen]
     records.reverse()
     error = f"{type(exc).__name__}: {exc}"
     return FramesRecord(error, records, budget, capture.written, capture.left_out)
