@@ -304,3 +304,23 @@ def test_a_write_in_one_kernel_is_not_seen_by_another(
     assert seen.split() == ["1.0", "True"]
     assert digest(session.path / "inputs.pkl") == before
     np.testing.assert_array_equal(session.read_pickle("inputs.pkl")["a"], big(4))
+
+
+def test_an_input_whose_class_is_not_loaded_here_reaches_notebooks_as_its_state(tmp_path):
+    import types
+
+    from interactive_ext.protocol import INPUTS
+    from interactive_ext.session.directory import Session
+    from interactive_ext.session.frames import Placeholder
+    from interactive_ext.task.inputs import write_inputs
+
+    class Trainer:  # as a Ray actor's class: pickle cannot find it by name without importing
+        def __init__(self) -> None:
+            self.base = 100
+            self.inner = Trainer.__new__(Trainer)
+
+    session = Session.create(tmp_path)
+    assert write_inputs(session, {"self": Trainer(), "x": 3}) == []
+    kept = session.read_pickle(INPUTS)
+    assert isinstance(kept["self"], types.SimpleNamespace) and kept["self"].base == 100
+    assert isinstance(kept["self"].inner, Placeholder) and kept["x"] == 3
