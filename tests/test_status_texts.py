@@ -14,6 +14,8 @@ import pytest
 from conftest import run_cli, wait_for
 from test_cli import TOKEN, cli_server, get_json  # noqa: F401 - fixtures
 
+from interactive_ext.records import Reason
+from interactive_ext.server.states import State
 from interactive_ext.server.status import summary, why
 
 COUNTDOWN = re.compile(r"  stops in (\d+):(\d\d)$")
@@ -75,13 +77,18 @@ def test_a_resumed_server_says_why_and_list_prints_it(cli_env, cli_server):  # n
 @pytest.mark.parametrize(
     ("state", "reason", "idle", "expected"),
     [
-        ("waiting", None, {"holds": [], "seconds_remaining": 12.0}, "stops in"),
-        ("waiting", None, {"holds": ["kernel:5f0c"], "seconds_remaining": None}, "kernel busy"),
-        ("waiting", None, {"holds": ["x"], "seconds_remaining": None}, "held by x"),
-        ("waiting", None, {"holds": [], "seconds_remaining": None}, "no idle stop"),
-        ("stopping", "resumed", {"holds": [], "seconds_remaining": 3.0}, "resuming"),
-        ("stopping", "idle", {"holds": [], "seconds_remaining": 0.0}, "stopping"),
-        ("stopping", "lifetime", {"holds": ["kernel:1"], "seconds_remaining": None}, "stopping"),
+        (State.WAITING, None, {"holds": [], "seconds_remaining": 12.0}, "stops in"),
+        (State.WAITING, None, {"holds": ["kernel:5f0c"], "seconds_remaining": None}, "kernel busy"),
+        (State.WAITING, None, {"holds": ["x"], "seconds_remaining": None}, "held by x"),
+        (State.WAITING, None, {"holds": [], "seconds_remaining": None}, "no idle stop"),
+        (State.STOPPING, Reason.RESUMED, {"holds": [], "seconds_remaining": 3.0}, "resuming"),
+        (State.STOPPING, Reason.IDLE, {"holds": [], "seconds_remaining": 0.0}, "stopping"),
+        (
+            State.STOPPING,
+            Reason.LIFETIME,
+            {"holds": ["kernel:1"], "seconds_remaining": None},
+            "stopping",
+        ),
     ],
 )
 def test_each_state_has_one_summary(state, reason, idle, expected):
@@ -92,6 +99,6 @@ def test_each_state_has_one_summary(state, reason, idle, expected):
 def test_why_names_the_stop_as_the_final_page_says_it():
     """The final page's sentences, the idle time written as people write it."""
     assert why(None, 60.0) is None
-    assert why("idle", 6.0) == "Stopped after 6 s without activity"
-    assert why("idle", 1.5) == "Stopped after 1.5 s without activity"
-    assert why("lifetime", 6.0) == "Stopped: the session reached its lifetime cap"
+    assert why(Reason.IDLE, 6.0) == "Stopped after 6 s without activity"
+    assert why(Reason.IDLE, 1.5) == "Stopped after 1.5 s without activity"
+    assert why(Reason.LIFETIME, 6.0) == "Stopped: the session reached its lifetime cap"
