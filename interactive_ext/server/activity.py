@@ -258,9 +258,9 @@ class KernelActivity:
             kernel = self._kernel(kernel_id)
             if kernel is not None:
                 states[kernel_id] = getattr(kernel, "execution_state", "")
-        for kernel_id, state in states.items():
+        for kernel_id, execution_state in states.items():
             key = f"kernel:{kernel_id}"
-            if state == "busy" and key not in self.watcher.holds:
+            if execution_state == "busy" and key not in self.watcher.holds:
                 self.log.debug("kernel %s is busy (seen by the server)", kernel_id)
                 self.watcher.hold(key)
         for key in list(self.watcher.holds):
@@ -282,14 +282,14 @@ class KernelActivity:
         msg_type = msg["header"]["msg_type"]
         key = f"kernel:{kernel_id}"
         if msg_type == "status":
-            state = session.unpack(msg["content"]).get("execution_state")
-            if state == "starting":
+            execution_state = session.unpack(msg["content"]).get("execution_state")
+            if execution_state == "starting":
                 self.watcher.release(key)
             elif parent_type in NOT_A_PERSON:
                 return
-            elif state == "busy":
+            elif execution_state == "busy":
                 self.watcher.hold(key)
-            elif state == "idle":
+            elif execution_state == "idle":
                 self.watcher.release(key)
             return
         if parent_type not in NOT_A_PERSON:

@@ -11,6 +11,7 @@ import time
 
 from prometheus_client import Gauge
 
+from ..protocol import STATUS, route
 from .idle import WALL_OFFSET, IdleWatcher
 from .lifecycle import IdleWarning, Lifecycle, Transition
 from .states import INITIAL, State
@@ -22,7 +23,7 @@ STATE = Gauge(
 )
 SECONDS_UNTIL_IDLE_STOP = Gauge(
     "interactive_ext_seconds_until_idle_stop",
-    "seconds until the idle stop if nothing happens (GET /interactive/status's "
+    f"seconds until the idle stop if nothing happens (GET /{route(STATUS)}'s "
     "idle.seconds_remaining); -1 when none is due: a kernel is busy, or no idle stop is set",
 )
 LAST_ACTIVITY = Gauge(
