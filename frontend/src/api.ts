@@ -8,6 +8,8 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { route } from './routes';
+
 /** Why the server stops. */
 export type StopReason = 'resumed' | 'idle' | 'lifetime';
 
@@ -95,7 +97,7 @@ export async function requestAPI<T = any>(
 ): Promise<T> {
   const settings = ServerConnection.makeSettings();
   const search = URLExt.objectToQueryString(query);
-  const url = URLExt.join(settings.baseUrl, 'interactive', endpoint) + search;
+  const url = URLExt.join(settings.baseUrl, route(endpoint)) + search;
   const response = await ServerConnection.makeRequest(url, init, settings);
   const text = await response.text();
   let body: any = null;

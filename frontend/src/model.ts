@@ -16,10 +16,7 @@ import { Signal } from '@lumino/signaling';
 
 import type { IIdle, IStatus, ITask, StopReason } from './api';
 import { ApiError, parseIdle, parseStatus, postAPI, requestAPI } from './api';
-
-/** The lifecycle events' schema id. */
-export const LIFECYCLE =
-  'https://events.jupyter.org/interactive_ext/lifecycle/v1';
+import { HEARTBEAT, LIFECYCLE, STATUS } from './routes';
 
 /** Milliseconds between status polls while the server waits. */
 const POLL_MS = 5000;
@@ -165,7 +162,7 @@ export class SessionModel {
   /** Tell the server a person is here; answers false when it could not be sent. */
   async heartbeat(): Promise<boolean> {
     try {
-      const idle = parseIdle(await postAPI('heartbeat'));
+      const idle = parseIdle(await postAPI(HEARTBEAT));
       if (this._status) {
         this._update({ ...this._status, idle });
       }
@@ -192,7 +189,7 @@ export class SessionModel {
   /** One poll: read the status; a failure rejects, so that the poll backs off. */
   private async _read(): Promise<void> {
     try {
-      const raw = await requestAPI('status', {}, { client: this.clientId });
+      const raw = await requestAPI(STATUS, {}, { client: this.clientId });
       this._setUnreachable(false);
       this._update(parseStatus(raw));
     } catch (error) {

@@ -9,6 +9,7 @@ import { Widget } from '@lumino/widgets';
 
 import type { IParameter, ITask } from './api';
 import { ApiError, postAPI, requestAPI } from './api';
+import { RESUME, STATUS } from './routes';
 import { noteResumedWith } from './finalview';
 import { describeInputs } from './format';
 import type { SessionModel } from './model';
@@ -119,7 +120,7 @@ interface IChangedFile {
 /** The changed files the server sees now (none when it cannot say). */
 async function changedFiles(): Promise<IChangedFile[]> {
   try {
-    const status = await requestAPI('status');
+    const status = await requestAPI(STATUS);
     const files = status?.task?.changes;
     return Array.isArray(files)
       ? files.filter(f => typeof f?.path === 'string')
@@ -183,7 +184,7 @@ async function sendResume(
   inputs: Record<string, unknown>
 ) {
   try {
-    const reply = await postAPI('resume', { inputs, via: 'dialog' });
+    const reply = await postAPI(RESUME, { inputs, via: 'dialog' });
     noteResumedWith(
       Array.isArray(reply?.changes) ? reply.changes.length : null
     );

@@ -11,11 +11,11 @@ from typing import Any
 
 from jupyter_events import EventLogger
 
+from ..protocol import LIFECYCLE
 from ..records import Reason
 from .lifecycle import IdleWarning, Lifecycle, Transition
 from .states import State
 
-LIFECYCLE = "https://events.jupyter.org/interactive_ext/lifecycle/v1"
 SCHEMA_PATH = Path(__file__).parent / "event_schemas" / "lifecycle" / "v1.yaml"
 
 
