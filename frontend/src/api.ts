@@ -23,11 +23,20 @@ export interface IParameter {
   json: boolean;
 }
 
+/** One source file changed since the task started, as the status lists it. */
+export interface IChangedFile {
+  path: string;
+  added: number;
+  removed: number;
+}
+
 /** The task the server serves. */
 export interface ITask {
   module: string;
   qualname: string;
   parameters: IParameter[];
+  /** The person's files changed since the task started. */
+  changes?: IChangedFile[];
 }
 
 /** The idle state (the heartbeat body). */
