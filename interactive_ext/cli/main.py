@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import fields
@@ -109,21 +108,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     raise http_failure(client, "status", reply)
 
 
-def clock(seconds: float) -> str:
-    """`12:34` or `1:02:03` for a number of seconds (rounded up), as the status item shows it."""
-    total = max(0, math.ceil(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes:02}:{secs:02}"
-
-
 def summary(status: dict[str, Any]) -> str:
-    """The server's words for its state (`stops in 12:34`, `kernel busy`, ...)."""
+    """The server's words for its state, with its countdown (`stops in 12:34`, `kernel busy`)."""
     text = str(status.get("summary") or status.get("state") or "?")
-    left = (status.get("idle") or {}).get("seconds_remaining")
-    if status.get("state") == "waiting" and isinstance(left, (int, float)):
-        text += " " + clock(left)
-    return text
+    countdown = (status.get("idle") or {}).get("countdown")
+    return f"{text} {countdown}" if countdown else text
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -44,7 +44,7 @@ from .detached import stop_detached
 from .idle import IdleWatcher, wall
 from .save_window import SaveWindow
 from .states import ALLOWED, INITIAL, State
-from .status import notebook_path, read_context, summary, task_status, why
+from .status import clock, notebook_path, read_context, summary, task_status, why
 
 
 class ImpossibleTransition(RuntimeError):
@@ -280,8 +280,12 @@ class Lifecycle:
         return f"the server is already {self.state} ({reason})"
 
     def heartbeat(self) -> dict[str, Any]:
-        """The idle state (the heartbeat body)."""
-        return {**self.watcher.state(), "warning_seconds": self.watcher.warning_before}
+        """The idle state (the heartbeat body), with the countdown the page and the CLI print."""
+        idle = self.watcher.state()
+        left = idle["seconds_remaining"]
+        counting = self.state is State.WAITING and left is not None
+        countdown = clock(left) if counting else None
+        return {**idle, "warning_seconds": self.watcher.warning_before, "countdown": countdown}
 
     def context(self) -> tuple[TaskContext | None, list[str]]:
         """The task context (None without one) and what is wrong with the session's files."""

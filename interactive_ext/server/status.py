@@ -1,13 +1,15 @@
 """The task and the state as GET /interactive/status shows them: the texts every view prints.
 
 The JupyterLab extension, the page at /interactive and `jupyter interactive-task list` print
-`summary` and `why` as the server writes them; only the countdown (`idle.seconds_remaining`,
-after `stops in`) is formatted by each view, since the extension's ticks every second.
+`summary` and `why` as the server writes them, the page and the CLI the countdown too
+(`idle.countdown`, after `stops in`); the JupyterLab extension formats it itself (format.ts's
+`clock`, the one other formatter), since its countdown ticks every second.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +83,14 @@ def changed_files(session: Session | None) -> list[dict[str, Any]]:
         return [f.brief() for f in pending(session)]
     except (OSError, ValueError, KeyError) as e:  # a damaged archive: the resume still works
         return [{"path": f"(cannot compare the sources: {e})", "added": 0, "removed": 0}]
+
+
+def clock(seconds: float) -> str:
+    """The countdown: `12:34` or `1:02:03` for a number of seconds (rounded up)."""
+    total = max(0, math.ceil(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes:02}:{secs:02}"
 
 
 def seconds_text(value: float) -> str:
