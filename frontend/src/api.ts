@@ -50,7 +50,7 @@ export interface IIdle {
 
 /** The answer of `GET /interactive/status`, as the views read it. */
 export interface IStatus {
-  state: 'waiting' | 'stopping';
+  state: 'waiting' | 'stopping' | 'stopped';
   stopReason: StopReason | null;
   /** The state in a few words (`stops in`, `kernel busy`, …); the countdown follows it. */
   summary: string;
