@@ -12,7 +12,7 @@ from scripts import (
     write,
 )
 
-from interactive_ext.session.reach import first_node
+from interactive_ext.session.reaching import first_node
 
 TASK = """
 import json, os
@@ -65,7 +65,7 @@ def test_no_cluster_no_command(tmp_path: Any, script: Any, monkeypatch: Any) -> 
     monkeypatch.setenv("INTERACTIVE_EXT_K8S_SA_DIR", str(tmp_path / "none"))
     for name in ("SLURMD_NODENAME", "SLURM_JOB_NODELIST", "SLURM_NODELIST"):
         monkeypatch.delenv(name, raising=False)
-    from interactive_ext.session.reach import reach_commands
+    from interactive_ext.session.reaching import reach_commands
 
     assert reach_commands(8888) == []
 
@@ -75,7 +75,10 @@ def test_a_pod_that_cannot_be_annotated_says_so_once(
 ) -> None:
     import logging
 
+    from interactive_ext.records import Reason
     from interactive_ext.server import pod
+    from interactive_ext.server.lifecycle import Transition
+    from interactive_ext.server.states import State
 
     sa = tmp_path / "serviceaccount"
     sa.mkdir()
@@ -86,8 +89,10 @@ def test_a_pod_that_cannot_be_annotated_says_so_once(
     monkeypatch.setattr(pod, "_told", [])
     logger = logging.getLogger("interactive_ext.test_pod")
     with caplog.at_level(logging.INFO, logger.name):
-        for state in ("waiting", "resumed"):  # the start and the stop of one session
-            thread = pod.annotate(state, 8888, None, logger)
+        waiting = Transition(State.WAITING, State.WAITING, port=8888)
+        resumed = Transition(State.WAITING, State.STOPPING, Reason.RESUMED, port=8888)
+        for change in (waiting, resumed):  # the start and the stop of one session
+            thread = pod.annotate(change, logger)
             assert thread is not None
             thread.join(10)
     said = [r for r in caplog.records if "is not annotated" in r.getMessage()]

@@ -34,7 +34,7 @@ from ..protocol import (
 from ..records import ReadyInfo
 from ..session.conversion import ConversionService
 from ..session.directory import Session, atomic_write
-from ..session.notify import report_failures
+from ..session.reaching import report_failures
 from . import containment, handover
 from .leftovers import connection_files, remove_server_files
 

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..protocol import RESUME, route
 from ..records import ErrorRecord, Redefine, TaskContext
 from ..session.definitions import CELL_TAG, SOURCE_ELSEWHERE
 from ..session.frames import COMPREHENSIONS
@@ -162,7 +163,7 @@ def _resume_text(context: TaskContext) -> str:
         "Resuming stops this server (and every kernel) and runs the task in its own process. "
         "Any one of:\n\n" + overrides + "- the command line: `jupyter interactive-task resume`;\n"
         '- REST: `curl -X POST -H "Authorization: token $TOKEN" '
-        "-d '{\"inputs\": {}}' http://HOST:PORT/interactive/resume`.\n\n"
+        f"-d '{{\"inputs\": {{}}}}' http://HOST:PORT/{route(RESUME)}`.\n\n"
         'The next cell does nothing unless you set `RESUME = True` in it, so "Run All" never '
         "resumes by accident."
     )
