@@ -16,6 +16,7 @@ from .protocol import (
     EXCEPTION,
     FRAMES,
     INPUTS,
+    PARKED,
     RESULT,
     SAVED_INPUTS,
     SAVED_VALUES,
@@ -47,7 +48,7 @@ class TaskFailure(Exception):
 def load_inputs() -> dict[str, Any]:
     """The task's inputs by parameter name, with the overrides saved by save_inputs()."""
     session = Session.from_env()
-    inputs = session.read_pickle(INPUTS)
+    inputs = session.read_pickle(INPUTS, lenient=(session.path / PARKED).exists())
     if inputs is None:
         raise SessionError(f"the session {session.path} has no inputs ({INPUTS} is missing)")
     context = session.context()

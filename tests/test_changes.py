@@ -6,12 +6,11 @@ import json
 import shutil
 import stat
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import free_port
+from conftest import s3_fs
 from scripts import (
     script_fixture,  # noqa: F401 - the `script` fixture
     write,
@@ -135,44 +134,6 @@ def test_a_failing_destination_is_a_warning(tmp_path, script):
     assert code == 0, err
     assert "cannot save this resume's changes to" in err
     assert out["value"] == "NEW helper / NEW task" and out["changes"]["saved"] is None
-
-
-# -- S3 through moto's server mode, started here -----------------------------------------
-
-
-@pytest.fixture
-def s3() -> Iterator[dict[str, str]]:
-    """A real S3 API on 127.0.0.1 (moto's server) with a bucket; the task's environment."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    env = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "FSSPEC_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-    }
-    try:
-        fs = s3_fs(env)
-        fs.mkdir("fixes")
-        yield env
-    finally:
-        server.stop()
-
-
-def s3_fs(env: dict[str, str]) -> Any:
-    """An s3fs file system on the moto server (no cache, so listings are fresh)."""
-    import s3fs
-
-    return s3fs.S3FileSystem(
-        key=env["AWS_ACCESS_KEY_ID"],
-        secret=env["AWS_SECRET_ACCESS_KEY"],
-        endpoint_url=env["FSSPEC_S3_ENDPOINT_URL"],
-        skip_instance_cache=True,
-        use_listings_cache=False,
-    )
 
 
 def test_the_patch_is_saved_to_s3_from_the_environment_variable(tmp_path, script, s3):

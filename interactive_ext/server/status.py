@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import enum
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
 from ..errors import SessionError
-from ..protocol import SAVED_VALUES
+from ..protocol import PARKED, SAVED_VALUES
 from ..records import Reason, Redefine, TaskContext
 from ..session.changes import pending
 from ..session.definitions import SOURCE_ELSEWHERE
@@ -57,7 +58,20 @@ def task_status(context: TaskContext, session: Session | None) -> dict[str, Any]
         params.append(entry)
     data["parameters"] = params
     data["changes"] = changed_files(session)
+    data["parked"] = parked_text(session)
     return data
+
+
+def parked_text(session: Session | None) -> str | None:
+    """An opened parked session: "parked: task X failed on host H at T"; None otherwise."""
+    try:
+        manifest = session.read_json(PARKED) if session is not None else None
+    except SessionError:
+        return None
+    if not isinstance(manifest, dict):
+        return None
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(float(manifest.get("parked_at") or 0)))
+    return f"parked: task {manifest.get('task')} failed on host {manifest.get('host')} at {when}"
 
 
 def read_context(

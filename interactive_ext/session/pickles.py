@@ -107,19 +107,96 @@ def _write(fd: int, obj: Any) -> None:
 # -- reading ------------------------------------------------------------------------
 
 
-def load(path: str | os.PathLike[str]) -> Any:
-    """Unpickle path; its big buffers come from a copy-on-write mapping, never copied."""
+def load(path: str | os.PathLike[str], lenient: bool = False) -> Any:
+    """Unpickle path; its big buffers come from a copy-on-write mapping, never copied.
+
+    lenient: an object whose class cannot be imported here becomes a Missing placeholder
+    naming it and why, instead of failing the whole load.
+    """
     with _open(path) as f:
         head = f.read(HEADER)
         if head[:1] == _PROTO:
             f.seek(0)
-            return _unpickle(path, f, [])
+            return _unpickle(path, f, [], lenient)
         table = _layout(path, head, f)
         if not table:
-            return _unpickle(path, f, [])
+            return _unpickle(path, f, [], lenient)
         mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
         view = memoryview(mapped)
-        return _unpickle(path, f, [view[offset : offset + n] for offset, n in table])
+        return _unpickle(path, f, [view[offset : offset + n] for offset, n in table], lenient)
+
+
+def modules_needed(path: str | os.PathLike[str]) -> set[str]:
+    """The top-level modules whose classes path's pickle streams name (nested pickles too)."""
+    with _open(path) as f:
+        head = f.read(HEADER)
+        if head[:1] == _PROTO:
+            f.seek(0)
+            stream = f.read()
+        else:
+            _layout(path, head, f)
+            stream = f.read(_HEAD.unpack(head[: _HEAD.size])[3])
+    found: set[str] = set()
+    _scan(stream, found)
+    return found
+
+
+def _scan(stream: bytes, found: set[str]) -> None:
+    """Add the modules one pickle stream names (GLOBAL, STACK_GLOBAL) to found."""
+    import pickletools
+
+    strings: list[str] = []
+    try:
+        for op, arg, _ in pickletools.genops(stream):
+            if op.name == "GLOBAL":
+                found.add(str(arg).split(" ", 1)[0].split(".", 1)[0])
+            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                found.add(strings[-2].split(".", 1)[0])
+            elif isinstance(arg, str):
+                strings.append(arg)
+            elif isinstance(arg, bytes) and arg[:1] == _PROTO:
+                _scan(arg, found)
+    except (ValueError, EOFError):  # not a pickle after all: what was read counts
+        return
+
+
+class Missing:
+    """An object whose class does not import here: its name and why (the load goes on)."""
+
+    name = ""
+    why = ""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Missing:
+        """Built from any arguments the pickle gives."""
+        return object.__new__(cls)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Keep the arguments."""
+        self.__dict__["args"] = args
+
+    def __setstate__(self, state: Any) -> None:
+        """Keep the state."""
+        self.__dict__["state"] = state
+
+    def __repr__(self) -> str:
+        """Say what it is and why it is not here."""
+        return f"<{self.name} not loaded here: {self.why}>"
+
+
+def missing(module: str, name: str, why: str) -> type[Missing]:
+    """A Missing class standing for module.name."""
+    return type(name, (Missing,), {"name": f"{module}.{name}", "why": why})
+
+
+class _Lenient(pickle.Unpickler):
+    """An unpickler that gives a Missing class for a class that does not import."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        """The class, or a Missing class saying why not."""
+        try:
+            return super().find_class(module, name)
+        except (ImportError, AttributeError) as e:
+            return missing(module, name, f"{type(e).__name__}: {e}")
 
 
 def check(path: str | os.PathLike[str]) -> None:
@@ -191,10 +268,13 @@ def _layout(path: str | os.PathLike[str], head: bytes, f: IO[bytes]) -> list[tup
     return entries
 
 
-def _unpickle(path: str | os.PathLike[str], f: IO[bytes], buffers: list[memoryview]) -> Any:
+def _unpickle(
+    path: str | os.PathLike[str], f: IO[bytes], buffers: list[memoryview], lenient: bool = False
+) -> Any:
     """Unpickle from f (at the stream's start) with the buffers; a damaged stream is a
     PickleFileError naming path."""
+    kind = _Lenient if lenient else pickle.Unpickler
     try:
-        return pickle.Unpickler(f, buffers=buffers).load()
+        return kind(f, buffers=buffers).load()
     except (pickle.UnpicklingError, EOFError) as e:
         raise PickleFileError(path, f"corrupt pickle data ({e})") from None

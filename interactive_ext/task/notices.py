@@ -10,6 +10,7 @@ import logging
 import socket
 
 from ..options import Options
+from ..records import Reason
 from ..session.notify import Notifier, notify_urls, one_line
 from ..session.reach import reach_commands
 
@@ -23,6 +24,18 @@ def reach_suffix(port: int, ip: str) -> str:
     """' (reach it: CMD; CMD)' on a cluster node, else ''."""
     commands = reach_commands(port, ip)
     return f" (reach it: {'; '.join(commands)})" if commands else ""
+
+
+def idle_message(options: Options, qualname: str, reason: Reason, where: str) -> str:
+    """The IdleTimeout message: why the server stopped, what to pass, where the session is."""
+    if reason is Reason.LIFETIME:
+        why = f"its lifetime cap (max_lifetime_seconds={options.max_lifetime_seconds:g})"
+    else:
+        why = f"nobody resumed it within max_idle_seconds={options.max_idle_seconds:g}"
+    return (
+        f"the Jupyter server for task {qualname} stopped: {why} "
+        f"(on_idle='fail'; pass on_idle='resume' to run the task anyway); {where}"
+    )
 
 
 class TaskNotices:
@@ -44,6 +57,13 @@ class TaskNotices:
         self.notifier.send(
             f"{qualname}: the resumed run failed again on {socket.gethostname()}",
             f"Error: {what}\n{then}",
+        )
+
+    def parked(self, qualname: str, why: str, command: str) -> None:
+        """The session was parked: where, and the command that opens it."""
+        self.notifier.send(
+            f"{qualname}: parked on {socket.gethostname()} ({one_line(why)})",
+            f"Debug it anywhere with:\n{command}",
         )
 
     def close(self) -> None:
