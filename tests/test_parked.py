@@ -48,8 +48,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import numpy as np
 from gpu_only import Thing
 from pkg.train import train
-print(json.dumps(train(epochs=2, data=np.arange(5.0), thing=Thing(7))))
+print(json.dumps(train(epochs=2, data=np.arange(300000.0), thing=Thing(7))))  # 2.4 MB: lazy
 """
+
+TOTAL = float(sum(range(300000)))
+"""The sum of the task's data input."""
 
 INSPECT = """
 import io, json, pdb, sys
@@ -59,7 +62,8 @@ frames = load_frames()
 exc = load_error()
 print(json.dumps({
     "names": [f.name for f in frames], "table": frames[-1].locals["table"],
-    "label": frames[-2].locals["label"], "data": inputs["data"].tolist(),
+    "label": frames[-2].locals["label"], "data": inputs["data"][:5].tolist(),
+    "size": len(inputs["data"]), "local": float(frames[-2].locals["data"].sum()),
     "epochs": inputs["epochs"], "thing": repr(inputs["thing"]), "exc": type(exc).__name__,
 }))
 debugger = pdb.Pdb(stdin=io.StringIO("p scale\\nup\\np label\\nq\\n"), stdout=sys.stdout)
@@ -174,7 +178,8 @@ def test_a_failure_parked_on_s3_is_released_at_once_opened_elsewhere_and_run_aga
     head = json.loads(out.splitlines()[0])
     assert head["names"] == ["train", "helper"] and head["exc"] == "IndexError"
     assert head["table"] == {"scale": 12, "n": 3} and head["label"] == "outer"
-    assert head["data"] == [0.0, 1.0, 2.0, 3.0, 4.0] and head["epochs"] == 2
+    assert head["data"] == [0.0, 1.0, 2.0, 3.0, 4.0] and head["size"] == 300000
+    assert head["epochs"] == 2 and head["local"] == TOTAL
     assert "gpu_only.Thing not loaded here" in head["thing"]
     assert "No module named 'gpu_only'" in head["thing"]
     assert "12" in out and "'outer'" in out  # pdb: `p scale`, then `up` and `p label`
@@ -192,7 +197,7 @@ def test_a_failure_parked_on_s3_is_released_at_once_opened_elsewhere_and_run_aga
     third, work3 = laptop(tmp_path, env, "slurm-job")
     again = cli(third, work3, "run", "--from", where, "--trust")
     assert again.returncode == 0, again.stderr
-    assert json.loads(again.stdout) == 3 * 12 + 10.0  # the edited helper's result
+    assert json.loads(again.stdout) == 3 * 12 + TOTAL  # the edited helper's result
 
 
 def test_a_modified_or_foreign_session_is_refused_in_one_line(
@@ -215,13 +220,19 @@ def test_a_modified_or_foreign_session_is_refused_in_one_line(
     assert "signature does not match your key" in foreign.stderr
     assert len(foreign.stderr.strip().splitlines()) == 1
 
-    data = bytearray((where / "inputs.pkl").read_bytes())
-    data[-1] ^= 1
-    (where / "inputs.pkl").write_bytes(bytes(data))
-    modified = cli(other, work, "open", str(where))
-    assert modified.returncode == 2
-    assert "inputs.pkl was modified after it was parked" in modified.stderr
-    assert len(modified.stderr.strip().splitlines()) == 1
+    for name in ("error.json", "inputs.pkl"):  # a small file (fetched first), a big one (later)
+        data = bytearray((where / name).read_bytes())
+        data[len(data) // 2] ^= 1
+        (where / name).write_bytes(bytes(data))
+        modified = cli(other, work, "open", str(where), "--port", "0")
+        assert modified.returncode == 2, modified.stderr
+        last = modified.stderr.strip().splitlines()[-1]
+        assert f"refused: {name} was modified after it was parked" in last, modified.stderr
+        (where / name).write_bytes(
+            bytes(data[: len(data) // 2])
+            + bytes([data[len(data) // 2] ^ 1])
+            + bytes(data[len(data) // 2 + 1 :])
+        )
 
 
 def test_an_idle_stop_of_a_live_session_parks_and_opens(

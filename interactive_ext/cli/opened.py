@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..child.launcher import ServerProcess
 from ..options import Options
 from ..protocol import FRAMES
 from ..session.directory import Session
@@ -46,12 +48,20 @@ class OpenedRun(TaskRun):
         self.notices = TaskNotices(options)
         self.last = None
         self.ranks = None
+        self.refused: Callable[[], bool] = lambda: False
+
+    async def wait_ready(self, server: ServerProcess) -> Any:
+        """The server's ready info; the server is stopped if a fetched file did not check."""
+        info = server.wait_ready()
+        if self.refused() and server.proc is not None:
+            server.proc.terminate()
+        return info
 
     def prepare(self) -> None:
         """The starter notebook, with the post-mortem cells of the parked failure."""
         from ..task.starter import write_notebook
 
-        frames = None
+        frames = None  # still being fetched: the notebook goes without its post-mortem cells
         if (self.session.path / FRAMES).is_file():
             try:
                 frames = load_pickle(self.session.path / FRAMES)

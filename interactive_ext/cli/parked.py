@@ -16,9 +16,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..errors import ServerError
 from ..protocol import PARKED, SAVED_INPUTS, SAVED_VALUES
 from ..records import Reason
 from ..session import parked
@@ -29,6 +31,7 @@ from .exits import PROG, UsageError
 
 log = logging.getLogger("interactive_ext.cli")
 
+LAZY = parked.LAZY_BYTES
 RESUME_SAVED = "resume/saved_inputs.pkl"
 """The save_inputs() values of a resume in an opened session (run --from loads them)."""
 
@@ -47,16 +50,26 @@ def locate(given: str | None) -> tuple[Location, dict[str, Any]]:
     return found[-1].where, found[-1].manifest
 
 
-def fetch(where: Location, manifest: dict[str, Any], trust: bool) -> Session:
-    """The parked files in a new private session directory (trust and digests checked)."""
+def fetch(
+    where: Location,
+    manifest: dict[str, Any],
+    trust: bool,
+    refused: Callable[[str], None] | None = None,
+) -> Session:
+    """The parked files in a new private session directory (trust and digests checked);
+    with refused: the big pickles are fetched in the background (kernels wait for them, and
+    refused(why) is called if one does not check)."""
     try:
         parked.check_trust(manifest, trust)
         session = Session.create()
     except parked.Refused as e:
         raise UsageError(str(e)) from None
-    names = list(manifest.get("files") or {})
+    files = manifest.get("files") or {}
+    later = [n for n, f in files.items() if refused and n.endswith(".pkl") and f["size"] > LAZY]
     try:
-        parked.fetch(where, manifest, session.path, names)
+        parked.fetch(where, manifest, session.path, [n for n in files if n not in later])
+        if refused is not None:
+            parked.fetch_later(where, manifest, session.path, later, refused)
     except (parked.Refused, OSError) as e:
         shutil.rmtree(session.path, ignore_errors=True)
         raise UsageError(
@@ -111,14 +124,21 @@ def cmd_open(args: argparse.Namespace) -> int:
 
     where, manifest = locate(args.source)
     options = server_options(args)
-    session = fetch(where, manifest, args.trust)
+    refusal = Refusal()
+    session = fetch(where, manifest, args.trust, refusal)
     try:
         folder, moved = lay_out(session, manifest, args.notebook_dir)
         notebook = folder / notebook_name(str(manifest.get("qualname")))
         rebase(session, folder, moved, notebook)
         session.write_json(PARKED, {**manifest, "origin": where.path()})
-        run = OpenedRun(session, folder, options, manifest)
-        outcome = run_to_end(run.serve(run.prepare))
+        refusal.run = run = OpenedRun(session, folder, options, manifest)
+        run.refused = lambda: refusal.why is not None
+        try:
+            outcome = run_to_end(run.serve(run.prepare))
+        except ServerError as e:
+            if refusal.why:  # a big file's digest did not check: the server was stopped
+                return exits.fail(exits.USAGE, refusal.why, "open")
+            return exits.fail(exits.SERVER, f"the Jupyter server failed: {e}", "open")
         if outcome.reason is not Reason.RESUMED:
             return exits.fail(exits.IDLE, f"the server stopped ({outcome.reason.value})", "open")
         command = save_back(where, manifest, session, outcome.inputs, saved_inputs(session))
@@ -129,6 +149,22 @@ def cmd_open(args: argparse.Namespace) -> int:
         return exits.OK
     extra = ["--trust"] if args.trust else []
     return subprocess.call([*command_words(where), *extra, "--port", "0"])
+
+
+class Refusal:
+    """A big file fetched after the start did not check: why, and the server it stops."""
+
+    def __init__(self) -> None:
+        """Nothing refused yet."""
+        self.why: str | None = None
+        self.run: Any = None
+
+    def __call__(self, why: str) -> None:
+        """Note why, and stop the server (its round then ends without an outcome)."""
+        self.why = why
+        server = getattr(self.run, "last", None)
+        if server is not None and server.proc is not None:
+            server.proc.terminate()
 
 
 def command_words(where: Location) -> list[str]:

@@ -226,6 +226,9 @@ class Session:
         """Unpickle one file of the session, or None when it is absent (lenient: a class that
         does not import here is a named placeholder, pickles.Missing)."""
         self.check()
+        from .parked import wait_fetched  # an opened parked session fetches big files later
+
+        wait_fetched(self.path / name)
         try:
             return pickles.load(self.path / name, lenient)
         except FileNotFoundError:

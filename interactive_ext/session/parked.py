@@ -23,7 +23,7 @@ import socket
 import stat
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -209,8 +209,15 @@ def check_trust(manifest: dict[str, Any], trust: bool) -> None:
         )
 
 
+FETCHING = ".fetching"
+"""Beside a file still being fetched by `open`: empty, or why the fetch failed."""
+LAZY_BYTES = 1 << 20
+"""Files bigger than this are fetched after the server starts (the URL before the data)."""
+
+
 def fetch(where: Location, manifest: dict[str, Any], into: Path, names: Iterable[str]) -> None:
-    """Copy names from the parked folder into a private local folder, checking each digest."""
+    """Copy names from the parked folder into a private local folder, checking each digest;
+    a file appears under its name only once its digest checked."""
     files = manifest.get("files") or {}
     for name in names:
         entry = files.get(name)
@@ -218,15 +225,62 @@ def fetch(where: Location, manifest: dict[str, Any], into: Path, names: Iterable
             raise Refused(f"refused: {name} is not in the manifest")
         target = into / name
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        part = target.with_name(f".{target.name}.part")
         digest = hashlib.sha256()
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
-        with where.open_read(name) as f, os.fdopen(os.open(target, flags, 0o600), "wb") as out:
+        with where.open_read(name) as f, os.fdopen(os.open(part, flags, 0o600), "wb") as out:
             while chunk := f.read(CHUNK):
                 digest.update(chunk)
                 out.write(chunk)
         if digest.hexdigest() != entry.get("sha256"):
-            target.unlink()
+            part.unlink()
             raise Refused(f"refused: {name} was modified after it was parked (its digest differs)")
+        os.replace(part, target)
+
+
+def fetch_later(
+    where: Location,
+    manifest: dict[str, Any],
+    into: Path,
+    names: list[str],
+    refused: Callable[[str], None],
+) -> None:
+    """Fetch names in a background thread; until each is there, a marker beside it makes
+    wait_fetched() wait (and say why, if its fetch failed); refused(why) on a failure."""
+    import threading
+
+    for name in names:
+        (into / (name + FETCHING)).touch(mode=0o600)
+
+    def run() -> None:
+        for name in names:
+            marker = into / (name + FETCHING)
+            try:
+                fetch(where, manifest, into, [name])
+            except Exception as e:  # told to the kernel that waits for it, and to `open`
+                why = str(e) if isinstance(e, Refused) else f"cannot fetch {name}: {e}"
+                marker.write_text(why)
+                refused(why)
+                continue
+            marker.unlink()
+
+    threading.Thread(target=run, name="parked-fetch", daemon=True).start()
+
+
+def wait_fetched(path: Path, timeout: float = 3600.0) -> None:
+    """Wait while `open` still fetches path (SessionError if that fetch failed)."""
+    marker = path.with_name(path.name + FETCHING)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            why = marker.read_text()
+        except FileNotFoundError:
+            return
+        if why:
+            raise SessionError(why)
+        if time.monotonic() > deadline:
+            raise SessionError(f"{path.name} is still being fetched after {timeout:.0f} s")
+        time.sleep(0.05)
 
 
 def update(where: Location, manifest: dict[str, Any], parts: Iterable[Part]) -> dict[str, Any]:

@@ -67,19 +67,24 @@ def options_json(options: Options) -> dict[str, Any]:
     return out
 
 
-def packages(session_dir: Path) -> dict[str, str]:
-    """The installed distributions (name -> version) whose modules the session's pickles name."""
-    from importlib.metadata import packages_distributions, version
-
+def pickled_modules(session_dir: Path) -> list[str]:
+    """The top-level modules the session's pickles name (they must import where they load)."""
     mods: set[str] = set()
     for path in session_dir.glob("*.pkl"):
         try:
             mods |= modules_needed(path)
         except (OSError, ValueError) as e:
             log.debug("cannot read the modules of %s: %s", path, e)
+    return sorted(mods)
+
+
+def packages(mods: list[str]) -> dict[str, str]:
+    """The installed distributions (name -> version) of those modules."""
+    from importlib.metadata import packages_distributions, version
+
     dists = packages_distributions()
     out = {}
-    for mod in sorted(mods):
+    for mod in mods:
         for dist in dists.get(mod, []):
             try:
                 out[dist] = version(dist)
@@ -128,6 +133,7 @@ def manifest(run: TaskRun, why: str) -> dict[str, Any]:
     root = source_root(context.module, context.source_file)
     base = originals.root if originals else root
     error = run.session.error()
+    mods = pickled_modules(run.session.path)
     return {
         **parked.base_manifest(run.qualname, why),
         "function": context.ref,
@@ -139,7 +145,8 @@ def manifest(run: TaskRun, why: str) -> dict[str, Any]:
         "notebook_dir": str(run.notebook_dir),
         "error": f"{error.type}: {error.message}" if error else None,
         "options": options_json(run.options),
-        "packages": packages(run.session.path),
+        "modules": mods,
+        "packages": packages(mods),
         "executable": sys.executable,
     }
 
