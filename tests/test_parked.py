@@ -272,3 +272,62 @@ def test_an_idle_stop_of_a_live_session_parks_and_opens(
     assert status["task"]["parked"].startswith("parked: task train failed on host ")
     wait_for(lambda: proc.poll() is not None, 30, "the idle stop of the opened session")
     assert proc.returncode == 3
+
+
+RECIPE = Path(__file__).parent.parent / "docs" / "recipes" / "gpu-job-fails-at-3am.md"
+
+
+def test_the_3am_recipe_runs_with_s3(
+    tmp_path: Path, cli_env: dict[str, str], s3: dict[str, str], cli_run: Any
+) -> None:
+    text = RECIPE.read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    code, cell = blocks[0], re.sub(r"^ {3}", "", blocks[1], flags=re.M)
+    job = tmp_path / "job"
+    job.mkdir()
+    write(job, "train.py", code)
+    env = base_env(
+        cli_env,
+        **s3,
+        INTERACTIVE_EXT_PARK_TO="s3://fixes/parked/train/",
+        INTERACTIVE_EXT_PARK_KEY="the-team-secret",
+    )
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "train.py"], cwd=job, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1 and "ZeroDivisionError" in done.stderr, done.stderr
+    assert time.monotonic() - started < 15
+    where = parked_where(done.stderr)
+    (job / "train.py").unlink()  # the GPU box is gone
+
+    other, work = laptop(tmp_path, env, "laptop")
+    listed = cli(other, work, "list", "--parked")
+    assert where in listed.stdout and "ZeroDivisionError" in listed.stdout, listed
+    ready = tmp_path / "ready.json"
+    proc = cli_run("open", "--port", "0", "--ready-file", str(ready), env=other, cwd=work)
+    info = read_ready(ready, proc)
+    server = server_of(info, proc)
+    kernel = start_kernel(server)
+    check = (
+        'print(frames[-1].locals["loss"], frames[-2].locals["i"], '
+        'load_inputs()["data"][1024:1280].std())'
+    )
+    out, errors = run_cell(server, kernel, cell + "\n" + check)
+    assert not errors, errors
+    assert out.split() == ["0.0", "1024", "0.0"], out
+
+    (folder,) = work.glob("train-parked-*")
+    fixed = (folder / "train.py").read_text().replace("lr / loss", "lr / max(loss, 1e-8)")
+    write(folder, "train.py", fixed)
+    r = http("POST", info["server_url"] + "interactive/resume", info["token"], body={})
+    assert r.status == 202, r
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    command = out.strip().split()
+    assert command[:4] == ["jupyter", "interactive-task", "run", "--from"] and command[4] == where
+
+    cluster, work2 = laptop(tmp_path, env, "next-job")
+    again = cli(cluster, work2, *command[2:])
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["epochs"] == 2
