@@ -24,6 +24,7 @@ from ..session import kept, parked
 from ..session.changes import Originals, pending
 from ..session.directory import Session
 from ..session.pickles import modules_needed
+from ..session.sources import library_file
 from .loader import source_root
 from .notices import TaskNotices
 
@@ -79,12 +80,23 @@ def pickled_modules(session_dir: Path) -> list[str]:
 
 
 def packages(mods: list[str]) -> dict[str, str]:
-    """The installed distributions (name -> version) of those modules."""
-    from importlib.metadata import packages_distributions, version
+    """The installed distributions (name -> version) of those modules: a module named as its
+    distribution is looked up alone; the full map (slow: every distribution's files) is read
+    only for an installed module that is not."""
+    from importlib.metadata import PackageNotFoundError, packages_distributions, version
 
-    dists = packages_distributions()
-    out = {}
+    out, others = {}, []
     for mod in mods:
+        if mod in sys.stdlib_module_names or mod == "__main__":
+            continue
+        try:
+            out[mod] = version(mod)
+        except PackageNotFoundError:
+            file = getattr(sys.modules.get(mod), "__file__", None) or ""
+            if library_file(file) if file else False:
+                others.append(mod)
+    dists = packages_distributions() if others else {}
+    for mod in others:
         for dist in dists.get(mod, []):
             try:
                 out[dist] = version(dist)
