@@ -172,6 +172,9 @@ def test_a_failure_parked_on_s3_is_released_at_once_opened_elsewhere_and_run_aga
     server = server_of(info, proc)
     status = http("GET", info["server_url"] + "interactive/status", info["token"]).body
     assert status["task"]["parked"].startswith("parked: task train failed on host ")
+    assert "prints the `run --from` command" in status["task"]["parked_resume"]
+    page = http("GET", info["server_url"] + "interactive", info["token"])
+    assert "parked: task train failed on host " in str(page.body)
     kernel = start_kernel(server)
     out, errors = run_cell(server, kernel, INSPECT)
     assert not errors, errors

@@ -130,7 +130,8 @@ def cmd_open(args: argparse.Namespace) -> int:
         folder, moved = lay_out(session, manifest, args.notebook_dir)
         notebook = folder / notebook_name(str(manifest.get("qualname")))
         rebase(session, folder, moved, notebook)
-        session.write_json(PARKED, {**manifest, "origin": where.path()})
+        here = {"origin": where.path(), "resume_here": args.resume_here}
+        session.write_json(PARKED, {**manifest, **here})
         refusal.run = run = OpenedRun(session, folder, options, manifest)
         run.refused = lambda: refusal.why is not None
         try:

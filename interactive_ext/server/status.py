@@ -58,20 +58,31 @@ def task_status(context: TaskContext, session: Session | None) -> dict[str, Any]
         params.append(entry)
     data["parameters"] = params
     data["changes"] = changed_files(session)
-    data["parked"] = parked_text(session)
+    data.update(parked_texts(session))
     return data
 
 
-def parked_text(session: Session | None) -> str | None:
-    """An opened parked session: "parked: task X failed on host H at T"; None otherwise."""
+def parked_texts(session: Session | None) -> dict[str, str | None]:
+    """An opened parked session's `parked` ("parked: task X failed on host H at T") and
+    `parked_resume` (what a resume does there); None for both in a live session."""
     try:
         manifest = session.read_json(PARKED) if session is not None else None
     except SessionError:
-        return None
+        manifest = None
     if not isinstance(manifest, dict):
-        return None
+        return {"parked": None, "parked_resume": None}
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(float(manifest.get("parked_at") or 0)))
-    return f"parked: task {manifest.get('task')} failed on host {manifest.get('host')} at {when}"
+    host = manifest.get("host")
+    resume = (
+        "resume runs the task on this machine, with your edits"
+        if manifest.get("resume_here")
+        else "resume saves your edits and inputs to the parked folder and prints the "
+        "`run --from` command that runs them"
+    )
+    return {
+        "parked": f"parked: task {manifest.get('task')} failed on host {host} at {when}",
+        "parked_resume": resume,
+    }
 
 
 def read_context(
