@@ -71,13 +71,23 @@ def _hook(name: str, value: Any) -> Any:
     return value
 
 
-def _on_idle(name: str, value: Any) -> str:
-    if value not in ON_IDLE:
-        raise ValueError(
-            f"{name} must be 'fail' (raise IdleTimeout) or 'resume' (run the task anyway), "
-            f"not {value!r}"
-        )
-    return str(value)
+def _one_of(**meanings: str) -> Callable[[str, Any], str]:
+    """A check that a value is one of the names given; its error says what each one means."""
+
+    def check(name: str, value: Any) -> str:
+        if value not in meanings:
+            said = " or ".join(f"{k!r} ({v})" for k, v in meanings.items())
+            raise ValueError(f"{name} must be {said}, not {value!r}")
+        return str(value)
+
+    return check
+
+
+_on_idle = _one_of(fail="raise IdleTimeout", resume="run the task anyway")
+_on_failure = _one_of(
+    serve="start Jupyter on this machine",
+    park="park the session to park_to and end at once",
+)
 
 
 def _pause(name: str, value: Any) -> str | None:
@@ -117,15 +127,6 @@ def _destination(name: str, value: Any) -> str | None:
                 "folder needs nothing"
             )
     return value
-
-
-def _on_failure(name: str, value: Any) -> str:
-    if value not in ON_FAILURE:
-        raise ValueError(
-            f"{name} must be 'serve' (start Jupyter on this machine) or 'park' (park the "
-            f"session to park_to and end at once), not {value!r}"
-        )
-    return str(value)
 
 
 def _urls(name: str, value: Any) -> tuple[str, ...]:

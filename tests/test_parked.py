@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BIN, http, read_ready, start_kernel, wait_for
-from scripts import run_cell, server_of, write
+from conftest import http, read_ready, run_cli, start_kernel, wait_for
+from scripts import run_cell, server_of, start_task, write
 
 TRAIN = """
 import os
@@ -99,15 +99,7 @@ def run_task(src: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProces
     """Run the task as a batch job does (its own process group); the finished process and its
     seconds, once nothing of its group is left."""
     started = time.monotonic()
-    proc = subprocess.Popen(
-        [sys.executable, "run.py"],
-        cwd=src,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    proc = start_task([sys.executable, "run.py"], env, src)
     out, err = proc.communicate(timeout=120)
     seconds = time.monotonic() - started
     with pytest.raises(ProcessLookupError):  # no server, kernel or child of it is left
@@ -137,15 +129,8 @@ def laptop(tmp_path: Path, env: dict[str, str], name: str) -> tuple[dict[str, st
 
 
 def cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`jupyter interactive-task ARGS` run to its end."""
-    return subprocess.run(
-        [str(BIN / "jupyter-interactive-task"), *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    """`jupyter interactive-task ARGS` run to its end in cwd."""
+    return run_cli(env, *args, cwd=cwd, timeout=120)
 
 
 def test_a_failure_parked_on_s3_is_released_at_once_opened_elsewhere_and_run_again(
@@ -334,3 +319,37 @@ def test_the_3am_recipe_runs_with_s3(
     again = cli(cluster, work2, *command[2:])
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["epochs"] == 2
+
+
+def test_open_resume_here_runs_the_edited_task_on_this_machine(
+    tmp_path: Path, cli_env: dict[str, str], cli_run: Any
+) -> None:
+    src = make_task(tmp_path)
+    env = base_env(cli_env, INTERACTIVE_EXT_PARK_TO=str(tmp_path / "parks"))
+    done, _ = run_task(src, env)
+    where = parked_where(done.stderr)
+    other, work = laptop(tmp_path, env, "laptop")
+    ready = tmp_path / "ready.json"
+    proc = cli_run(
+        "open",
+        where,
+        "--trust",
+        "--resume-here",
+        "--port",
+        "0",
+        "--ready-file",
+        str(ready),
+        env=other,
+        cwd=work,
+    )
+    info = read_ready(ready, proc)
+    status = http("GET", info["server_url"] + "interactive/status", info["token"]).body
+    assert status["task"]["parked_resume"].startswith("resume runs the task on this machine")
+    (folder,) = work.glob("train-parked-*")
+    edited = folder / "src" / "pkg" / "train.py"
+    write(edited.parent, "train.py", edited.read_text().replace("values[scale]", "scale"))
+    r = http("POST", info["server_url"] + "interactive/resume", info["token"], body={})
+    assert r.status == 202, r
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert json.loads(out.strip().splitlines()[-1]) == 12 + TOTAL

@@ -116,6 +116,20 @@ def import_dir(folder: Path, manifest: dict[str, Any]) -> Path:
 
 def cmd_open(args: argparse.Namespace) -> int:
     """Serve a parked session here; on a resume, save its edits back (or run it here)."""
+    from ..errors import Terminated
+    from ..task.signals import signals_as_exceptions
+
+    with signals_as_exceptions():
+        try:
+            return open_here(args)
+        except KeyboardInterrupt:
+            return exits.fail(exits.SIGINT, "interrupted (SIGINT)", "open")
+        except Terminated:
+            return exits.fail(exits.SIGTERM, "terminated (SIGTERM)", "open")
+
+
+def open_here(args: argparse.Namespace) -> int:
+    """cmd_open without the signal handling."""
     from ..session.layout import rebase
     from ..session.reading import saved_inputs
     from ..task.run import run_to_end
