@@ -222,6 +222,13 @@ def test_a_modified_or_foreign_session_is_refused_in_one_line(
             + bytes(data[len(data) // 2 + 1 :])
         )
 
+    (parks / "not-parked").mkdir()  # a folder without a parked manifest is never removed
+    young = cli(other, work, "clean", "--parked", str(parks), "--older-than", "7d")
+    assert young.returncode == 0 and "nothing to remove" in young.stdout and where.exists()
+    removed = cli(other, work, "clean", "--parked", str(parks))
+    assert f"removed {where}" in removed.stdout and not where.exists()
+    assert (parks / "not-parked").is_dir()
+
 
 def test_an_idle_stop_of_a_live_session_parks_and_opens(
     tmp_path: Path, cli_env: dict[str, str], cli_run: Any

@@ -72,6 +72,19 @@ def apply(old: list[str], hunks: list[str], name: str) -> list[str]:
     return out + old[pos:]
 
 
+def apply_patch(texts: dict[str, list[str]], patch: str) -> dict[str, list[str]]:
+    """The files' lines (by path under the root) with a unified diff applied: modified,
+    added and deleted files; ValueError naming a file whose hunks do not fit."""
+    out = dict(texts)
+    for old, new, hunks in _files(patch):
+        result = apply(out.get(old, []) if old else [], hunks, new or old or "?")
+        if new is None:
+            out.pop(old or "", None)
+        else:
+            out[new] = result
+    return out
+
+
 def lay_out(session: Session, folder: Path, patch: str) -> dict[str, Path]:
     """Write the session's originals under folder, patch applied; original path -> new path."""
     originals = Originals.open(session)
@@ -83,14 +96,7 @@ def lay_out(session: Session, folder: Path, patch: str) -> dict[str, Path]:
         rel = originals.rel(path)
         moved[path] = folder / rel
         texts[rel] = originals.read(path).decode("utf-8", "surrogateescape").splitlines(True)
-    for old, new, hunks in _files(patch):
-        name = new or old or "?"
-        result = apply(texts.get(old or "", []) if old else [], hunks, name)
-        if new is None:
-            texts.pop(name, None)
-        else:
-            texts[new] = result
-    for rel, lines in texts.items():
+    for rel, lines in apply_patch(texts, patch).items():
         target = folder / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes("".join(lines).encode("utf-8", "surrogateescape"))
