@@ -80,7 +80,7 @@ def load_error() -> BaseException | None:
     if frames is None:
         return exc
     try:
-        return rebuild(exc, frames)
+        return rebuild(exc, frames, _stored_inputs(session))
     except Exception as e:  # a frame the interpreter refuses: the failure without its frames
         log.warning("cannot rebuild the task's traceback here (%s)", e)
         return exc
@@ -97,7 +97,20 @@ def load_frames() -> list[TaskFrame]:
     if error is None:
         return []
     frames = _frames(session, f"{error.type.rsplit('.', 1)[-1]}: {error.message}")
-    return [] if frames is None else task_frames(frames)
+    return [] if frames is None else task_frames(frames, _stored_inputs(session))
+
+
+def _stored_inputs(session: Session) -> Callable[[], dict[str, Any]]:
+    """inputs.pkl as the task wrote it (no save_inputs() overrides), read once when asked."""
+    read: list[dict[str, Any]] = []
+
+    def inputs() -> dict[str, Any]:
+        if not read:
+            lenient = (session.path / PARKED).exists()
+            read.append(session.read_pickle(INPUTS, lenient=lenient) or {})
+        return read[0]
+
+    return inputs
 
 
 def _frames(session: Session, error: str) -> FramesRecord | None:

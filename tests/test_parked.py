@@ -201,6 +201,8 @@ def test_a_modified_or_foreign_session_is_refused_in_one_line(
     assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in where.iterdir())
     manifest = json.loads((where / "parked.json").read_text())
     assert manifest["signature"] and manifest["packages"]["numpy"]
+    files = manifest["files"]  # the input, a local of the failing frame too, is parked once
+    assert files["inputs.pkl"]["size"] > 2_000_000 > 100_000 > files["frames.pkl"]["size"]
 
     other, work = laptop(tmp_path, env, "laptop")
     foreign = cli({**other, "INTERACTIVE_EXT_PARK_KEY": "key-two"}, work, "open", str(where))

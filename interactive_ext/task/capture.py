@@ -25,7 +25,7 @@ from typing import Any
 from ..options import Options
 from ..protocol import FRAMES
 from ..session.directory import Session
-from ..session.frames import FrameRecord, FramesRecord, Pickled, Placeholder
+from ..session.frames import FrameRecord, FramesRecord, InputRef, Pickled, Placeholder
 from ..session.pickles import INBAND_MAX
 from ..session.sources import library_file
 
@@ -133,8 +133,10 @@ class LocalPickler:
 class Capture:
     """The locals of the failure's frames within a budget of bytes."""
 
-    def __init__(self, budget: int) -> None:
-        """Nothing kept yet; budget bytes left."""
+    def __init__(self, budget: int, inputs: dict[str, Any] | None = None) -> None:
+        """Nothing kept yet; budget bytes left; a local that is one of inputs (the very
+        object, as inputs.pkl holds it) is kept as a reference to it."""
+        self.inputs = {id(v): n for n, v in (inputs or {}).items()}
         self.budget = budget
         self.written = 0
         self.left_out: list[str] = []
@@ -153,6 +155,8 @@ class Capture:
         done = self.seen.get(id(value))  # an object in several frames is written once
         if done is not None:
             return done
+        if id(value) in self.inputs:  # already in inputs.pkl: not written twice
+            return InputRef(self.inputs[id(value)])
         kept: Pickled | Placeholder
         try:
             kept = self.pickling.dump(value, self.budget - self.written)
@@ -221,9 +225,11 @@ def task_frames(exc: BaseException) -> list[tuple[types.FrameType, int]]:
     return frames
 
 
-def collect(exc: BaseException, budget: int, library: bool) -> FramesRecord:
+def collect(
+    exc: BaseException, budget: int, library: bool, inputs: dict[str, Any] | None = None
+) -> FramesRecord:
     """The record of exc's frames: the innermost are served first by the budget."""
-    capture = Capture(budget)
+    capture = Capture(budget, inputs)
     records = []
     for frame, lineno in reversed(task_frames(exc)):
         filename = frame.f_code.co_filename
@@ -234,11 +240,24 @@ def collect(exc: BaseException, budget: int, library: bool) -> FramesRecord:
     return FramesRecord(error, records, budget, capture.written, capture.left_out)
 
 
-def capture_frames(session: Session, exc: BaseException, options: Options) -> FramesRecord | None:
-    """Write frames.pkl for exc; None (logged, nothing raised) when the capture fails."""
+def capture_frames(
+    session: Session,
+    exc: BaseException,
+    options: Options,
+    inputs: dict[str, Any] | None = None,
+) -> FramesRecord | None:
+    """Write frames.pkl for exc; None (logged, nothing raised) when the capture fails.
+
+    inputs: those inputs.pkl holds as they are now (written after the failure), which a
+    local that is one of them refers to instead of being written again.
+    """
     budget = int(options.capture_budget_mb * MIB)
     try:
-        record = collect(exc, budget, options.capture_library_frames)
+        if inputs:  # those left out of inputs.pkl (they do not pickle) are not there to refer to
+            context = session.context()
+            skipped = set(context.unpicklable) if context else set()
+            inputs = {k: v for k, v in inputs.items() if k not in skipped}
+        record = collect(exc, budget, options.capture_library_frames, inputs)
         session.write_pickle(FRAMES, record)
     except Exception as e:
         log.warning(

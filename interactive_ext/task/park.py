@@ -45,6 +45,7 @@ class TaskRun(Protocol):
     notebook_dir: Path
     notices: TaskNotices
     error: BaseException | None
+    inputs: dict[str, Any]
 
     def open_session(self) -> None:
         """Make the session directory and the context."""
@@ -206,7 +207,7 @@ def park_now(run: TaskRun) -> None:
     run.open_session()
     run.record_start()
     record_error(run.session, run.error)
-    capture_frames(run.session, run.error, run.options)
+    capture_frames(run.session, run.error, run.options, run.inputs)
     result = park(run, kept.why_failed(run.error))
     run.notices.close()
     kept.settle(run.session, result is not None and result.where is not None, run.qualname)

@@ -216,7 +216,7 @@ class TaskRun:
             from .capture import capture_frames  # imported at a failure only
 
             error = record_error(self.session, self.error)
-            frames = capture_frames(self.session, self.error, self.options)
+            frames = capture_frames(self.session, self.error, self.options, self.inputs)
         write_notebook(
             self.notebook_dir, self.context, error, result=self.result is not None, frames=frames
         )
