@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import http, read_ready, run_cli, start_kernel, wait_for
+from conftest import http, kill_tree, read_ready, run_cli, start_kernel, wait_for
 from scripts import run_cell, server_of, start_task, write
 
 TRAIN = """
@@ -362,3 +363,24 @@ def test_open_resume_here_runs_the_edited_task_on_this_machine(
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert json.loads(out.strip().splitlines()[-1]) == 12 + TOTAL
+
+
+def test_a_sigterm_of_a_waiting_session_parks_it(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    src = make_task(tmp_path)
+    ready = tmp_path / "task-ready.json"
+    env = base_env(
+        cli_env,
+        INTERACTIVE_EXT_PARK_TO=str(tmp_path / "parks"),
+        ON_FAILURE="serve",
+        READY_FILE=str(ready),
+    )
+    proc = start_task([sys.executable, "run.py"], env, src)
+    try:
+        read_ready(ready, proc)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        kill_tree(proc)
+    assert proc.returncode == 143, err
+    manifest = json.loads((Path(parked_where(err)) / "parked.json").read_text())
+    assert manifest["why"] == "stopped by SIGTERM" and "inputs.pkl" in manifest["files"]
