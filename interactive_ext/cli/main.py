@@ -186,7 +186,9 @@ class RawEpilogFormatter(argparse.HelpFormatter):
 def add_option_flags(p: argparse.ArgumentParser, only: Sequence[str] = ()) -> None:
     """One flag per decorator parameter (or those in only), from the options' definitions."""
     group = p.add_argument_group(
-        "interactive options (the decorator's parameters; a flag given overrides the "
+        "the server's options, as `run` takes them"
+        if only
+        else "interactive options (the decorator's parameters; a flag given overrides the "
         "@interactive(...) of the function, if it has one)"
     )
     for f in fields(Options):
