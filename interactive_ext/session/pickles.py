@@ -193,10 +193,15 @@ class _Lenient(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         """The class, or a Missing class saying why not."""
-        try:
-            return super().find_class(module, name)
-        except (ImportError, AttributeError) as e:
-            return missing(module, name, f"{type(e).__name__}: {e}")
+        return _found(super().find_class, module, name)
+
+
+def _found(find: Any, module: str, name: str) -> Any:
+    """find(module, name), or a Missing class saying why it is not here."""
+    try:
+        return find(module, name)
+    except (ImportError, AttributeError) as e:
+        return missing(module, name, f"{type(e).__name__}: {e}")
 
 
 def check(path: str | os.PathLike[str]) -> None:
@@ -268,13 +273,47 @@ def _layout(path: str | os.PathLike[str], head: bytes, f: IO[bytes]) -> list[tup
     return entries
 
 
+class _LenientRebuild(pickle._Unpickler):
+    """The pure-Python unpickler, lenient also when an object's rebuild raises (a CUDA tensor
+    on a machine without a GPU): that object becomes a Missing placeholder saying why."""
+
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def find_class(self, module: str, name: str) -> Any:
+        """The class, or a Missing class saying why not."""
+        return _found(super().find_class, module, name)
+
+    def load_reduce(self) -> None:
+        """REDUCE: call the rebuild; a failure leaves a Missing object in its place."""
+        stack: list[Any] = self.stack  # type: ignore[attr-defined]
+        args = stack.pop()
+        func = stack[-1]
+        try:
+            stack[-1] = func(*args)
+        except Exception as e:
+            name = getattr(func, "__qualname__", type(func).__name__)
+            why = f"{type(e).__name__}: {e}"
+            stack[-1] = missing(getattr(func, "__module__", "?"), name, why)()
+
+    dispatch[pickle.REDUCE[0]] = load_reduce  # type: ignore[assignment]
+
+
 def _unpickle(
     path: str | os.PathLike[str], f: IO[bytes], buffers: list[memoryview], lenient: bool = False
 ) -> Any:
     """Unpickle from f (at the stream's start) with the buffers; a damaged stream is a
-    PickleFileError naming path."""
+    PickleFileError naming path. lenient: an object that does not load here is a Missing."""
     kind = _Lenient if lenient else pickle.Unpickler
+    start = f.tell()
     try:
-        return kind(f, buffers=buffers).load()
+        try:
+            return kind(f, buffers=buffers).load()
+        except (pickle.UnpicklingError, EOFError):
+            raise
+        except Exception:
+            if not lenient:
+                raise
+        f.seek(start)  # again, slower, with each rebuild that fails here replaced
+        return _LenientRebuild(f, buffers=buffers).load()
     except (pickle.UnpicklingError, EOFError) as e:
         raise PickleFileError(path, f"corrupt pickle data ({e})") from None
