@@ -8,6 +8,8 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { route } from './routes';
+
 /** Why the server stops. */
 export type StopReason = 'resumed' | 'idle' | 'lifetime';
 
@@ -21,6 +23,13 @@ export interface IParameter {
   json: boolean;
 }
 
+/** One source file changed since the task started, as the status lists it. */
+export interface IChangedFile {
+  path: string;
+  added: number;
+  removed: number;
+}
+
 /** The task the server serves. */
 export interface ITask {
   module: string;
@@ -30,6 +39,8 @@ export interface ITask {
   parked: string | null;
   /** An opened parked session: what a resume does there; else null. */
   parked_resume: string | null;
+  /** The person's files changed since the task started. */
+  changes?: IChangedFile[];
 }
 
 /** The idle state (the heartbeat body). */
@@ -43,7 +54,7 @@ export interface IIdle {
 
 /** The answer of `GET /interactive/status`, as the views read it. */
 export interface IStatus {
-  state: 'waiting' | 'stopping';
+  state: 'waiting' | 'stopping' | 'stopped';
   stopReason: StopReason | null;
   /** The state in a few words (`stops in`, `kernel busy`, …); the countdown follows it. */
   summary: string;
@@ -99,7 +110,7 @@ export async function requestAPI<T = any>(
 ): Promise<T> {
   const settings = ServerConnection.makeSettings();
   const search = URLExt.objectToQueryString(query);
-  const url = URLExt.join(settings.baseUrl, 'interactive', endpoint) + search;
+  const url = URLExt.join(settings.baseUrl, route(endpoint)) + search;
   const response = await ServerConnection.makeRequest(url, init, settings);
   const text = await response.text();
   let body: any = null;

@@ -12,7 +12,7 @@ from ..options import Options
 from ..protocol import FRAMES
 from ..session.directory import Session
 from ..session.pickles import load as load_pickle
-from ..task.notices import TaskNotices
+from ..session.reaching import TaskNotices
 from ..task.run import TaskRun
 from .exits import UsageError
 from .parked_flags import SERVER_FLAGS

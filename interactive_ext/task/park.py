@@ -24,9 +24,9 @@ from ..session import kept, parked
 from ..session.changes import Originals, pending
 from ..session.directory import Session
 from ..session.pickles import modules_needed
+from ..session.reaching import TaskNotices
 from ..session.sources import library_file
 from .loader import source_root
-from .notices import TaskNotices
 
 log = logging.getLogger("interactive_ext")
 
