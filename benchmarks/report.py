@@ -540,6 +540,13 @@ def capture_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
     return rows(d)
 
 
+def park_rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Figure 14 rows and notes (kept with the figure; imported here, not at the top: a cycle)."""
+    from .park import rows
+
+    return rows(d)
+
+
 SECTIONS = [
     ("startup", "1. Startup", startup_rows),
     ("idle", "2. Idle shutdown precision", idle_rows),
@@ -554,6 +561,7 @@ SECTIONS = [
     ("containment", "11. Containment: nothing outlives the session", containment_rows),
     ("capture", "12. Capture at failure", capture_rows),
     ("changes", "13. Keeping the changes: the start's snapshot, the resume's diff", changes_rows),
+    ("park", "14. A failure parked, the machine released, opened elsewhere", park_rows),
 ]
 
 

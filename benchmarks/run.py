@@ -39,6 +39,7 @@ from benchmarks import (  # noqa: E402
     lab_load,
     memory,
     overhead,
+    park,
     report,
     resume,
     startup,
@@ -59,6 +60,7 @@ FIGURES: dict[str, Callable[[common.Settings], dict[str, Any]]] = {
     "containment": containment.measure,
     "capture": capture.measure,
     "changes": changes.measure,
+    "park": park.measure,
 }
 
 

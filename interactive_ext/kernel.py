@@ -16,6 +16,7 @@ from .protocol import (
     EXCEPTION,
     FRAMES,
     INPUTS,
+    PARKED,
     RESULT,
     SAVED_INPUTS,
     SAVED_VALUES,
@@ -47,7 +48,7 @@ class TaskFailure(Exception):
 def load_inputs() -> dict[str, Any]:
     """The task's inputs by parameter name, with the overrides saved by save_inputs()."""
     session = Session.from_env()
-    inputs = session.read_pickle(INPUTS)
+    inputs = session.read_pickle(INPUTS, lenient=(session.path / PARKED).exists())
     if inputs is None:
         raise SessionError(f"the session {session.path} has no inputs ({INPUTS} is missing)")
     context = session.context()
@@ -79,7 +80,7 @@ def load_error() -> BaseException | None:
     if frames is None:
         return exc
     try:
-        return rebuild(exc, frames)
+        return rebuild(exc, frames, _stored_inputs(session))
     except Exception as e:  # a frame the interpreter refuses: the failure without its frames
         log.warning("cannot rebuild the task's traceback here (%s)", e)
         return exc
@@ -96,7 +97,20 @@ def load_frames() -> list[TaskFrame]:
     if error is None:
         return []
     frames = _frames(session, f"{error.type.rsplit('.', 1)[-1]}: {error.message}")
-    return [] if frames is None else task_frames(frames)
+    return [] if frames is None else task_frames(frames, _stored_inputs(session))
+
+
+def _stored_inputs(session: Session) -> Callable[[], dict[str, Any]]:
+    """inputs.pkl as the task wrote it (no save_inputs() overrides), read once when asked."""
+    read: list[dict[str, Any]] = []
+
+    def inputs() -> dict[str, Any]:
+        if not read:
+            lenient = (session.path / PARKED).exists()
+            read.append(session.read_pickle(INPUTS, lenient=lenient) or {})
+        return read[0]
+
+    return inputs
 
 
 def _frames(session: Session, error: str) -> FramesRecord | None:

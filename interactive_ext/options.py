@@ -7,9 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from .protocol import ENABLE_ENV, SAVE_CHANGES_ENV
+from .protocol import ENABLE_ENV, PARK_TO_ENV, SAVE_CHANGES_ENV
 
 ON_IDLE = ("fail", "resume")
+ON_FAILURE = ("serve", "park")
 PAUSE = ("after",)
 
 
@@ -70,13 +71,23 @@ def _hook(name: str, value: Any) -> Any:
     return value
 
 
-def _on_idle(name: str, value: Any) -> str:
-    if value not in ON_IDLE:
-        raise ValueError(
-            f"{name} must be 'fail' (raise IdleTimeout) or 'resume' (run the task anyway), "
-            f"not {value!r}"
-        )
-    return str(value)
+def _one_of(**meanings: str) -> Callable[[str, Any], str]:
+    """A check that a value is one of the names given; its error says what each one means."""
+
+    def check(name: str, value: Any) -> str:
+        if value not in meanings:
+            said = " or ".join(f"{k!r} ({v})" for k, v in meanings.items())
+            raise ValueError(f"{name} must be {said}, not {value!r}")
+        return str(value)
+
+    return check
+
+
+_on_idle = _one_of(fail="raise IdleTimeout", resume="run the task anyway")
+_on_failure = _one_of(
+    serve="start Jupyter on this machine",
+    park="park the session to park_to and end at once",
+)
 
 
 def _pause(name: str, value: Any) -> str | None:
@@ -254,6 +265,31 @@ class Options:
         metavar="DIR_OR_URL",
     )
 
+    park_to: str | None = option(
+        None,
+        _destination,
+        "when a session ends without the task's result (a failure, the idle stop, the "
+        "lifetime cap, SIGTERM), park its state in a new folder under this folder or fsspec "
+        f"URL (s3://, gs://), for `open` on any machine; default: ${PARK_TO_ENV}, else "
+        "nothing is parked; a failing destination is a warning",
+        metavar="DIR_OR_URL",
+    )
+    on_failure: str = option(
+        "serve",
+        _on_failure,
+        "when the task fails: serve (start Jupyter here) or park (run the task first; on a "
+        "failure park its state to park_to and end at once with the failure's exit code)",
+        choices=list(ON_FAILURE),
+    )
+    park_budget_mb: float = option(
+        4096.0,
+        _megabytes,
+        "at most MB MiB of files parked (the smallest first; what is left out is named in the "
+        "manifest and the log); 0 parks the manifest only",
+        type=float,
+        metavar="MB",
+    )
+
     notify: tuple[str, ...] = option(
         (),
         _urls,
@@ -273,6 +309,10 @@ class Options:
         """Check every value; TypeError/ValueError say what is wrong and what is allowed."""
         for f in fields(self):
             setattr(self, f.name, f.metadata["check"](f.name, getattr(self, f.name)))
+        if self.on_failure == "park" and not self.park_destination:
+            raise ValueError(
+                f"on_failure='park' needs park_to (--park-to) or ${PARK_TO_ENV}: where to park"
+            )
 
     @property
     def enabled(self) -> bool:
@@ -287,6 +327,11 @@ class Options:
         raise ValueError(
             f"{ENABLE_ENV}={value!r} is not valid: use 1 (interactive) or 0 (disabled)"
         )
+
+    @property
+    def park_destination(self) -> str | None:
+        """Where sessions are parked: park_to, else PARK_TO_ENV; None: nowhere."""
+        return self.park_to or os.environ.get(PARK_TO_ENV, "").strip() or None
 
     @property
     def changes_destination(self) -> str | None:

@@ -78,6 +78,12 @@ ENABLE_ENV = "INTERACTIVE_EXT_ENABLE"
 SAVE_CHANGES_ENV = "INTERACTIVE_EXT_SAVE_CHANGES_TO"
 """Where each resume's patch is saved when the option save_changes_to is not given."""
 
+PARK_TO_ENV = "INTERACTIVE_EXT_PARK_TO"
+"""Where sessions are parked when the option park_to is not given (relaunches, a cluster)."""
+
+PARKED = "parked.json"
+"""In an opened session's directory: the parked manifest it came from (the parked mode)."""
+
 RESUME_VIA = ("rest", "cli", "dialog", "resume()")
 """Where a resume's overrides may say they came from (the resume body's "via")."""
 

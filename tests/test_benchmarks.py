@@ -24,6 +24,7 @@ FIGURES = {
     "containment",
     "capture",
     "changes",
+    "park",
 }
 
 

@@ -6,12 +6,11 @@ import json
 import shutil
 import stat
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import free_port
+from conftest import s3_fs
 from scripts import (
     script_fixture,  # noqa: F401 - the `script` fixture
     write,
@@ -154,44 +153,6 @@ def test_a_resume_whose_edit_fails_to_reload_still_logs_and_saves_its_patch(tmp_
     assert tail.index("changes saved to") < tail.index("ReloadError")
     (patch,) = saved_dir.iterdir()
     assert "+import no_such_module_here" in patch.read_text()
-
-
-# -- S3 through moto's server mode, started here -----------------------------------------
-
-
-@pytest.fixture
-def s3() -> Iterator[dict[str, str]]:
-    """A real S3 API on 127.0.0.1 (moto's server) with a bucket; the task's environment."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    env = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "FSSPEC_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-    }
-    try:
-        fs = s3_fs(env)
-        fs.mkdir("fixes")
-        yield env
-    finally:
-        server.stop()
-
-
-def s3_fs(env: dict[str, str]) -> Any:
-    """An s3fs file system on the moto server (no cache, so listings are fresh)."""
-    import s3fs
-
-    return s3fs.S3FileSystem(
-        key=env["AWS_ACCESS_KEY_ID"],
-        secret=env["AWS_SECRET_ACCESS_KEY"],
-        endpoint_url=env["FSSPEC_S3_ENDPOINT_URL"],
-        skip_instance_cache=True,
-        use_listings_cache=False,
-    )
 
 
 def test_the_patch_is_saved_to_s3_from_the_environment_variable(tmp_path, script, s3):

@@ -324,3 +324,48 @@ def test_an_input_whose_class_is_not_loaded_here_reaches_notebooks_as_its_state(
     kept = session.read_pickle(INPUTS)
     assert isinstance(kept["self"], types.SimpleNamespace) and kept["self"].base == 100
     assert isinstance(kept["self"].inner, Placeholder) and kept["x"] == 3
+ON_GPU = {"here": True}
+"""Whether _to_device can rebuild here: the test turns it off, as a machine without a GPU."""
+
+
+def _to_device(device: str) -> str:
+    """A rebuild that fails where the device is missing (as a CUDA tensor's does)."""
+    if not ON_GPU["here"]:
+        raise RuntimeError(f"Attempting to deserialize object on {device} but there is none")
+    return device
+
+
+class OnDevice:
+    """Pickled as a call of _to_device, like a tensor on a GPU."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_to_device, ("cuda:0",))
+
+
+def test_lenient_loading_makes_named_placeholders_and_keeps_the_rest(tmp_path: Path) -> None:
+    vendor = tmp_path / "vendor"
+    vendor.mkdir()
+    (vendor / "gpu_only_mod.py").write_text(
+        "class Thing:\n    def __init__(self, n):\n        self.n = n\n"
+    )
+    sys.path.insert(0, str(vendor))
+    try:
+        import gpu_only_mod
+
+        inputs = {"thing": gpu_only_mod.Thing(7), "t": OnDevice(), "a": np.arange(20000.0)}
+        pickles.dump(inputs, tmp_path / "inputs.pkl")
+    finally:
+        sys.path.remove(str(vendor))
+        sys.modules.pop("gpu_only_mod", None)
+    ON_GPU["here"] = False
+    try:
+        with pytest.raises(Exception, match=r"gpu_only_mod|cuda"):
+            pickles.load(tmp_path / "inputs.pkl")
+        loaded = pickles.load(tmp_path / "inputs.pkl", lenient=True)
+    finally:
+        ON_GPU["here"] = True
+    assert repr(loaded["thing"]).startswith("<gpu_only_mod.Thing not loaded here: ")
+    assert "No module named 'gpu_only_mod'" in repr(loaded["thing"])
+    assert "on cuda:0 but there is none" in repr(loaded["t"])
+    assert isinstance(loaded["t"], pickles.Missing)
+    np.testing.assert_array_equal(loaded["a"], np.arange(20000.0))

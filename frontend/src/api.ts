@@ -35,6 +35,10 @@ export interface ITask {
   module: string;
   qualname: string;
   parameters: IParameter[];
+  /** An opened parked session: `parked: task X failed on host H at T`; else null. */
+  parked: string | null;
+  /** An opened parked session: what a resume does there; else null. */
+  parked_resume: string | null;
   /** The person's files changed since the task started. */
   changes?: IChangedFile[];
 }

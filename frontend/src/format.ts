@@ -34,7 +34,7 @@ export function statusText(model: SessionModel): string | null {
   if (!status || !status.task) {
     return null;
   }
-  const name = `Task ${model.taskName}`;
+  const name = status.task.parked ?? `Task ${model.taskName}`;
   if (model.unreachable && !model.stopping) {
     return `${name} · no connection`;
   }
@@ -50,6 +50,10 @@ export function statusText(model: SessionModel): string | null {
 export function statusTitle(model: SessionModel): string {
   const idle = model.status?.idle;
   const lines = ['Click to resume the task (this stops the server).'];
+  const resume = model.status?.task?.parked_resume;
+  if (resume) {
+    lines.push(`Parked session: ${resume}.`);
+  }
   if (idle?.holds.length) {
     lines.push(`The idle clock is held: ${idle.holds.join(', ')}.`);
   } else if (idle?.maxIdleSeconds) {

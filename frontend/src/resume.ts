@@ -150,7 +150,13 @@ async function confirmResume(
   const files = model.changes;
   const result = await showDialog({
     title: 'Resume the task?',
-    body: confirmBody(`Resume task ${task.qualname} ${what}?`, files),
+    body: confirmBody(
+      `Resume task ${task.qualname} ${what}?` +
+        (task.parked_resume
+          ? ` In this parked session, ${task.parked_resume}.`
+          : ''),
+      files
+    ),
     buttons: [
       Dialog.cancelButton({ label: 'Back' }),
       Dialog.okButton({ label: 'Resume' })

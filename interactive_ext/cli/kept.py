@@ -8,23 +8,7 @@ from typing import Any
 
 from . import exits
 from .exits import UsageError
-
-
-def _size(n: float) -> str:
-    """Bytes for a person."""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"
-
-
-def _age(seconds: float) -> str:
-    """An age for a person: 3d, 5h, 12m, 40s."""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.0f}{unit}"
-    return f"{max(seconds, 0):.0f}s"
+from .parked_flags import PARKED_DEST, age_text, size_text
 
 
 def cmd_list_kept(args: argparse.Namespace) -> int:
@@ -48,7 +32,7 @@ def cmd_list_kept(args: argparse.Namespace) -> int:
     if not found:
         print("no kept session directory")
     for k in found:
-        print(f"{k.path}  {_size(k.size)}  {_age(k.age)}  {k.why}")
+        print(f"{k.path}  {size_text(k.size)}  {age_text(k.age)}  {k.why}")
     return exits.OK
 
 
@@ -60,9 +44,13 @@ def cmd_clean(args: argparse.Namespace) -> int:
         older = parse_age(args.older_than) if args.older_than else 0.0
     except ValueError as e:
         raise UsageError(str(e)) from None
+    if args.parked is not None:
+        from .parked import cmd_clean_parked
+
+        return cmd_clean_parked(args, older)
     removed = clean(older)
     for k in removed:
-        print(f"removed {k.path} ({_size(k.size)}, {_age(k.age)} old: {k.why})")
+        print(f"removed {k.path} ({size_text(k.size)}, {age_text(k.age)} old: {k.why})")
     if not removed:
         print("nothing to remove")
     return exits.OK
@@ -81,7 +69,15 @@ CLEAN_COMMAND: dict[str, Any] = {
                 "metavar": "AGE",
                 "help": "only those kept longer than AGE: 7d, 12h, 30m, 45s (default: all)",
             },
-        )
+        ),
+        (
+            "--parked",
+            {
+                **PARKED_DEST,
+                "help": "remove parked sessions instead (only folders with a parked manifest), "
+                "at PATH|URL (default: $INTERACTIVE_EXT_PARK_TO)",
+            },
+        ),
     ],
 }
 """The `clean` subcommand, built by cli.build_parser."""

@@ -15,6 +15,8 @@ from ..options import DEFAULTS, Options
 from ..protocol import RESUME, STATUS, route
 from . import exits
 from .exits import PROG, ServerRefused, UsageError
+from .parked_flags import OPEN_COMMAND, SERVER_FLAGS
+from .tokens import TOKEN_FILE_FLAG
 
 if TYPE_CHECKING:  # urllib.request is imported by the commands that talk HTTP, not by `run`
     from ..client import Client, Reply
@@ -145,6 +147,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     if args.kept:
         return cmd_list_kept(args)
+    if args.parked is not None:
+        from .parked import cmd_list_parked
+
+        return cmd_list_parked(args)
     if args.ray is not None:
         from .ray_sessions import cmd_list_ray
 
@@ -171,6 +177,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     return exits.OK
 
 
+def cmd_open(args: argparse.Namespace) -> int:
+    """`open`: serve a parked session on this machine (cli/parked.py)."""
+    from .parked import cmd_open as open_parked
+
+    return open_parked(args)
+
+
 # -- the parser ---------------------------------------------------------------------
 
 
@@ -183,13 +196,17 @@ class RawEpilogFormatter(argparse.HelpFormatter):
         return super()._fill_text(text, width, indent)
 
 
-def add_option_flags(p: argparse.ArgumentParser) -> None:
-    """One flag per decorator parameter, from the options' own definitions."""
+def add_option_flags(p: argparse.ArgumentParser, only: Sequence[str] = ()) -> None:
+    """One flag per decorator parameter (or those in only), from the options' definitions."""
     group = p.add_argument_group(
-        "interactive options (the decorator's parameters; a flag given overrides the "
+        "the server's options, as `run` takes them"
+        if only
+        else "interactive options (the decorator's parameters; a flag given overrides the "
         "@interactive(...) of the function, if it has one)"
     )
     for f in fields(Options):
+        if only and f.name not in only:
+            continue
         cli = dict(f.metadata["cli"])
         default = getattr(DEFAULTS, f.name)
         if isinstance(default, bool):
@@ -233,6 +250,7 @@ def add_command(sub: Any, common: argparse.ArgumentParser, spec: dict[str, Any])
 def command_specs() -> list[dict[str, Any]]:
     """The subcommands other than `run`."""
     from .kept import CLEAN_COMMAND, KEPT_FLAG
+    from .parked_flags import PARKED_FLAG
     from .ray_sessions import RAY_LIST_FLAG, RAY_RESUME_FLAGS
 
     inputs_help = "input overrides as a JSON object of parameter names to values (default: none)"
@@ -269,10 +287,12 @@ def command_specs() -> list[dict[str, Any]]:
             "args": [
                 ("--json", {"action": "store_true", "help": "print a JSON list instead"}),
                 KEPT_FLAG,
+                PARKED_FLAG,
                 RAY_LIST_FLAG,
             ],
         },
         CLEAN_COMMAND,
+        {**OPEN_COMMAND, "func": cmd_open},
     ]
 
 
@@ -297,7 +317,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_option_flags(run)
     run.set_defaults(func=cmd_run)
     for spec in command_specs():
-        add_command(sub, common, spec)
+        p = add_command(sub, common, spec)
+        if spec["name"] == OPEN_COMMAND["name"]:
+            add_option_flags(p, SERVER_FLAGS)
+            p.add_argument(TOKEN_FILE_FLAG[0], **TOKEN_FILE_FLAG[1])
     return parser
 
 

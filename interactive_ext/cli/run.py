@@ -21,6 +21,7 @@ from ..protocol import SESSION_ENV
 from ..task.signals import own_interrupts, signals_as_exceptions
 from . import exits
 from .exits import UsageError
+from .parked_flags import TRUST_HELP
 from .tokens import TOKEN_FILE_FLAG, token_from
 
 log = logging.getLogger("interactive_ext.cli")
@@ -76,9 +77,18 @@ def add_run_command(sub: Any, common: argparse.ArgumentParser, fmt: Any) -> Any:
     )
     run.add_argument(
         "function",
+        nargs="?",
         metavar="MODULE:FUNCTION",
-        help="the task: pkg.module:func, or path/to/file.py:func",
+        help="the task: pkg.module:func, or path/to/file.py:func (not with --from)",
     )
+    run.add_argument(
+        "--from",
+        dest="source",
+        metavar="PATH|URL",
+        help="run the task of a parked session again: its sources with the saved edits, its "
+        "inputs with the saved overrides and --kwargs",
+    )
+    run.add_argument("--trust", action="store_true", help=TRUST_HELP)
     run.add_argument(
         "--kwargs", metavar="JSON", help="keyword arguments as a JSON object (default: {})"
     )
@@ -255,7 +265,7 @@ def serves_at_once(given: Any) -> bool:
     if os.environ.get(SESSION_ENV):
         return False
     if not isinstance(given, Options):
-        names = ("enable", "run_task_first", "pause")
+        names = ("enable", "run_task_first", "pause", "on_failure", "park_to")
         flags = {n: getattr(given, n) for n in names if getattr(given, n, None) is not None}
         try:
             given = Options(**flags)
@@ -273,11 +283,22 @@ def prepare(args: argparse.Namespace) -> tuple[Callable[..., Any], dict[str, Any
 
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())  # MODULE:FUNCTION from here, as `python -m` does
-    kwargs = load_kwargs(args)
-    func = load(args.function, "")
-    plain = unwrap(func)
-    check_signature(plain, kwargs)
-    kwargs = typed_kwargs(plain, kwargs)
+    if bool(args.function) == bool(args.source):
+        raise UsageError("give the task as MODULE:FUNCTION, or --from PATH|URL (one of them)")
+    if args.source:
+        from .parked import from_parked
+
+        ref, kwargs, overrides = from_parked(args)
+        func = load(ref, "--from")
+        plain = unwrap(func)
+        kwargs.update(typed_kwargs(plain, {**overrides, **load_kwargs(args)}))
+        check_signature(plain, kwargs)
+    else:
+        kwargs = load_kwargs(args)
+        func = load(args.function, "")
+        plain = unwrap(func)
+        check_signature(plain, kwargs)
+        kwargs = typed_kwargs(plain, kwargs)
     options = build_options(args, func)
     if args.output and not Path(args.output).resolve().parent.is_dir():
         raise UsageError(f"--output {args.output}: its directory does not exist")

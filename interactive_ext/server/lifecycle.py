@@ -15,8 +15,9 @@ is logged and the others still run.
 A feature plugs in as one listener, with no change here, e.g.:
 - a JupyterHub registration: `on(State.WAITING, register)` and `on(State.STOPPING, unregister)`
   (every stop goes through STOPPING, a signal's too: reason KILLED);
-- parking the session when it ends without the task's result: `on(State.STOPPING, park)`,
-  acting when `change.reason` is IDLE, LIFETIME or KILLED (RESUMED: the task runs on).
+Parking a session that ends without the task's result is no listener: the task process parks
+it (task/park.py) after the server's outcome, since it holds the task's inputs and frames, and
+it parks a failure that never served too.
 
 The stop sequence (after STOPPING): the save window (open tabs save, bounded), then the kernels
 shut down and the detached processes are stopped while the requests in flight finish (the

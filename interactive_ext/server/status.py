@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from pathlib import Path
 from typing import Any
 
 from ..errors import SessionError
-from ..protocol import SAVED_VALUES
+from ..protocol import PARKED, SAVED_VALUES
 from ..records import Reason, Redefine, TaskContext
 from ..session.changes import pending
 from ..session.definitions import SOURCE_ELSEWHERE
@@ -52,6 +53,7 @@ def task_status(context: TaskContext, session: Session | None) -> dict[str, Any]
         params.append(entry)
     data["parameters"] = params
     data["changes"] = changed_files(session)
+    data.update(parked_texts(session))
     return data
 
 
@@ -62,6 +64,27 @@ def overrides_used(session: Session | None, sent: dict[str, Any], via: str) -> d
     out = {n: {"from": "save_inputs()", **v} for n, v in saved.items() if isinstance(v, dict)}
     out.update({n: {"from": via, "value": v, "json": True} for n, v in sent.items()})
     return out
+def parked_texts(session: Session | None) -> dict[str, str | None]:
+    """An opened parked session's `parked` ("parked: task X failed on host H at T") and
+    `parked_resume` (what a resume does there); None for both in a live session."""
+    try:
+        manifest = session.read_json(PARKED) if session is not None else None
+    except SessionError:
+        manifest = None
+    if not isinstance(manifest, dict):
+        return {"parked": None, "parked_resume": None}
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(float(manifest.get("parked_at") or 0)))
+    host = manifest.get("host")
+    resume = (
+        "resume runs the task on this machine, with your edits"
+        if manifest.get("resume_here")
+        else "resume saves your edits and inputs to the parked folder and prints the "
+        "`run --from` command that runs them"
+    )
+    return {
+        "parked": f"parked: task {manifest.get('task')} failed on host {host} at {when}",
+        "parked_resume": resume,
+    }
 
 
 def read_context(

@@ -222,11 +222,15 @@ class Session:
         """Pickle obj into one file of the session atomically."""
         pickles.dump(obj, self.path / name)
 
-    def read_pickle(self, name: str) -> Any | None:
-        """Unpickle one file of the session, or None when it is absent."""
+    def read_pickle(self, name: str, lenient: bool = False) -> Any | None:
+        """Unpickle one file of the session, or None when it is absent (lenient: a class that
+        does not import here is a named placeholder, pickles.Missing)."""
         self.check()
+        from .parked import wait_fetched  # an opened parked session fetches big files later
+
+        wait_fetched(self.path / name)
         try:
-            return pickles.load(self.path / name)
+            return pickles.load(self.path / name, lenient)
         except FileNotFoundError:
             return None
 

@@ -18,6 +18,7 @@ import logging
 import pickle
 import sys
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,21 @@ class Placeholder:
     def __repr__(self) -> str:
         """Say what the local was and why it is missing."""
         return f"<{self.type} not captured ({self.why}): {self.repr}>"
+
+
+@dataclass
+class InputRef:
+    """A local that is one of the task's inputs (the very object): read from inputs.pkl."""
+
+    name: str
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as a call with its name."""
+        return (InputRef, (self.name,))
+
+
+Inputs = Callable[[], dict[str, Any]]
+"""Gives the task's inputs as inputs.pkl holds them, for the InputRef locals."""
 
 
 @dataclass
@@ -130,29 +146,37 @@ class TaskFrame:
         return f"<frame {self.name} at {self.filename}:{self.lineno}; locals: {names}>"
 
 
-def local_values(frame: FrameRecord, memo: dict[int, Any]) -> dict[str, Any] | None:
+def local_values(
+    frame: FrameRecord, memo: dict[int, Any], inputs: Inputs | None = None
+) -> dict[str, Any] | None:
     """The frame's locals; one that does not unpickle here is a Placeholder saying why.
 
     memo maps each kept value already loaded (by id) to its object, so that an object the
-    task passed down several frames is one object here too.
+    task passed down several frames is one object here too; an input is the object
+    inputs() gives (the mapping load_inputs() shares).
     """
     if frame.locals is None:
         return None
     kept_locals = frame.locals
     if isinstance(kept_locals, Member):  # the frame's locals, pickled with every frame's
-        kept_locals = _load(kept_locals, memo)
+        kept_locals = _load(kept_locals, memo, inputs)
         if not isinstance(kept_locals, dict):  # the one pass does not unpickle here
             return {"<locals>": kept_locals}
     out: dict[str, Any] = {}
     for name, kept in kept_locals.items():
         if id(kept) not in memo:
-            memo[id(kept)] = _load(kept, memo)
+            memo[id(kept)] = _load(kept, memo, inputs)
         out[name] = memo[id(kept)]
     return out
 
 
-def _load(kept: Any, memo: dict[int, Any]) -> Any:
+def _load(kept: Any, memo: dict[int, Any], inputs: Inputs | None = None) -> Any:
     """A kept local's value, or a Placeholder (memo: the frames' pickles already loaded)."""
+    if isinstance(kept, InputRef):
+        try:
+            return (inputs() if inputs else {})[kept.name]
+        except Exception as e:  # inputs.pkl missing, damaged, or without it
+            return Placeholder("?", "", f"the input {kept.name} does not load here: {e!r}")
     if isinstance(kept, Member):
         if id(kept.group) not in memo:
             memo[id(kept.group)] = _load(kept.group, memo)
@@ -166,11 +190,11 @@ def _load(kept: Any, memo: dict[int, Any]) -> Any:
         return Placeholder(kept.type, "", f"does not unpickle here: {type(e).__name__}: {e}")
 
 
-def task_frames(record: FramesRecord) -> list[TaskFrame]:
+def task_frames(record: FramesRecord, inputs: Inputs | None = None) -> list[TaskFrame]:
     """The record's frames with their locals, innermost last."""
     memo: dict[int, Any] = {}
     return [
-        TaskFrame(f.name, f.filename, f.lineno, f.line, local_values(f, memo))
+        TaskFrame(f.name, f.filename, f.lineno, f.line, local_values(f, memo, inputs))
         for f in record.frames
     ]
 
@@ -249,10 +273,13 @@ def _traceback(frame: FrameRecord, ns: dict[str, Any]) -> types.TracebackType:
     raise RuntimeError(f"the rebuilt frame {frame.name} did not raise")
 
 
-def rebuild(exc: BaseException, record: FramesRecord) -> BaseException:
+def rebuild(
+    exc: BaseException, record: FramesRecord, inputs: Inputs | None = None
+) -> BaseException:
     """exc with a traceback of the record's frames (each with its locals), outermost first."""
     memo: dict[int, Any] = {}
-    entries = [_traceback(f, _namespace(f, local_values(f, memo))) for f in record.frames]
+    values = [local_values(f, memo, inputs) for f in record.frames]
+    entries = [_traceback(f, _namespace(f, v)) for f, v in zip(record.frames, values, strict=True)]
     for outer, inner in itertools.pairwise(entries):
         outer.tb_next = inner
     return exc.with_traceback(entries[0] if entries else None)

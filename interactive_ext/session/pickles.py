@@ -110,19 +110,101 @@ def _write(fd: int, obj: Any) -> None:
 # -- reading ------------------------------------------------------------------------
 
 
-def load(path: str | os.PathLike[str]) -> Any:
-    """Unpickle path; its big buffers come from a copy-on-write mapping, never copied."""
+def load(path: str | os.PathLike[str], lenient: bool = False) -> Any:
+    """Unpickle path; its big buffers come from a copy-on-write mapping, never copied.
+
+    lenient: an object whose class cannot be imported here becomes a Missing placeholder
+    naming it and why, instead of failing the whole load.
+    """
     with _open(path) as f:
         head = f.read(HEADER)
         if head[:1] == _PROTO:
             f.seek(0)
-            return _unpickle(path, f, [])
+            return _unpickle(path, f, [], lenient)
         table = _layout(path, head, f)
         if not table:
-            return _unpickle(path, f, [])
+            return _unpickle(path, f, [], lenient)
         mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
         view = memoryview(mapped)
-        return _unpickle(path, f, [view[offset : offset + n] for offset, n in table])
+        return _unpickle(path, f, [view[offset : offset + n] for offset, n in table], lenient)
+
+
+def modules_needed(path: str | os.PathLike[str]) -> set[str]:
+    """The top-level modules whose classes path's pickle streams name (nested pickles too)."""
+    with _open(path) as f:
+        head = f.read(HEADER)
+        if head[:1] == _PROTO:
+            f.seek(0)
+            stream = f.read()
+        else:
+            _layout(path, head, f)
+            stream = f.read(_HEAD.unpack(head[: _HEAD.size])[3])
+    found: set[str] = set()
+    _scan(stream, found)
+    return found
+
+
+def _scan(stream: bytes, found: set[str]) -> None:
+    """Add the modules one pickle stream names (GLOBAL, STACK_GLOBAL) to found."""
+    import pickletools
+
+    strings: list[str] = []
+    try:
+        for op, arg, _ in pickletools.genops(stream):
+            if op.name == "GLOBAL":
+                found.add(str(arg).split(" ", 1)[0].split(".", 1)[0])
+            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                found.add(strings[-2].split(".", 1)[0])
+            elif isinstance(arg, str):
+                strings.append(arg)
+            elif isinstance(arg, bytes) and arg[:1] == _PROTO:
+                _scan(arg, found)
+    except (ValueError, EOFError):  # not a pickle after all: what was read counts
+        return
+
+
+class Missing:
+    """An object whose class does not import here: its name and why (the load goes on)."""
+
+    name = ""
+    why = ""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Missing:
+        """Built from any arguments the pickle gives."""
+        return object.__new__(cls)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Keep the arguments."""
+        self.__dict__["args"] = args
+
+    def __setstate__(self, state: Any) -> None:
+        """Keep the state."""
+        self.__dict__["state"] = state
+
+    def __repr__(self) -> str:
+        """Say what it is and why it is not here."""
+        return f"<{self.name} not loaded here: {self.why}>"
+
+
+def missing(module: str, name: str, why: str) -> type[Missing]:
+    """A Missing class standing for module.name."""
+    return type(name, (Missing,), {"name": f"{module}.{name}", "why": why})
+
+
+class _Lenient(pickle.Unpickler):
+    """An unpickler that gives a Missing class for a class that does not import."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        """The class, or a Missing class saying why not."""
+        return _found(super().find_class, module, name)
+
+
+def _found(find: Any, module: str, name: str) -> Any:
+    """find(module, name), or a Missing class saying why it is not here."""
+    try:
+        return find(module, name)
+    except (ImportError, AttributeError) as e:
+        return missing(module, name, f"{type(e).__name__}: {e}")
 
 
 def check(path: str | os.PathLike[str]) -> None:
@@ -194,10 +276,47 @@ def _layout(path: str | os.PathLike[str], head: bytes, f: IO[bytes]) -> list[tup
     return entries
 
 
-def _unpickle(path: str | os.PathLike[str], f: IO[bytes], buffers: list[memoryview]) -> Any:
+class _LenientRebuild(pickle._Unpickler):
+    """The pure-Python unpickler, lenient also when an object's rebuild raises (a CUDA tensor
+    on a machine without a GPU): that object becomes a Missing placeholder saying why."""
+
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def find_class(self, module: str, name: str) -> Any:
+        """The class, or a Missing class saying why not."""
+        return _found(super().find_class, module, name)
+
+    def load_reduce(self) -> None:
+        """REDUCE: call the rebuild; a failure leaves a Missing object in its place."""
+        stack: list[Any] = self.stack  # type: ignore[attr-defined]
+        args = stack.pop()
+        func = stack[-1]
+        try:
+            stack[-1] = func(*args)
+        except Exception as e:
+            name = getattr(func, "__qualname__", type(func).__name__)
+            why = f"{type(e).__name__}: {e}"
+            stack[-1] = missing(getattr(func, "__module__", "?"), name, why)()
+
+    dispatch[pickle.REDUCE[0]] = load_reduce  # type: ignore[assignment]
+
+
+def _unpickle(
+    path: str | os.PathLike[str], f: IO[bytes], buffers: list[memoryview], lenient: bool = False
+) -> Any:
     """Unpickle from f (at the stream's start) with the buffers; a damaged stream is a
-    PickleFileError naming path."""
+    PickleFileError naming path. lenient: an object that does not load here is a Missing."""
+    kind = _Lenient if lenient else pickle.Unpickler
+    start = f.tell()
     try:
-        return pickle.Unpickler(f, buffers=buffers).load()
+        try:
+            return kind(f, buffers=buffers).load()
+        except (pickle.UnpicklingError, EOFError):
+            raise
+        except Exception:
+            if not lenient:
+                raise
+        f.seek(start)  # again, slower, with each rebuild that fails here replaced
+        return _LenientRebuild(f, buffers=buffers).load()
     except (pickle.UnpicklingError, EOFError) as e:
         raise PickleFileError(path, f"corrupt pickle data ({e})") from None

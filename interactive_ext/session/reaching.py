@@ -11,7 +11,8 @@ service-account folder is there), `kubectl port-forward` for this pod, namespace
 Slurm job, `ssh -L` to the node. The task's log line and the notifications carry them.
 
 The server's messages (waiting, the idle warning, the stop) are server/notices.py's; the task
-process sends one itself (TaskNotices: a resumed run that failed, after the server stopped).
+process sends its own (TaskNotices: a resumed run that failed, after the server stopped; a
+parked session) and words the IdleTimeout (idle_message).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 
 from ..options import Options, require_apprise
 from ..protocol import K8S_SA_DIR_ENV, NOTIFY_ENV, NOTIFY_FAILURES
+from ..records import Reason
 
 log = logging.getLogger("interactive_ext")
 
@@ -261,6 +263,18 @@ def reach_suffix(port: int, ip: str) -> str:
     return f" (reach it: {'; '.join(commands)})" if commands else ""
 
 
+def idle_message(options: Options, qualname: str, reason: Reason, where: str) -> str:
+    """The IdleTimeout message: why the server stopped, what to pass, where the session is."""
+    if reason is Reason.LIFETIME:
+        why = f"its lifetime cap (max_lifetime_seconds={options.max_lifetime_seconds:g})"
+    else:
+        why = f"nobody resumed it within max_idle_seconds={options.max_idle_seconds:g}"
+    return (
+        f"the Jupyter server for task {qualname} stopped: {why} "
+        f"(on_idle='fail'; pass on_idle='resume' to run the task anyway); {where}"
+    )
+
+
 class TaskNotices:
     """The task process's notifications (only a resumed run that failed)."""
 
@@ -282,6 +296,13 @@ class TaskNotices:
         self.notifier.send(
             f"{qualname}: the resumed run failed again on {socket.gethostname()}",
             f"Error: {what}\n{then}",
+        )
+
+    def parked(self, qualname: str, why: str, command: str) -> None:
+        """The session was parked: where, and the command that opens it."""
+        self.notifier.send(
+            f"{qualname}: parked on {socket.gethostname()} ({one_line(why)})",
+            f"Debug it anywhere with:\n{command}",
         )
 
     def close(self) -> None:

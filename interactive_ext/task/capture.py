@@ -28,7 +28,7 @@ from typing import Any
 from ..options import Options
 from ..protocol import FRAMES
 from ..session.directory import Session
-from ..session.frames import FrameRecord, FramesRecord, Member, Pickled, Placeholder
+from ..session.frames import FrameRecord, FramesRecord, InputRef, Member, Pickled, Placeholder
 from ..session.pickles import INBAND_MAX
 from ..session.sources import library_file
 
@@ -159,8 +159,10 @@ class LocalPickler:
 class Capture:
     """The locals of the failure's frames within a budget of bytes."""
 
-    def __init__(self, budget: int) -> None:
-        """Nothing kept yet; budget bytes left."""
+    def __init__(self, budget: int, inputs: dict[str, Any] | None = None) -> None:
+        """Nothing kept yet; budget bytes left; a local that is one of inputs (the very
+        object, as inputs.pkl holds it) is kept as a reference to it."""
+        self.inputs = {id(v): n for n, v in (inputs or {}).items()}
         self.budget = budget
         self.written = 0
         self.left_out: list[str] = []
@@ -176,7 +178,9 @@ class Capture:
         for name, value in values.items():
             if name == "__builtins__":  # a module frame's: the kernel has its own
                 continue
-            kept[name] = self.small(value)
+            kept[name] = self.ref(value)
+            if kept[name] is value:
+                kept[name] = self.small(value)
             if kept[name] is _NOT_SMALL:
                 rest[name] = value
         if len(rest) > 1:
@@ -193,6 +197,11 @@ class Capture:
         kept.update({name: self.keep(where, name, value) for name, value in rest.items()})
         return kept
 
+    def ref(self, value: Any) -> Any:
+        """An InputRef for a local that is one of the inputs (inputs.pkl holds it), else value."""
+        name = self.inputs.get(id(value))
+        return value if name is None else InputRef(name)
+
     def small(self, value: Any) -> Any:
         """value itself (a small scalar or text, always pickles), the kept value of an object
         seen in another frame, else _NOT_SMALL."""
@@ -208,6 +217,8 @@ class Capture:
         done = self.seen.get(id(value))  # twice in one frame: written once
         if done is not None:
             return done
+        if id(value) in self.inputs:  # already in inputs.pkl: not written twice
+            return InputRef(self.inputs[id(value)])
         kept: Pickled | Placeholder | Member
         try:
             kept = self.pickling.dump(value, self.budget - self.written)
@@ -228,8 +239,8 @@ class Capture:
         pass fails (each frame is then kept on its own, keep_all)."""
         values = {}
         for i, f in enumerate(frames):
-            values[str(i)] = kept = dict(f.f_locals)
-            kept.pop("__builtins__", None)  # a module frame's: the kernel has its own
+            # a module frame's __builtins__ is left out: the kernel has its own
+            values[str(i)] = {n: self.ref(v) for n, v in f.f_locals.items() if n != "__builtins__"}
         if not values:
             return {}
         try:
@@ -290,9 +301,11 @@ def task_frames(exc: BaseException) -> list[tuple[types.FrameType, int]]:
     return frames
 
 
-def collect(exc: BaseException, budget: int, library: bool) -> FramesRecord:
+def collect(
+    exc: BaseException, budget: int, library: bool, inputs: dict[str, Any] | None = None
+) -> FramesRecord:
     """The record of exc's frames: the innermost are served first by the budget."""
-    capture = Capture(budget)
+    capture = Capture(budget, inputs)
     chosen = []
     for frame, lineno in reversed(task_frames(exc)):
         filename = frame.f_code.co_filename
@@ -305,11 +318,24 @@ def collect(exc: BaseException, budget: int, library: bool) -> FramesRecord:
     return FramesRecord(error, records, budget, capture.written, capture.left_out)
 
 
-def capture_frames(session: Session, exc: BaseException, options: Options) -> FramesRecord | None:
-    """Write frames.pkl for exc; None (logged, nothing raised) when the capture fails."""
+def capture_frames(
+    session: Session,
+    exc: BaseException,
+    options: Options,
+    inputs: dict[str, Any] | None = None,
+) -> FramesRecord | None:
+    """Write frames.pkl for exc; None (logged, nothing raised) when the capture fails.
+
+    inputs: those inputs.pkl holds as they are now (written after the failure), which a
+    local that is one of them refers to instead of being written again.
+    """
     budget = int(options.capture_budget_mb * MIB)
     try:
-        record = collect(exc, budget, options.capture_library_frames)
+        if inputs:  # those left out of inputs.pkl (they do not pickle) are not there to refer to
+            context = session.context()
+            skipped = set(context.unpicklable) if context else set()
+            inputs = {k: v for k, v in inputs.items() if k not in skipped}
+        record = collect(exc, budget, options.capture_library_frames, inputs)
         session.write_pickle(FRAMES, record)
     except Exception as e:
         log.warning(

@@ -9,14 +9,13 @@ file per resume under `save_changes_to` (a folder, or any fsspec URL) and kept f
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 from ..records import Outcome
 from ..session.changes import Changes, Current, Originals, describe_overrides
+from ..session.destination import Location
 from ..session.directory import Session
 from ..session.sources import snapshot
 
@@ -78,13 +77,8 @@ def file_name(changes: Changes) -> str:
 
 def save(changes: Changes, to: str) -> str | None:
     """Write the patch file under `to` (a folder or an fsspec URL); where, or None (warned)."""
-    name = file_name(changes)
-    data = changes.text().encode()
     try:
-        if "://" in to and not to.startswith("file://"):
-            where = _save_fsspec(to, name, data)
-        else:
-            where = _save_local(to.removeprefix("file://"), name, data)
+        where = Location(to).write_bytes(file_name(changes), changes.text().encode())
     except Exception as e:  # any destination's failure: the task goes on
         FAILED[to] = FAILED.get(to, 0) + 1
         log.warning(
@@ -98,29 +92,3 @@ def save(changes: Changes, to: str) -> str | None:
         return None
     log.info("changes saved to %s", where)
     return where
-
-
-def _save_local(folder: str, name: str, data: bytes) -> str:
-    """A private file (0600) in folder (made 0700 when missing)."""
-    path = Path(folder).expanduser().absolute()
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    target = path / name
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    return str(target)
-
-
-def _save_fsspec(url: str, name: str, data: bytes) -> str:
-    """The file through fsspec (credentials from its usual configuration)."""
-    try:
-        import fsspec
-    except ImportError:
-        raise RuntimeError(
-            "fsspec is not installed: pip install 'interactive_ext[changes]' and the "
-            "filesystem's package (s3fs, gcsfs, ...)"
-        ) from None
-    fs, root = fsspec.core.url_to_fs(url)
-    path = f"{root.rstrip('/')}/{name}"
-    fs.pipe_file(path, data)
-    return str(fs.unstrip_protocol(path))

@@ -25,7 +25,7 @@ from ..session import kept
 from ..session.changes import common_root, keep_originals
 from ..session.definitions import SOURCE_ELSEWHERE
 from ..session.directory import Session
-from ..session.reaching import TaskNotices, reach_suffix
+from ..session.reaching import TaskNotices, idle_message, reach_suffix
 from ..session.reading import outcome_of, saved_inputs
 from ..session.sources import snapshot
 from .context import describe_task, make_context, record_error
@@ -35,6 +35,7 @@ from .inputs import bind_inputs, call_with_inputs, declared_inputs, write_inputs
 from .loader import reload_function, source_root
 from .log import announce, ensure_logging
 from .parameters import convert
+from .park import park_at_end, park_now
 from .patches import record_changes
 from .ranks import RankOutcome, World, detect_world, follow, start_leader
 from .ray_registry import register
@@ -45,7 +46,7 @@ log = logging.getLogger("interactive_ext")
 
 def runs_first(options: Options) -> bool:
     """Whether the task runs before any server starts (and a failed resumed run serves again)."""
-    return options.run_task_first or options.pause == "after"
+    return options.run_task_first or options.pause == "after" or options.on_failure == "park"
 
 
 def run_interactive(
@@ -121,10 +122,12 @@ class TaskRun:
             except BaseException as e:
                 if not task_failure(e):
                     raise
+                self.error = e
+                if self.options.on_failure == "park":
+                    park_now(self)
                 log.warning(
                     "task %s failed (%s: %s); starting Jupyter", self.qualname, type(e).__name__, e
                 )
-                self.error = e
             else:
                 if self.options.pause != "after":
                     return self.result[0]
@@ -148,20 +151,8 @@ class TaskRun:
 
     async def rounds(self, ranks: Any) -> Any:
         """Serve until an outcome, run the task; again after a failure if asked."""
-        from .starter import notebook_name
-
-        self.notebook_dir = Path(self.options.notebook_dir or os.getcwd()).resolve()
-        if not self.notebook_dir.is_dir():
-            raise ValueError(
-                f"notebook_dir {self.notebook_dir} is not a directory; create it or pass another"
-            )
-        self.modules = snapshot()
-        self.session = Session.create()
-        log.info("interactive session directory %s", self.session.path)
         self.ranks = ranks
-        self.context = make_context(self.func, self.notebook_dir / notebook_name(self.qualname))
-        if self.context.redefine is Redefine.NOTEBOOK:
-            log.warning("%s (%s)", SOURCE_ELSEWHERE, self.context.source_file)
+        self.open_session()
         ok = served = False
         first: Callable[[], None] | None = self.prepare
         try:
@@ -193,19 +184,39 @@ class TaskRun:
         finally:
             self.finish(served, ok)
 
+    def open_session(self) -> None:
+        """The notebook folder checked, the sources noted, the session directory made."""
+        from .starter import notebook_name
+
+        self.notebook_dir = Path(self.options.notebook_dir or os.getcwd()).resolve()
+        if not self.notebook_dir.is_dir():
+            raise ValueError(
+                f"notebook_dir {self.notebook_dir} is not a directory; create it or pass another"
+            )
+        self.modules = snapshot()
+        self.session = Session.create()
+        log.info("interactive session directory %s", self.session.path)
+        self.context = make_context(self.func, self.notebook_dir / notebook_name(self.qualname))
+        if self.context.redefine is Redefine.NOTEBOOK:
+            log.warning("%s (%s)", SOURCE_ELSEWHERE, self.context.source_file)
+
+    def record_start(self) -> None:
+        """The inputs, the context and the sources' originals in the session."""
+        self.context.unpicklable = write_inputs(self.session, self.inputs)
+        self.describe()
+        self.keep_originals()
+
     def prepare(self) -> None:
         """The session's files and the notebook, written while the server starts."""
         from .starter import write_notebook
 
-        self.context.unpicklable = write_inputs(self.session, self.inputs)
-        self.describe()
-        self.keep_originals()
+        self.record_start()
         error = frames = None
         if self.error is not None:
             from .capture import capture_frames  # imported at a failure only
 
             error = record_error(self.session, self.error)
-            frames = capture_frames(self.session, self.error, self.options)
+            frames = capture_frames(self.session, self.error, self.options, self.inputs)
         write_notebook(
             self.notebook_dir, self.context, error, result=self.result is not None, frames=frames
         )
@@ -227,11 +238,8 @@ class TaskRun:
         """pause="after" and the server stopped by itself: the first run's result stands."""
         if self.result is None or outcome.reason is Reason.RESUMED:
             return False
-        log.info(
-            "server stopped (%s); returning the result task %s already computed",
-            outcome.reason.value,
-            self.qualname,
-        )
+        why, name = outcome.reason.value, self.qualname
+        log.info("server stopped (%s); returning the result task %s already computed", why, name)
         return True
 
     def inputs_after(self, outcome: Outcome) -> dict[str, Any]:
@@ -303,21 +311,13 @@ class TaskRun:
             self.ranks.close()
         if served and self.options.post_execute is not None:
             self.options.post_execute()
+        park_at_end(self, ok)
         self.notices.close()
         kept.settle(self.session, ok, self.qualname)
 
     def idle_message(self, reason: Reason) -> str:
         """The IdleTimeout message."""
-        opts = self.options
-        if reason is Reason.LIFETIME:
-            why = f"its lifetime cap (max_lifetime_seconds={opts.max_lifetime_seconds:g})"
-        else:
-            why = f"nobody resumed it within max_idle_seconds={opts.max_idle_seconds:g}"
-        return (
-            f"the Jupyter server for task {self.qualname} stopped: {why} "
-            f"(on_idle='fail'; pass on_idle='resume' to run the task anyway); "
-            f"{kept.where(self.session)}"
-        )
+        return idle_message(self.options, self.qualname, reason, kept.where(self.session))
 
     # -- one server round -------------------------------------------------------------------
 

@@ -224,7 +224,8 @@ class TaskSession(Served):
 
 @pytest.fixture
 def start_task(tmp_path: Path) -> Iterator[Callable[..., TaskSession]]:
-    """Factory: `jupyter interactive-task run FILE.py:FUNC --port 0 --ready-file F ...`.
+    """Factory: `jupyter interactive-task run FILE.py:FUNC --port 0 --ready-file F ...` (with
+    opened=PATH: `open PATH --trust ...`, a parked session).
 
     Returns once the ready file is written (the server answers); the session knows the port,
     the token (from the ready file) and the starter notebook. Killed with its whole process
@@ -239,6 +240,7 @@ def start_task(tmp_path: Path) -> Iterator[Callable[..., TaskSession]]:
         on_idle: str = "resume",
         kwargs: dict[str, Any] | None = None,
         extra: tuple[str, ...] = (),
+        opened: str | None = None,
     ) -> TaskSession:
         work = tmp_path / f"task{len(started)}"
         work.mkdir()
@@ -246,16 +248,14 @@ def start_task(tmp_path: Path) -> Iterator[Callable[..., TaskSession]]:
             (work / "task.py").write_text(TASK_SOURCE)
             target = f"{work / 'task.py'}:task"
         ready_file = work / "ready.json"
+        task = [target, f"--on-idle={on_idle}", f"--kwargs={json.dumps(kwargs or {})}"]
         cmd = [
             str(BIN / "jupyter"),
             "interactive-task",
-            "run",
-            target,
+            *(["open", opened, "--trust"] if opened else ["run", *task]),
             "--port=0",
             f"--ready-file={ready_file}",
             f"--max-idle-seconds={max_idle}",
-            f"--on-idle={on_idle}",
-            f"--kwargs={json.dumps(kwargs or {})}",
             *extra,
         ]
         log_path = work / "task.log"
