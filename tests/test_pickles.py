@@ -324,6 +324,8 @@ def test_an_input_whose_class_is_not_loaded_here_reaches_notebooks_as_its_state(
     kept = session.read_pickle(INPUTS)
     assert isinstance(kept["self"], types.SimpleNamespace) and kept["self"].base == 100
     assert isinstance(kept["self"].inner, Placeholder) and kept["x"] == 3
+
+
 ON_GPU = {"here": True}
 """Whether _to_device can rebuild here: the test turns it off, as a machine without a GPU."""
 

@@ -64,6 +64,8 @@ def overrides_used(session: Session | None, sent: dict[str, Any], via: str) -> d
     out = {n: {"from": "save_inputs()", **v} for n, v in saved.items() if isinstance(v, dict)}
     out.update({n: {"from": via, "value": v, "json": True} for n, v in sent.items()})
     return out
+
+
 def parked_texts(session: Session | None) -> dict[str, str | None]:
     """An opened parked session's `parked` ("parked: task X failed on host H at T") and
     `parked_resume` (what a resume does there); None for both in a live session."""
