@@ -50,6 +50,11 @@ class OpenedRun(TaskRun):
         self.ranks = None
         self.refused: Callable[[], bool] = lambda: False
 
+    def converter(self) -> None:
+        """None: the task's code is not loaded here, so the server checks a resume's overrides
+        by their JSON schema, and the run that takes them (run --from) converts them."""
+        return None
+
     async def wait_ready(self, server: ServerProcess) -> Any:
         """The server's ready info; the server is stopped if a fetched file did not check."""
         info = server.wait_ready()

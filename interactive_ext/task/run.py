@@ -332,8 +332,12 @@ class TaskRun:
             notebook=Path(self.context.notebook or "").name or None,
             token=self.last.token if self.last else None,
             last_port=self.last.port if self.last else None,
-            convert=partial(convert, unwrap(self.func)),
+            convert=self.converter(),
         )
+
+    def converter(self) -> Callable[[dict[str, Any]], Any] | None:
+        """What converts a resume's overrides for the server: the task's own conversion."""
+        return partial(convert, unwrap(self.func))
 
     async def serve(self, while_starting: Callable[[], None] | None = None) -> Outcome:
         """Start the server, wait for it to stop by itself, stop it; the recorded outcome."""
