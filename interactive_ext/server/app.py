@@ -33,6 +33,7 @@ from . import metrics
 from .activity import KERNEL_ACTIONS, KernelActivity, request_hook, terminal_source
 from .detached import stop_detached
 from .handlers import HeartbeatHandler, ResumeHandler, SavedHandler, StatusHandler
+from .hub import HubService
 from .idle import IdleWatcher, wall
 from .notify import Notices
 from .page import PageHandler, without_news
@@ -197,6 +198,7 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
             warning_before=self.idle_warning_seconds,
             logger=self.log,
         )
+        self.hub = HubService(self)  # this server's entry in the site's JupyterHub, if any
         self.notices = Notices(self)
         metrics.bind(self)
         self.kernels = KernelActivity(self.server.kernel_manager, self.watcher, self.log)
@@ -213,15 +215,13 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
 
     def initialize_handlers(self) -> None:
         """Register the REST endpoints."""
-        self.handlers.extend(
-            [
-                (rf"/{route(RESUME)}", ResumeHandler),
-                (rf"/{route(HEARTBEAT)}", HeartbeatHandler),
-                (rf"/{route(STATUS)}", StatusHandler),
-                (rf"/{route(SAVED)}", SavedHandler),
-                (rf"/{route(PAGE)}", PageHandler),
-            ]
-        )
+        self.handlers += [
+            (rf"/{route(RESUME)}", ResumeHandler),
+            (rf"/{route(HEARTBEAT)}", HeartbeatHandler),
+            (rf"/{route(STATUS)}", StatusHandler),
+            (rf"/{route(SAVED)}", SavedHandler),
+            (rf"/{route(PAGE)}", PageHandler),
+        ]
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         """Start the idle clock and the lifetime cap once the server is running; notify."""
@@ -241,6 +241,7 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
             )
             self.log.info("lifetime cap: %s s", self.max_lifetime_seconds)
         self.notices.started()
+        self.hub.register()
 
     async def stop_extension(self) -> None:
         """Stop the timers and the kernel subscriptions; let the last notification go out."""
@@ -257,7 +258,7 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
         if stopping is not None and not stopping.done() and stopping is not asyncio.current_task():
             stopping.cancel()  # the server is stopping already (a signal, say)
         self.kernels.close()
-        await asyncio.to_thread(self.notices.flush)
+        await asyncio.gather(self.hub.unregister(), asyncio.to_thread(self.notices.flush))
 
     def current_activity(self) -> bool:
         """Tell jupyter_server that a kernel is busy (its own culler then waits too)."""
@@ -301,8 +302,7 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp):
         return True
 
     async def _stop_after_saves(self, grace: float) -> None:
-        """Let open tabs save (bounded), then shut the kernels down while requests in flight
-        finish (the grace), then stop: the kernels' shutdown no longer comes after the grace."""
+        """Let open tabs save (bounded), shut the kernels down during the grace, then stop."""
         started = time.monotonic()
         await self.saves.wait()
         if self.saves.failed and self.session is not None:

@@ -57,15 +57,25 @@ class Notices:
         context, _ = self.app.task_context()
         return context.ref if context is not None else f"Jupyter server on {self.host}"
 
+    def page(self) -> str:
+        """The page to open, relative to the server's root."""
+        context, _ = self.app.task_context()
+        path = notebook_path(context, self.app.server.root_dir)
+        return f"lab/tree/{quote(path)}" if path else "interactive"
+
     def url(self) -> str:
         """The page to open; with the token only if notify_include_token."""
         server = self.app.server
-        context, _ = self.app.task_context()
-        path = notebook_path(context, server.root_dir)
-        url = server.connection_url + (f"lab/tree/{quote(path)}" if path else "interactive")
+        url = server.connection_url + self.page()
         if self.app.notify_include_token and server.identity_provider.token:
             return f"{url}?token={server.identity_provider.token}"
         return url
+
+    def open_lines(self) -> list[str]:
+        """Where to open the page: through the Hub first (its login), then directly."""
+        hub = self.app.hub
+        through = [f"Open through JupyterHub: {hub.link(self.page())}"] if hub.registered else []
+        return [*through, f"Open: {self.url()}"]
 
     def where_token(self) -> list[str]:
         """Where the token is, when the message does not carry it."""
@@ -99,8 +109,9 @@ class Notices:
     def waiting(self, tries: int = int(CONTEXT_WAIT / 0.25)) -> None:
         """The session is waiting: task, why, host, port, URL, deadline, how to reach it."""
         context, _ = self.app.task_context()
-        if context is None and self.app.session is not None and tries > 0:
-            # the task writes context.json while the server starts
+        # the task writes context.json while the server starts; the Hub's entry comes soon too
+        starting = context is None and self.app.session is not None
+        if (starting or self.app.hub.pending) and tries:
             asyncio.get_running_loop().call_later(0.25, self.waiting, tries - 1)
             return
         port = self.app.server.port
@@ -108,7 +119,7 @@ class Notices:
         lines = [
             f"Why: {self.why()}",
             f"Host: {self.host}, port {port}",
-            f"Open: {self.url()}",
+            *self.open_lines(),
             *self.where_token(),
             f"Idle stop: {deadline} (after {self.app.max_idle_seconds:g} s without activity)"
             if deadline
@@ -123,7 +134,9 @@ class Notices:
         if not self.notifier.enabled:
             return
         title = f"{self.task()} stops in {seconds_remaining:.0f} s (idle)"
-        body = f"Nobody is active; open {self.url()} or resume it before the idle stop."
+        hub = self.app.hub
+        url = hub.link(self.page()) if hub.registered else self.url()
+        body = f"Nobody is active; open {url} or resume it before the idle stop."
         self.notifier.send(title, "\n".join([body, *self.where_token()]))
 
     def stopped(self, reason: str, inputs: dict[str, Any] | None = None) -> None:

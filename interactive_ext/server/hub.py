@@ -1,0 +1,150 @@
+"""The waiting session as a service of the site's JupyterHub: added once the server answers,
+removed at its stop, whatever the stop; a Hub that is down or refuses is one warning."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from typing import Any
+
+from traitlets import List, Unicode
+from traitlets.config import LoggingConfigurable
+
+from ..protocol import __version__
+from ..session.hub import MARK, TIMEOUT, Hub, HubError, node_address
+
+GOES_ON = "the session goes on without the Hub (the token and the direct URL work as always)"
+
+
+class HubService(LoggingConfigurable):
+    """This server's entry in a JupyterHub: `register()` on start, `unregister()` on any stop."""
+
+    api_url = Unicode(
+        "",
+        config=True,
+        help="""The JupyterHub API URL (http://HUB:8081/hub/api) to register with as the
+        external service `name`. Empty (the default): no Hub. The launcher sets it from the
+        task's `hub` option or $INTERACTIVE_EXT_HUB.""",
+    )
+    api_token = Unicode(
+        "",
+        config=True,
+        help="""The token that adds and removes the Hub's services (scope admin:services, and
+        list:services/read:services for the sweep of dead entries). Default: none.""",
+    )
+    name = Unicode("", config=True, help="The service's name: interactive-<task>-<short id>.")
+    service_token = Unicode(
+        "",
+        config=True,
+        help="""The service's own token, registered with it: the Hub's login (HubOAuth)
+        completes with it. Random per session, set by the launcher.""",
+    )
+    users = List(
+        Unicode(),
+        config=True,
+        help="""Hub users allowed in (hub_users). With no users and no groups (the default),
+        the user who owns api_token.""",
+    )
+    groups = List(Unicode(), config=True, help="Hub groups whose members are allowed in.")
+    task = Unicode("", config=True, help="The task's name, in the service's info.")
+
+    registered = False
+    _task: asyncio.Future[None] | None = None
+
+    def __init__(self, app: Any, **kwargs: Any) -> None:
+        """The entry of app's server (not registered yet); app's web settings for the login."""
+        super().__init__(parent=app, **kwargs)
+        self.app = app
+        self.hub = Hub(self.api_url, self.api_token) if self.api_url and self.name else None
+        app.settings.update(self.web_settings())
+
+    def web_settings(self) -> dict[str, Any]:
+        """The web app's settings for the Hub's login, as JupyterHub's own extension sets them:
+        its page config (the Hub's token for the frontend), tornado's early XSRF check off
+        (jupyter_server's, or the Hub's for a Hub user, still applies)."""
+        provider = self.app.server.identity_provider
+        if self.hub is None or not hasattr(provider, "hub_auth"):
+            return {}
+        return {"xsrf_cookies": False, "page_config_hook": provider.page_config_hook}
+
+    def spec(self) -> dict[str, Any]:
+        """The service as the Hub takes it: where its proxy reaches it, no consent page."""
+        assert self.hub is not None
+        server = self.app.server
+        return {
+            "url": f"http://{node_address(server.ip, self.hub)}:{server.port}",
+            "api_token": self.service_token,
+            "oauth_no_confirm": True,
+            "display": True,
+            "info": {
+                MARK: __version__,
+                "task": self.task,
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "users": list(self.users),
+                "groups": list(self.groups),
+            },
+        }
+
+    @property
+    def pending(self) -> bool:
+        """Whether the registration is under way."""
+        return self._task is not None and not self._task.done()
+
+    def register(self) -> None:
+        """Register in the background: the server answers already, nothing waits for the Hub."""
+        if self.hub is not None:
+            self._task = asyncio.ensure_future(asyncio.to_thread(self._register))
+
+    def _register(self) -> None:
+        """Sweep dead entries, learn the token's owner if no one is named, add the service."""
+        assert self.hub is not None
+        try:
+            self.hub.sweep(keep=self.name)
+            if not self.users and not self.groups:
+                owner = self.hub.owner()
+                if owner is None:
+                    self.log.warning("the Hub token is not a user's: set hub_users or hub_groups")
+                else:
+                    self.users = [owner]
+                    provider = self.app.server.identity_provider
+                    if hasattr(provider, "hub_users"):
+                        provider.hub_users = {owner}
+            self.hub.add(self.name, self.spec())
+        except HubError as e:
+            self.log.warning("not registered with JupyterHub: %s; %s", e, GOES_ON)
+            return
+        self.registered = True
+        self.log.info(
+            "registered with JupyterHub as %s: %s (users %s, groups %s)",
+            self.name,
+            self.link(),
+            ",".join(self.users) or "-",
+            ",".join(self.groups) or "-",
+        )
+
+    def link(self, path: str = "") -> str:
+        """The page at path through the Hub (its login, no token); '' without a Hub."""
+        if self.hub is None:
+            return ""
+        return self.hub.link(self.name, path)
+
+    async def unregister(self) -> None:
+        """Remove the service (bounded; a registration under way finishes first)."""
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), TIMEOUT)
+            except asyncio.TimeoutError:
+                self.log.warning("the JupyterHub registration of %s still runs", self.name)
+        if not self.registered or self.hub is None:
+            return
+        self.registered = False
+        try:
+            await asyncio.to_thread(self.hub.remove, self.name)
+        except HubError as e:
+            self.log.warning(
+                "the JupyterHub keeps %s: %s (the next session removes it)", self.name, e
+            )
+        else:
+            self.log.info("removed from JupyterHub: %s", self.name)
