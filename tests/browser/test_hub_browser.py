@@ -215,6 +215,9 @@ def test_the_allowed_user_opens_it_from_the_hub_runs_a_cell_and_resumes(
     assert "token=" not in page.url, page.url
     wait_notebook_ready(page, through, session.notebook)
     run_cell(page, 1)
+    for path in ("interactive", "interactive/status", "metrics"):  # the page, REST, /metrics
+        answer = page.request.get(through.url(path))
+        assert answer.status == 200, (path, answer.status, answer.text()[:200])
     indicator(page).click()  # the Resume dialog
     form = page.locator(RESUME_FORM)
     form.get_by_label("x").fill("5")
@@ -244,12 +247,14 @@ def test_others_are_refused_and_a_killed_session_is_removed_by_list_hub(
             expect(page.locator("body")).to_contain_text(refused_by)
         finally:
             context.close()
-    # the token keeps working for REST clients (and so the CLI)
+    # the token keeps working for REST clients and the CLI
     assert session.request("GET", "/interactive/status").status == 200
+    env = {**os.environ, "INTERACTIVE_EXT_HUB": hub.api}
+    status = run_cli(env, "status", "--session-dir", session.ready["session_dir"])
+    assert status.returncode == 0 and '"waiting"' in status.stdout, status.stderr
     os.kill(session.server_pid, signal.SIGKILL)
     session.proc.wait(60)  # the task sees its server die (exit 4)
     assert hub.service(name) == 200, "a kill -9 leaves the entry: the sweep's case"
-    env = {**os.environ, "INTERACTIVE_EXT_HUB": hub.api}
     listed = run_cli(env, "list", "--hub")
     assert listed.returncode == 0, listed.stderr
     assert f"removed {name}" in listed.stderr, listed.stderr
