@@ -52,7 +52,9 @@ def hub_config(
             "identity_provider_class": f"{AUTH}.HubIdentityProvider",
             "authorizer_class": f"{AUTH}.HubAuthorizer",
         },
-        "HubIdentityProvider": {"session_token": token, "hub_users": users, "hub_groups": groups},
+        # the token on the subclass only: JupyterHub's provider (a sibling) has no such trait
+        "IdentityProvider": {},
+        "HubIdentityProvider": {"token": token, "hub_users": users, "hub_groups": groups},
         "HubOAuth": {
             "api_url": hub.api_url,
             "api_token": service_token,

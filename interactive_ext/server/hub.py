@@ -14,6 +14,10 @@ from traitlets.config import LoggingConfigurable
 from ..protocol import __version__
 from ..session.hub import MARK, TIMEOUT, Hub, HubError, node_address
 
+START_AFTER = 1.0
+"""Seconds after the server is up before the registration starts: importing JupyterHub's auth
+holds the GIL for 0.5-1 s, which would delay the answer to the task's readiness poll."""
+
 GOES_ON = "the session goes on without the Hub (the token and the direct URL work as always)"
 
 
@@ -50,6 +54,7 @@ class HubService(LoggingConfigurable):
     task = Unicode("", config=True, help="The task's name, in the service's info.")
 
     registered = False
+    started = False  # the registration's thread runs (before: a stop cancels it)
     _task: asyncio.Future[None] | None = None
 
     def __init__(self, app: Any, **kwargs: Any) -> None:
@@ -89,28 +94,33 @@ class HubService(LoggingConfigurable):
 
     @property
     def pending(self) -> bool:
-        """Whether the registration is under way."""
+        """Whether the registration is under way (or about to start)."""
         return self._task is not None and not self._task.done()
 
     def register(self) -> None:
-        """Register in the background: the server answers already, nothing waits for the Hub."""
+        """Register in the background, START_AFTER the server is up: nothing waits for the Hub."""
         if self.hub is not None:
-            self._task = asyncio.ensure_future(asyncio.to_thread(self._register))
+            self._task = asyncio.ensure_future(self._register_later())
+
+    async def _register_later(self) -> None:
+        """Let the task's readiness poll have its answer first, then register in a thread."""
+        await asyncio.sleep(START_AFTER)
+        self.started = True
+        await asyncio.to_thread(self._register)
 
     def _register(self) -> None:
-        """Sweep dead entries, learn the token's owner if no one is named, add the service."""
+        """Load JupyterHub's auth, sweep dead entries, learn the token's owner if no one is
+        named, add the service; a Hub that is down or refuses is one warning."""
         assert self.hub is not None
+        provider = self.app.server.identity_provider
+        if hasattr(provider, "hub"):
+            provider.hub  # noqa: B018  the import (0.5-1 s), before the Hub's first request
         try:
             self.hub.sweep(keep=self.name)
             if not self.users and not self.groups:
-                owner = self.hub.owner()
-                if owner is None:
-                    self.log.warning("the Hub token is not a user's: set hub_users or hub_groups")
-                else:
-                    self.users = [owner]
-                    provider = self.app.server.identity_provider
-                    if hasattr(provider, "hub_users"):
-                        provider.hub_users = {owner}
+                self.users = self.owner()
+                if hasattr(provider, "hub_users"):
+                    provider.hub_users = set(self.users)
             self.hub.add(self.name, self.spec())
         except HubError as e:
             self.log.warning("not registered with JupyterHub: %s; %s", e, GOES_ON)
@@ -124,6 +134,14 @@ class HubService(LoggingConfigurable):
             ",".join(self.groups) or "-",
         )
 
+    def owner(self) -> list[str]:
+        """The user who owns the Hub token, when no user or group is named; else no one."""
+        assert self.hub is not None
+        owner = self.hub.owner()
+        if owner is None:
+            self.log.warning("the Hub token is not a user's: set hub_users or hub_groups")
+        return [owner] if owner else []
+
     def link(self, path: str = "") -> str:
         """The page at path through the Hub (its login, no token); '' without a Hub."""
         if self.hub is None:
@@ -132,7 +150,9 @@ class HubService(LoggingConfigurable):
 
     async def unregister(self) -> None:
         """Remove the service (bounded; a registration under way finishes first)."""
-        if self._task is not None:
+        if self._task is not None and not self.started:
+            self._task.cancel()  # stopped before the registration began: nothing to remove
+        elif self._task is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), TIMEOUT)
             except asyncio.TimeoutError:

@@ -20,6 +20,10 @@ from .status import notebook_path
 FLUSH_AT_STOP = 2.0
 """At the server's exit, the longest it waits for the stop notification to go out."""
 
+HUB_WAIT = 10.0
+"""At the start, how much longer the waiting notification waits for the Hub's entry (its link
+comes first in the message)."""
+
 FIRST_AFTER = 1.0
 """At the start, the longest the waiting notification (and Apprise's import) waits for the first
 status answer (the task's readiness poll): the import holds the GIL for 0.1-0.2 s, which delayed
@@ -110,8 +114,8 @@ class Notices:
         """The session is waiting: task, why, host, port, URL, deadline, how to reach it."""
         context, _ = self.app.task_context()
         # the task writes context.json while the server starts; the Hub's entry comes soon too
-        starting = context is None and self.app.session is not None
-        if (starting or self.app.hub.pending) and tries:
+        starting = context is None and self.app.session is not None and tries > 0
+        if starting or (self.app.hub.pending and tries > -HUB_WAIT / 0.25):
             asyncio.get_running_loop().call_later(0.25, self.waiting, tries - 1)
             return
         port = self.app.server.port

@@ -264,10 +264,10 @@ def test_others_are_refused_and_a_killed_session_is_removed_by_list_hub(
 def test_the_idle_stop_is_on_time_with_a_tab_open_through_the_hub(
     page: Page, start_task, tmp_path: Path, hub_env: Hub
 ) -> None:
-    hub, idle = hub_env, 8.0
+    hub, idle = hub_env, 15.0  # from the start: the Hub's entry, its route and Lab's load
+    log_in(page, hub, "ana")
     session = start_in_hub(start_task, tmp_path, hub, max_idle=idle)
     name = hub.wait_joined(session)
-    log_in(page, hub, "ana")
     through = ThroughHub(session, hub, name)
     page.goto(through.url(f"lab/tree/{session.notebook}"))
     wait_notebook_ready(page, through, session.notebook or "")
