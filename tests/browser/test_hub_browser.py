@@ -164,12 +164,15 @@ def hub_env(monkeypatch: pytest.MonkeyPatch, hub: Hub) -> Hub:
     return hub
 
 
-def start_in_hub(start_task, tmp_path: Path, hub: Hub, max_idle: float = 120.0) -> TaskSession:
-    """A task session that joins the Hub, for ana only."""
+def start_in_hub(
+    start_task, tmp_path: Path, hub: Hub, max_idle: float = 120.0
+) -> tuple[TaskSession, str]:
+    """A task session that joins the Hub, for ana only; its service's name once routed."""
     source = tmp_path / "waits.py"
     source.write_text(TASK)
     flags = (f"--hub={hub.api}", "--hub-users=ana")
-    return start_task(f"{source}:task", max_idle=max_idle, extra=flags)
+    session = start_task(f"{source}:task", max_idle=max_idle, extra=flags)
+    return session, hub.wait_joined(session)
 
 
 @dataclass
@@ -203,8 +206,7 @@ def test_the_allowed_user_opens_it_from_the_hub_runs_a_cell_and_resumes(
     page: Page, start_task, tmp_path: Path, hub_env: Hub
 ) -> None:
     hub = hub_env
-    session = start_in_hub(start_task, tmp_path, hub)
-    name = hub.wait_joined(session)
+    session, name = start_in_hub(start_task, tmp_path, hub)
     assert f"{hub.public}services/{name}/lab/tree/" in session.log(), session.log()
     through = ThroughHub(session, hub, name)
     log_in(page, hub, "ana")
@@ -234,9 +236,8 @@ def test_the_allowed_user_opens_it_from_the_hub_runs_a_cell_and_resumes(
 def test_others_are_refused_and_a_killed_session_is_removed_by_list_hub(
     browser: Browser, start_task, tmp_path: Path, hub_env: Hub
 ) -> None:
+    session, name = start_in_hub(start_task, tmp_path, hub_env)
     hub = hub_env
-    session = start_in_hub(start_task, tmp_path, hub)
-    name = hub.wait_joined(session)
     for user, refused_by in (("ben", "is not allowed in this session"), ("cy", "403")):
         context = browser.new_context()
         try:
@@ -266,8 +267,7 @@ def test_the_idle_stop_is_on_time_with_a_tab_open_through_the_hub(
 ) -> None:
     hub, idle = hub_env, 15.0  # from the start: the Hub's entry, its route and Lab's load
     log_in(page, hub, "ana")
-    session = start_in_hub(start_task, tmp_path, hub, max_idle=idle)
-    name = hub.wait_joined(session)
+    session, name = start_in_hub(start_task, tmp_path, hub, max_idle=idle)
     through = ThroughHub(session, hub, name)
     page.goto(through.url(f"lab/tree/{session.notebook}"))
     wait_notebook_ready(page, through, session.notebook or "")
