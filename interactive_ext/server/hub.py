@@ -77,8 +77,9 @@ class HubService(LoggingConfigurable):
         """The service as the Hub takes it: where its proxy reaches it, no consent page."""
         assert self.hub is not None
         server = self.app.server
+        host = node_address(server.ip, self.hub)
         return {
-            "url": f"http://{node_address(server.ip, self.hub)}:{server.port}",
+            "url": f"http://{f'[{host}]' if ':' in host else host}:{server.port}",
             "api_token": self.service_token,
             "oauth_no_confirm": True,
             "display": True,

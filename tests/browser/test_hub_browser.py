@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from conftest import BIN, free_port, http, kill_tree, run_cli, wait_for
 from playwright.sync_api import Browser, Page, expect
+from test_notify import Receiver
 
 from .conftest import TaskSession
 from .session_ui import RESUME_FORM, final_view, indicator
@@ -165,12 +166,12 @@ def hub_env(monkeypatch: pytest.MonkeyPatch, hub: Hub) -> Hub:
 
 
 def start_in_hub(
-    start_task, tmp_path: Path, hub: Hub, max_idle: float = 120.0
+    start_task, tmp_path: Path, hub: Hub, max_idle: float = 120.0, *extra: str
 ) -> tuple[TaskSession, str]:
     """A task session that joins the Hub, for ana only; its service's name once routed."""
     source = tmp_path / "waits.py"
     source.write_text(TASK)
-    flags = (f"--hub={hub.api}", "--hub-users=ana")
+    flags = (f"--hub={hub.api}", "--hub-users=ana", *extra)
     session = start_task(f"{source}:task", max_idle=max_idle, extra=flags)
     return session, hub.wait_joined(session)
 
@@ -202,12 +203,23 @@ def log_in(page: Page, hub: Hub, user: str) -> None:
     page.wait_for_url("**/hub/home")
 
 
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A JSON receiver of the notifications, closed at the end."""
+    r = Receiver()
+    yield r
+    r.close()
+
+
 def test_the_allowed_user_opens_it_from_the_hub_runs_a_cell_and_resumes(
-    page: Page, start_task, tmp_path: Path, hub_env: Hub
+    page: Page, start_task, tmp_path: Path, hub_env: Hub, receiver: Receiver
 ) -> None:
     hub = hub_env
-    session, name = start_in_hub(start_task, tmp_path, hub)
-    assert f"{hub.public}services/{name}/lab/tree/" in session.log(), session.log()
+    session, name = start_in_hub(start_task, tmp_path, hub, 120.0, f"--notify={receiver.url}")
+    link = f"{hub.public}services/{name}/lab/tree/"
+    assert f"for task task: {link}" in session.log(), session.log()  # the Hub's link first
+    body = receiver.wait("is waiting")[1]["message"]
+    assert body.index(f"Open through JupyterHub: {link}") < body.index("Open: "), body
     through = ThroughHub(session, hub, name)
     log_in(page, hub, "ana")
     page.get_by_role("button", name="Services").or_(page.get_by_text("Services")).first.click()
