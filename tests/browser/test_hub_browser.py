@@ -293,12 +293,19 @@ def test_the_idle_stop_is_on_time_with_a_tab_open_through_the_hub(
     hub.wait_gone(name)
 
 
-def test_a_hub_that_is_down_changes_nothing(start_task, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("INTERACTIVE_EXT_HUB_TOKEN", HUB_TOKEN)
-    down = f"http://127.0.0.1:{free_port()}/hub/api"
+@pytest.mark.parametrize("how", ["down", "refusing"])
+def test_a_hub_that_is_down_or_refuses_changes_nothing(
+    start_task, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub: Hub, how: str
+) -> None:
+    if how == "down":
+        monkeypatch.setenv("INTERACTIVE_EXT_HUB_TOKEN", HUB_TOKEN)
+        url = f"http://127.0.0.1:{free_port()}/hub/api"
+    else:  # a token the Hub does not know
+        monkeypatch.setenv("INTERACTIVE_EXT_HUB_TOKEN", "not-a-token-of-this-hub")
+        url = hub.api
     source = tmp_path / "waits.py"
     source.write_text(TASK)
-    session = start_task(f"{source}:task", max_idle=120.0, extra=(f"--hub={down}",))
+    session = start_task(f"{source}:task", max_idle=120.0, extra=(f"--hub={url}",))
     server_log = Path(session.ready["session_dir"]) / "server.log"
     warned = "not registered with JupyterHub"
     wait_for(lambda: warned in server_log.read_text(), 20, "the warning in the server's log")
