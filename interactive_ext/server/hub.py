@@ -69,7 +69,7 @@ class HubService(LoggingConfigurable):
         its page config (the Hub's token for the frontend), tornado's early XSRF check off
         (jupyter_server's, or the Hub's for a Hub user, still applies)."""
         provider = self.app.server.identity_provider
-        if self.hub is None or not hasattr(provider, "hub_auth"):
+        if self.hub is None or not hasattr(provider, "hub"):
             return {}
         return {"xsrf_cookies": False, "page_config_hook": provider.page_config_hook}
 
