@@ -13,6 +13,7 @@ from traitlets.config import LoggingConfigurable
 
 from ..protocol import __version__
 from ..session.hub import MARK, TIMEOUT, Hub, HubError, node_address
+from .hubauth import HubIdentityProvider
 
 START_AFTER = 1.0
 """Seconds after the server is up before the registration starts: importing JupyterHub's auth
@@ -69,7 +70,7 @@ class HubService(LoggingConfigurable):
         its page config (the Hub's token for the frontend), tornado's early XSRF check off
         (jupyter_server's, or the Hub's for a Hub user, still applies)."""
         provider = self.app.server.identity_provider
-        if self.hub is None or not hasattr(provider, "hub"):
+        if self.hub is None or not isinstance(provider, HubIdentityProvider):
             return {}
         return {"xsrf_cookies": False, "page_config_hook": provider.page_config_hook}
 
@@ -114,13 +115,14 @@ class HubService(LoggingConfigurable):
         named, add the service; a Hub that is down or refuses is one warning."""
         assert self.hub is not None
         provider = self.app.server.identity_provider
-        if hasattr(provider, "hub"):
+        login = isinstance(provider, HubIdentityProvider)
+        if login:
             provider.hub  # noqa: B018  the import (0.5-1 s), before the Hub's first request
         try:
             self.hub.sweep(keep=self.name)
             if not self.users and not self.groups:
                 self.users = self.owner()
-                if hasattr(provider, "hub_users"):
+                if login:
                     provider.hub_users = set(self.users)
             self.hub.add(self.name, self.spec())
         except HubError as e:
