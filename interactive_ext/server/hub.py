@@ -1,5 +1,11 @@
 """The waiting session as a service of the site's JupyterHub: added once the server answers,
-removed at its stop, whatever the stop; a Hub that is down or refuses is one warning."""
+removed at its stop, whatever the stop; a Hub that is down or refuses is one warning.
+
+A listener of the lifecycle: WAITING registers (in the background); a stop removes the entry
+once no tab needs the Hub's route any more: on STOPPED after a save window (open tabs behind the
+Hub save through it), on STOPPING without one (a signal's KILLED has none). The server's
+`stop_extension` awaits the removal (`removed()`), bounded, next to the notices' flush.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +14,15 @@ import os
 import socket
 from typing import Any
 
+from jupyter_server.serverapp import ServerApp
 from traitlets import List, Unicode
 from traitlets.config import LoggingConfigurable
 
 from ..protocol import __version__
 from ..session.hub import MARK, TIMEOUT, Hub, HubError, node_address
 from .hubauth import HubIdentityProvider
+from .lifecycle import Lifecycle, Transition
+from .states import State
 
 START_AFTER = 1.0
 """Seconds after the server is up before the registration starts: importing JupyterHub's auth
@@ -23,7 +32,7 @@ GOES_ON = "the session goes on without the Hub (the token and the direct URL wor
 
 
 class HubService(LoggingConfigurable):
-    """This server's entry in a JupyterHub: `register()` on start, `unregister()` on any stop."""
+    """This server's entry in a JupyterHub: registered on WAITING, removed on any stop."""
 
     api_url = Unicode(
         "",
@@ -57,19 +66,25 @@ class HubService(LoggingConfigurable):
     registered = False
     started = False  # the registration's thread runs (before: a stop cancels it)
     _task: asyncio.Future[None] | None = None
+    _removal: asyncio.Future[None] | None = None
 
-    def __init__(self, app: Any, **kwargs: Any) -> None:
-        """The entry of app's server (not registered yet); app's web settings for the login."""
-        super().__init__(parent=app, **kwargs)
-        self.app = app
+    def __init__(self, server: ServerApp, **kwargs: Any) -> None:
+        """The entry of server (not registered yet); configured as c.HubService.<name>."""
+        super().__init__(parent=server, **kwargs)
+        self.server = server
         self.hub = Hub(self.api_url, self.api_token) if self.api_url and self.name else None
-        app.settings.update(self.web_settings())
+
+    def subscribe(self, lifecycle: Lifecycle) -> None:
+        """Listen to WAITING (register), STOPPING and STOPPED (remove)."""
+        lifecycle.on(State.WAITING, self.register)
+        lifecycle.on(State.STOPPING, self.stopping)
+        lifecycle.on(State.STOPPED, self.stopped)
 
     def web_settings(self) -> dict[str, Any]:
         """The web app's settings for the Hub's login, as JupyterHub's own extension sets them:
         its page config (the Hub's token for the frontend), tornado's early XSRF check off
         (jupyter_server's, or the Hub's for a Hub user, still applies)."""
-        provider = self.app.server.identity_provider
+        provider = self.server.identity_provider
         if self.hub is None or not isinstance(provider, HubIdentityProvider):
             return {}
         return {"xsrf_cookies": False, "page_config_hook": provider.page_config_hook}
@@ -77,7 +92,7 @@ class HubService(LoggingConfigurable):
     def spec(self) -> dict[str, Any]:
         """The service as the Hub takes it: where its proxy reaches it, no consent page."""
         assert self.hub is not None
-        server = self.app.server
+        server = self.server
         host = node_address(server.ip, self.hub)
         return {
             "url": f"http://{f'[{host}]' if ':' in host else host}:{server.port}",
@@ -99,9 +114,9 @@ class HubService(LoggingConfigurable):
         """Whether the registration is under way (or about to start)."""
         return self._task is not None and not self._task.done()
 
-    def register(self) -> None:
+    def register(self, change: Transition) -> None:
         """Register in the background, START_AFTER the server is up: nothing waits for the Hub."""
-        if self.hub is not None:
+        if self.hub is not None and self._task is None:
             self._task = asyncio.ensure_future(self._register_later())
 
     async def _register_later(self) -> None:
@@ -114,16 +129,16 @@ class HubService(LoggingConfigurable):
         """Load JupyterHub's auth, sweep dead entries, learn the token's owner if no one is
         named, add the service; a Hub that is down or refuses is one warning."""
         assert self.hub is not None
-        provider = self.app.server.identity_provider
-        login = isinstance(provider, HubIdentityProvider)
-        if login:
-            provider.hub  # noqa: B018  the import (0.5-1 s), before the Hub's first request
+        provider = self.server.identity_provider
+        login = provider if isinstance(provider, HubIdentityProvider) else None
+        if login is not None:
+            login.hub  # noqa: B018  the import (0.5-1 s), before the Hub's first request
         try:
             self.hub.sweep(keep=self.name)
             if not self.users and not self.groups:
                 self.users = self.owner()
-                if login:
-                    provider.hub_users = set(self.users)
+                if login is not None:
+                    login.hub_users = set(self.users)
             self.hub.add(self.name, self.spec())
         except HubError as e:
             self.log.warning("not registered with JupyterHub: %s; %s", e, GOES_ON)
@@ -150,6 +165,24 @@ class HubService(LoggingConfigurable):
         if self.hub is None:
             return ""
         return self.hub.link(self.name, path)
+
+    def stopping(self, change: Transition) -> None:
+        """A stop: remove the entry now, unless open tabs save through the Hub's route first."""
+        if change.save_seconds <= 0:
+            self.stopped(change)
+
+    def stopped(self, change: Transition) -> None:
+        """The tabs saved (or none had to): remove the entry in the background."""
+        if self._removal is None and self.hub is not None:
+            self._removal = asyncio.ensure_future(self.unregister())
+
+    async def removed(self) -> None:
+        """Wait for the removal (started now if no stop started it): the process exits next."""
+        if self.hub is None:
+            return
+        if self._removal is None:
+            self._removal = asyncio.ensure_future(self.unregister())
+        await self._removal
 
     async def unregister(self) -> None:
         """Remove the service (bounded; a registration under way finishes first)."""
