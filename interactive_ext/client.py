@@ -46,6 +46,25 @@ def _decode(raw: bytes) -> Any:
         return raw.decode(errors="replace")
 
 
+def call(
+    method: str, url: str, token: str, body: Any = None, timeout: float = 10, where: str = ""
+) -> Reply:
+    """One JSON call with a token (Jupyter's and JupyterHub's APIs); Unreachable if no answer."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"token {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return Reply(resp.status, _decode(resp.read()))
+    except urllib.error.HTTPError as e:
+        return Reply(e.code, _decode(e.read()))
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        reason = getattr(e, "reason", e)
+        raise Unreachable(f"no server answers at {where or url} ({reason})") from None
+
+
 @dataclass
 class Client:
     """A Jupyter server with the extension: its root URL and its token."""
@@ -79,19 +98,8 @@ class Client:
 
     def request(self, method: str, endpoint: str, body: Any = None, timeout: float = 10) -> Reply:
         """One call to an endpoint of the extension; Unreachable when nothing answers."""
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.server_url + route(endpoint), data=data, method=method)
-        req.add_header("Content-Type", "application/json")
-        if self.token:
-            req.add_header("Authorization", f"token {self.token}")
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
-                return Reply(resp.status, _decode(resp.read()))
-        except urllib.error.HTTPError as e:
-            return Reply(e.code, _decode(e.read()))
-        except (urllib.error.URLError, OSError, ValueError) as e:
-            reason = getattr(e, "reason", e)
-            raise Unreachable(f"no server answers at {self.server_url} ({reason})") from None
+        url = self.server_url + route(endpoint)
+        return call(method, url, self.token, body, timeout, self.server_url)
 
     def status(self, timeout: float = 10) -> Reply:
         """GET the session's status (not activity)."""

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from .protocol import ENABLE_ENV, PARK_TO_ENV, SAVE_CHANGES_ENV
+from .protocol import ENABLE_ENV, HUB_ENV, PARK_TO_ENV, SAVE_CHANGES_ENV
 
 ON_IDLE = ("fail", "resume")
 ON_FAILURE = ("serve", "park")
@@ -159,6 +159,31 @@ def require_apprise(name: str) -> None:
         )
 
 
+def _hub(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+        raise ValueError(
+            f"{name} must be a JupyterHub API URL like 'http://hub:8081/hub/api', not {value!r}"
+        )
+    import importlib.util
+
+    if importlib.util.find_spec("jupyterhub") is None:
+        raise ValueError(
+            f"{name}={value!r}: the Hub's login needs jupyterhub (pip install "
+            "'interactive_ext[hub]')"
+        )
+    return value.rstrip("/")
+
+
+def _names(name: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise TypeError(f"{name} must be names like 'ana,ben' or ['ana', 'ben'], not {value!r}")
+    return tuple(v.strip() for v in value if v.strip())
+
+
 def option(default: Any, check: Callable[[str, Any], Any], help: str, **cli: Any) -> Any:
     """A dataclass field with its check, its help text and how the CLI spells its flag."""
     return field(default=default, metadata={"check": check, "help": help, "cli": cli})
@@ -303,6 +328,24 @@ class Options:
         False,
         _flag,
         "put the token in the notifications' URL (default: they say where to find it)",
+    )
+
+    hub: str | None = option(
+        None,
+        _hub,
+        f"the JupyterHub API URL (http://HUB:8081/hub/api; default: ${HUB_ENV}) the waiting "
+        "session registers with as the service interactive-<task>-<id>, reached through the "
+        "Hub's login; token: $INTERACTIVE_EXT_HUB_TOKEN, else $JUPYTERHUB_API_TOKEN",
+        metavar="URL",
+    )
+    hub_users: tuple[str, ...] = option(
+        (),
+        _names,
+        "the Hub users allowed in, comma-separated (default: the owner of the Hub token)",
+        metavar="A,B",
+    )
+    hub_groups: tuple[str, ...] = option(
+        (), _names, "the Hub groups whose members are allowed in, comma-separated", metavar="G,H"
     )
 
     def __post_init__(self) -> None:

@@ -107,3 +107,10 @@ RAY_NAMESPACE = "interactive_ext"
 """The Ray namespace where each waiting session has a named actor (`list --ray` reads them)."""
 RAY_ACTOR_PREFIX = "session-"
 """The name of a session's actor: this prefix and the session directory's name."""
+
+HUB_ENV = "INTERACTIVE_EXT_HUB"
+"""The JupyterHub API URL every waiting session registers with, when the option hub is not set."""
+HUB_TOKEN_ENVS = ("INTERACTIVE_EXT_HUB_TOKEN", "JUPYTERHUB_API_TOKEN")
+"""Where the token that manages the Hub's services is read, the first one set."""
+HUB_SERVICE_PREFIX = "interactive-"
+"""The start of a session's service name in the Hub: then the task and a short id."""

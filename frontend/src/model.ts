@@ -30,6 +30,18 @@ const MAX_POLL_MS = 30_000;
  */
 export const SAME_DEADLINE_MS = 2000;
 
+/** What a proxy in front of the server (a JupyterHub's) answers once the server is gone:
+ * 503 while its route is there, the Hub's 404 once the route is removed. */
+const GONE_STATUSES = [404, 502, 503, 504];
+
+/** Whether a failed status read says the server is gone: no connection, or its proxy says so. */
+function isGone(error: unknown): boolean {
+  return (
+    error instanceof ServerConnection.NetworkError ||
+    (error instanceof ApiError && GONE_STATUSES.includes(error.status))
+  );
+}
+
 /** The session model token, provided by the `interactive-ext:session` plugin. */
 export const IInteractiveSession = new Token<SessionModel>(
   'interactive-ext:IInteractiveSession',
@@ -234,7 +246,7 @@ export class SessionModel {
         this.dispose(); // the server extension is not enabled on this server
         return;
       }
-      if (error instanceof ServerConnection.NetworkError && this._stopping) {
+      if (this._stopping && isGone(error)) {
         this._markStopped();
         return;
       }

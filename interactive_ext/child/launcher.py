@@ -34,8 +34,10 @@ from ..protocol import (
 from ..records import ReadyInfo
 from ..session.conversion import ConversionService
 from ..session.directory import Session, atomic_write
+from ..session.hub import Hub
 from ..session.reaching import report_failures
 from . import containment, handover
+from .hub import hub_config
 from .leftovers import connection_files, remove_server_files
 
 log = logging.getLogger("interactive_ext")
@@ -152,6 +154,19 @@ class ServerProcess:
         self.was_subreaper = False
         self.child: handover.WaitingChild | None = None
         self.converter: ConversionService | None = None
+        task = Path(spec.notebook or "task").stem.removesuffix("-interactive")
+        page = page_path(spec.notebook)
+        self.hub = hub_config(spec.options, task, spec.session.path.name, self.token, page)
+        self.base_url = self.hub.get("ServerApp", {}).get("base_url", spec.options.base_url)
+
+    @property
+    def hub_link(self) -> str:
+        """'LINK (JupyterHub login), or ' for the log line when the session joins a Hub."""
+        if not self.hub:
+            return ""
+        hub = self.hub["HubService"]
+        link = Hub(hub["api_url"], "").link(hub["name"], page_path(self.spec.notebook))
+        return f"{link} (JupyterHub login), or "
 
     def config(self) -> dict[str, Any]:
         """The server's config, handed to the child through its stdin (never in `ps`, no file)."""
@@ -172,15 +187,17 @@ class ServerProcess:
                 "ip": spec.options.ip,
                 "port": self.port,
                 "port_retries": 0,
-                "base_url": spec.options.base_url,
+                "base_url": self.base_url,
                 # a server without this extension would never stop by itself: fail instead
                 "reraise_server_extension_failures": True,
                 "open_browser": False,
                 "root_dir": spec.root_dir,
                 "allow_root": os.getuid() == 0 if hasattr(os, "getuid") else False,
+                **self.hub.get("ServerApp", {}),
             },
             "IdentityProvider": {"token": self.token},
             "InteractiveApp": app,
+            **{k: v for k, v in self.hub.items() if k != "ServerApp"},
             # JupyterLab's checkpoints go into the session, not beside the person's files
             "FileContentsManager": {
                 "checkpoints_class": f"{CHECKPOINTS_MODULE}.SessionCheckpoints"
@@ -230,7 +247,7 @@ class ServerProcess:
     @property
     def server_url(self) -> str:
         """The server's root URL (base_url included), without the token."""
-        return f"http://{url_host(self.spec.options.ip)}:{self.port}{self.spec.options.base_url}"
+        return f"http://{url_host(self.spec.options.ip)}:{self.port}{self.base_url}"
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> ReadyInfo | None:
         """Poll the server until it answers, watching the child; the ready info.
@@ -265,7 +282,7 @@ class ServerProcess:
         return ReadyInfo(
             url=f"{self.server_url}{page_path(self.spec.notebook)}?token={self.token}",
             server_url=self.server_url,
-            base_url=self.spec.options.base_url,
+            base_url=self.base_url,
             port=self.port,
             token=self.token,
             pid=self.proc.pid,

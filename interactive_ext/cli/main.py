@@ -155,6 +155,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         from .ray_sessions import cmd_list_ray
 
         return cmd_list_ray(args)
+    if args.hub is not None:
+        from .hub_sessions import cmd_list_hub
+
+        return cmd_list_hub(args)
     found = running()
     if args.json:
         rows = [
@@ -249,6 +253,7 @@ def add_command(sub: Any, common: argparse.ArgumentParser, spec: dict[str, Any])
 
 def command_specs() -> list[dict[str, Any]]:
     """The subcommands other than `run`."""
+    from .hub_sessions import HUB_LIST_FLAG
     from .kept import CLEAN_COMMAND, KEPT_FLAG
     from .parked_flags import PARKED_FLAG
     from .ray_sessions import RAY_LIST_FLAG, RAY_RESUME_FLAGS
@@ -289,6 +294,7 @@ def command_specs() -> list[dict[str, Any]]:
                 KEPT_FLAG,
                 PARKED_FLAG,
                 RAY_LIST_FLAG,
+                HUB_LIST_FLAG,
             ],
         },
         CLEAN_COMMAND,

@@ -51,6 +51,15 @@ class RequestRule:
 # First match wins. A request answered with 400 or more never counts, whatever the row.
 REQUEST_RULES: tuple[RequestRule, ...] = (
     RequestRule(
+        "GET, HEAD",
+        "/",
+        False,
+        "a JupyterHub's own traffic to a session it serves: the Hub polls the service's root "
+        "until it answers when the session registers, then every `service_check_interval` "
+        "(60 s by default); its proxy only forwards a person's requests, which count as "
+        "without a Hub",
+    ),
+    RequestRule(
         "GET, HEAD, OPTIONS",
         "/**",
         False,

@@ -18,6 +18,7 @@ from .activity import watch_server
 from .config import InteractiveConfig
 from .events import EventLog
 from .handlers import default_handlers
+from .hub import HubService
 from .lifecycle import Lifecycle, Limits
 from .metrics import Gauges
 from .notices import FLUSH_AT_STOP, Notices, NoticeSettings
@@ -70,9 +71,13 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp, InteractiveConfig):
         notify = NoticeSettings(
             tuple(self.notify), self.notify_timeout_seconds, self.notify_include_token
         )
-        self.notices = Notices(notify, server, self.lifecycle.session, watcher, self.log)
+        self.hub = HubService(server, log=self.log)  # this server's entry in a JupyterHub, if any
+        self.settings.update(self.hub.web_settings())
+        session = self.lifecycle.session
+        self.notices = Notices(notify, server, session, watcher, self.log, self.hub)
         self.pod = PodAnnotation(self.log)
-        for listener in (self.pod, self.notices, EventLog(server.event_logger), Gauges(watcher)):
+        listeners = (self.pod, self.hub, self.notices, EventLog(server.event_logger))
+        for listener in (*listeners, Gauges(watcher)):
             listener.subscribe(self.lifecycle)
         self.kernels = watch_server(server, self.settings, watcher, self.log)
         if self.hide_news:
@@ -94,7 +99,7 @@ class InteractiveApp(ExtensionAppJinjaMixin, ExtensionApp, InteractiveConfig):
         self.lifecycle.close()
         self.kernels.close()
         await asyncio.to_thread(self.pod.flush, FLUSH_AT_STOP)
-        await asyncio.to_thread(self.notices.flush)
+        await asyncio.gather(self.hub.removed(), asyncio.to_thread(self.notices.flush))
 
     def current_activity(self) -> bool:
         """Tell jupyter_server that a kernel is busy (its own culler then waits too)."""

@@ -13,8 +13,9 @@ transition: its listeners get an `IdleWarning`. Both kinds live in one map,
 is logged and the others still run.
 
 A feature plugs in as one listener, with no change here, e.g.:
-- a JupyterHub registration: `on(State.WAITING, register)` and `on(State.STOPPING, unregister)`
-  (every stop goes through STOPPING, a signal's too: reason KILLED);
+- the JupyterHub registration (server/hub.py): `on(State.WAITING, register)` and
+  `on(State.STOPPING, ...)` to remove it (every stop goes through STOPPING, a signal's too:
+  reason KILLED; after a save window, on STOPPED: open tabs save through the Hub's route).
 Parking a session that ends without the task's result is no listener: the task process parks
 it (task/park.py) after the server's outcome, since it holds the task's inputs and frames, and
 it parks a failure that never served too.

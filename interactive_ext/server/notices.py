@@ -19,6 +19,7 @@ from ..records import Reason, TaskContext
 from ..session.directory import Session
 from ..session.reaching import Notifier, notify_urls, reach_commands
 from ..session.reading import why_waiting
+from .hub import HubService
 from .idle import IdleWatcher
 from .lifecycle import IdleWarning, Lifecycle, Transition
 from .states import State
@@ -26,6 +27,10 @@ from .status import notebook_path, read_context
 
 FLUSH_AT_STOP = 2.0
 """At the server's exit, the longest it waits for the stop notification to go out."""
+
+HUB_WAIT = 10.0
+"""At the start, how much longer the waiting notification waits for the Hub's entry (its link
+comes first in the message)."""
 
 FIRST_AFTER = 1.0
 """At the start, the longest the waiting notification (and Apprise's import) waits for the first
@@ -65,9 +70,12 @@ class Notices:
         session: Session | None,
         watcher: IdleWatcher,
         log: logging.Logger,
+        hub: HubService | None = None,
     ) -> None:
-        """Notify the settings' URLs (and $INTERACTIVE_EXT_NOTIFY's) about server's session."""
+        """Notify the settings' URLs (and $INTERACTIVE_EXT_NOTIFY's) about server's session;
+        with its link through hub's JupyterHub first, once registered there."""
         self.settings = settings
+        self.hub = hub
         self.server = server
         self.session = session
         self.watcher = watcher
@@ -95,14 +103,31 @@ class Notices:
         context = self.context()
         return context.ref if context is not None else f"Jupyter server on {self.host}"
 
+    def page(self) -> str:
+        """The page to open, relative to the server's root."""
+        path = notebook_path(self.context(), self.server.root_dir)
+        return f"lab/tree/{quote(path)}" if path else "interactive"
+
     def url(self) -> str:
         """The page to open; with the token only if include_token."""
         server = self.server
-        path = notebook_path(self.context(), server.root_dir)
-        url = server.connection_url + (f"lab/tree/{quote(path)}" if path else "interactive")
+        url = server.connection_url + self.page()
         if self.settings.include_token and server.identity_provider.token:
             return f"{url}?token={server.identity_provider.token}"
         return url
+
+    def through_hub(self) -> str:
+        """The page through the Hub (its login, no token); '' unless registered there."""
+        hub = self.hub
+        return hub.link(self.page()) if hub is not None and hub.registered else ""
+
+    def open_lines(self) -> list[str]:
+        """Where to open the page: through the Hub first (its login), then directly."""
+        through = self.through_hub()
+        return [
+            *([f"Open through JupyterHub: {through}"] if through else []),
+            f"Open: {self.url()}",
+        ]
 
     def where_token(self) -> list[str]:
         """Where the token is, when the message does not carry it."""
@@ -133,8 +158,10 @@ class Notices:
 
     def waiting(self, tries: int = int(CONTEXT_WAIT / 0.25)) -> None:
         """The session is waiting: task, why, host, port, URL, deadline, how to reach it."""
-        if self.context() is None and self.session is not None and tries > 0:
-            # the task writes context.json while the server starts
+        # the task writes context.json while the server starts; the Hub's entry comes soon too
+        starting = self.context() is None and self.session is not None and tries > 0
+        registering = self.hub is not None and self.hub.pending and tries > -HUB_WAIT / 0.25
+        if starting or registering:
             asyncio.get_running_loop().call_later(0.25, self.waiting, tries - 1)
             return
         port = self.server.port
@@ -142,7 +169,7 @@ class Notices:
         lines = [
             f"Why: {self.why()}",
             f"Host: {self.host}, port {port}",
-            f"Open: {self.url()}",
+            *self.open_lines(),
             *self.where_token(),
             f"Idle stop: {deadline} (after {self.watcher.max_idle:g} s without activity)"
             if deadline
@@ -156,7 +183,8 @@ class Notices:
         if not self.notifier.enabled:
             return
         title = f"{self.task()} stops in {warning.seconds_remaining:.0f} s (idle)"
-        body = f"Nobody is active; open {self.url()} or resume it before the idle stop."
+        url = self.through_hub() or self.url()
+        body = f"Nobody is active; open {url} or resume it before the idle stop."
         self.notifier.send(title, "\n".join([body, *self.where_token()]))
 
     def stopped(self, change: Transition) -> None:

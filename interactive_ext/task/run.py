@@ -384,7 +384,7 @@ class TaskRun:
             announce(
                 "Jupyter for task %s: %s (notebook %s)%s%s",
                 self.qualname,
-                info.url,
+                server.hub_link + info.url,
                 self.context.notebook,
                 server.port_note,
                 reach_suffix(info.port, self.options.ip),

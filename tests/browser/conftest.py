@@ -40,11 +40,12 @@ class Served:
     server_pid: int
     log_path: Path
     notebook: str | None = None
+    prefix: str = ""  # the server's base_url without its last `/` (a Hub's /services/NAME)
 
     @property
     def base(self) -> str:
-        """http://127.0.0.1:PORT (the server's base_url is `/`)."""
-        return f"http://127.0.0.1:{self.port}"
+        """http://127.0.0.1:PORT and the server's base_url (without its last `/`)."""
+        return f"http://127.0.0.1:{self.port}{self.prefix}"
 
     def url(self, path: str) -> str:
         """A page URL with the token: path is e.g. `lab/tree/x.ipynb` or `notebooks/x.ipynb`."""
@@ -274,6 +275,7 @@ def start_task(tmp_path: Path) -> Iterator[Callable[..., TaskSession]]:
         info = wait_for(ready, READY_TIMEOUT, "the task's ready file", interval=0.1)
         session.ready, session.port, session.token = info, int(info["port"]), info["token"]
         session.server_pid = int(info["pid"])
+        session.prefix = str(info.get("base_url", "/")).rstrip("/")
         wait_for(lambda: _answers(session), READY_TIMEOUT, "the task's server to answer")
         session.notebook = _notebook_of(session, info)
         return session

@@ -22,6 +22,8 @@ from interactive_ext.options import DEFAULTS, Options, options_from
         ({"on_idle": "stop"}, ValueError, "'fail'"),
         ({"token": ""}, TypeError, "non-empty string"),
         ({"ready_file": 3}, TypeError, "a path"),
+        ({"hub": "hub:8081"}, ValueError, "JupyterHub API URL"),
+        ({"hub_users": 3}, TypeError, "names like"),
     ],
 )
 def test_options_checks_say_what_is_wrong(changes, error, words) -> None:

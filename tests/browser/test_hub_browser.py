@@ -1,0 +1,316 @@
+"""A waiting session joins a real JupyterHub: registered, logged into, refused, removed.
+
+One Hub for the module (JupyterHub from PyPI, configurable-http-proxy from npm, installed once
+into a cache folder by `chp()`), on 127.0.0.1 with the DummyAuthenticator: ana owns the task's
+token (a role with admin:services) and is allowed in; ben is in the `lab` group, which the Hub
+lets reach services (access:services), but the session names only ana; cy may reach no service.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import BIN, free_port, http, kill_tree, run_cli, wait_for
+from playwright.sync_api import Browser, Page, expect
+from test_notify import Receiver
+
+from .conftest import TaskSession
+from .session_ui import RESUME_FORM, final_view, indicator
+from .test_idle_browser import LATE
+from .ui import run_cell, wait_notebook_ready
+
+HUB_TOKEN = "hub-token-of-ana-0123456789"
+PROXY_TOKEN = "proxy-token-0123456789"
+PASSWORD = "hub-password"
+CHP = "configurable-http-proxy@5"
+RESUMED = "Task resumed: this server has stopped; the task runs in its own process"
+HUB_CONFIG = """
+c.JupyterHub.ip = "127.0.0.1"
+c.JupyterHub.port = {port}
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = {hub_port}
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_port}"
+c.ConfigurableHTTPProxy.auth_token = "{proxy_token}"
+c.ConfigurableHTTPProxy.command = ["{chp}"]
+c.JupyterHub.db_url = "sqlite:///{folder}/hub.sqlite"
+c.JupyterHub.cookie_secret_file = "{folder}/cookie_secret"
+c.JupyterHub.authenticator_class = "dummy"
+c.DummyAuthenticator.password = "{password}"
+c.Authenticator.allow_all = True
+c.JupyterHub.default_url = "/hub/home"
+# the proxy gets a runtime service's route at the next route check: every second here
+c.JupyterHub.last_activity_interval = 1
+# the Hub's own health checks of its services, often: they must never count as a person
+c.JupyterHub.service_check_interval = 1
+c.JupyterHub.load_groups = {{"lab": ["ana", "ben"]}}
+c.JupyterHub.load_roles = [
+    {{"name": "sessions", "users": ["ana"],
+     "scopes": ["admin:services", "list:services", "read:services"]}},
+    {{"name": "lab-services", "groups": ["lab"], "scopes": ["access:services"]}},
+]
+c.JupyterHub.api_tokens = {{"{token}": "ana"}}
+"""
+TASK = """
+def task(x: int = 1) -> dict:
+    \"\"\"A task that waits in the Hub.\"\"\"
+    return {"x": x}
+"""
+
+
+def chp() -> Path:
+    """configurable-http-proxy from the npm registry, installed once into a cache folder."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    folder = cache / "interactive_ext-tests" / "chp"
+    exe = folder / "node_modules" / ".bin" / "configurable-http-proxy"
+    if not exe.exists():
+        cmd = ["npm", "install", "--prefix", str(folder), "--no-audit", "--no-fund", CHP]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+    return exe
+
+
+@dataclass
+class Hub:
+    """A running JupyterHub: its public URL (the proxy), its API, the proxy's routes."""
+
+    proc: subprocess.Popen[Any]
+    port: int
+    hub_port: int
+    proxy_port: int
+    log_path: Path
+
+    @property
+    def public(self) -> str:
+        """The proxy's URL: what a person opens."""
+        return f"http://127.0.0.1:{self.port}/"
+
+    @property
+    def api(self) -> str:
+        """The Hub's API, reached directly (as a compute node reaches it)."""
+        return f"http://127.0.0.1:{self.hub_port}/hub/api"
+
+    def service(self, name: str) -> int:
+        """The HTTP status of GET /services/NAME in the Hub's API (200: registered)."""
+        return http("GET", f"{self.api}/services/{name}", HUB_TOKEN).status
+
+    def routed(self, name: str) -> bool:
+        """Whether the proxy's routing table has the service's route."""
+        routes = http("GET", f"http://127.0.0.1:{self.proxy_port}/api/routes", PROXY_TOKEN)
+        return f"/services/{name}" in routes.body
+
+    def wait_joined(self, session: TaskSession) -> str:
+        """The session's service name, once the Hub has it and the proxy routes it."""
+        name = session.ready["base_url"].strip("/").split("/")[-1]
+        wait_for(lambda: self.service(name) == 200, 30, f"{name} in the Hub\n{session.log()}")
+        wait_for(lambda: self.routed(name), 10, f"{name} in the proxy's routes")
+        return name
+
+    def wait_gone(self, name: str) -> None:
+        """The service is gone from the Hub's API and from the proxy's routing table."""
+        wait_for(lambda: self.service(name) == 404, 10, f"{name} removed from the Hub")
+        wait_for(lambda: not self.routed(name), 10, f"{name} removed from the proxy's routes")
+
+    def log(self) -> str:
+        """What the Hub and its proxy printed."""
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    """One JupyterHub for the module's cases, stopped with its proxy at the end."""
+    folder = tmp_path_factory.mktemp("hub")
+    ports = {"port": free_port(), "hub_port": free_port(), "proxy_port": free_port()}
+    config = HUB_CONFIG.format(
+        **ports, proxy_token=PROXY_TOKEN, chp=chp(), folder=folder, password=PASSWORD,
+        token=HUB_TOKEN,
+    )  # fmt: skip
+    (folder / "jupyterhub_config.py").write_text(config)
+    log_path = folder / "hub.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [str(BIN / "jupyterhub"), "-f", str(folder / "jupyterhub_config.py")],
+            cwd=folder,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    running = Hub(proc, log_path=log_path, **ports)
+    try:
+
+        def up() -> bool:
+            assert proc.poll() is None, running.log()
+            try:
+                return http("GET", f"{running.public}hub/api/").status == 200
+            except OSError:
+                return False
+
+        wait_for(up, 60, "the JupyterHub to answer through its proxy")
+        yield running
+    finally:
+        kill_tree(proc)
+
+
+@pytest.fixture
+def hub_env(monkeypatch: pytest.MonkeyPatch, hub: Hub) -> Hub:
+    """The task's environment as a site's admin sets it: the Hub's token and public URL."""
+    monkeypatch.setenv("INTERACTIVE_EXT_HUB_TOKEN", HUB_TOKEN)
+    monkeypatch.setenv("JUPYTERHUB_PUBLIC_URL", hub.public)
+    return hub
+
+
+def start_in_hub(
+    start_task, tmp_path: Path, hub: Hub, max_idle: float = 120.0, *extra: str
+) -> tuple[TaskSession, str]:
+    """A task session that joins the Hub, for ana only; its service's name once routed."""
+    source = tmp_path / "waits.py"
+    source.write_text(TASK)
+    flags = (f"--hub={hub.api}", "--hub-users=ana", *extra)
+    session = start_task(f"{source}:task", max_idle=max_idle, extra=flags)
+    return session, hub.wait_joined(session)
+
+
+@dataclass
+class ThroughHub:
+    """The session as the browser reaches it, through the Hub's proxy (no token in the URLs);
+    the test's own checks go to the server directly, with the token."""
+
+    session: TaskSession
+    hub: Hub
+    name: str
+
+    def url(self, path: str) -> str:
+        """A page of the session through the Hub."""
+        return f"{self.hub.public}services/{self.name}/{path.lstrip('/')}"
+
+    def request(self, method: str, path: str, **kw: Any) -> Any:
+        """One request to the server itself (its base_url is the service's prefix)."""
+        return self.session.request(method, path, **kw)
+
+
+def log_in(page: Page, hub: Hub, user: str) -> None:
+    """Log into the Hub as user (the DummyAuthenticator's form)."""
+    page.goto(f"{hub.public}hub/login")
+    page.locator("#username_input").fill(user)
+    page.locator("#password_input").fill(PASSWORD)
+    page.locator("#login_submit").click()
+    page.wait_for_url("**/hub/home")
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A JSON receiver of the notifications, closed at the end."""
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def test_the_allowed_user_opens_it_from_the_hub_runs_a_cell_and_resumes(
+    page: Page, start_task, tmp_path: Path, hub_env: Hub, receiver: Receiver
+) -> None:
+    hub = hub_env
+    session, name = start_in_hub(start_task, tmp_path, hub, 120.0, f"--notify={receiver.url}")
+    link = f"{hub.public}services/{name}/lab/tree/"
+    assert f"for task task: {link}" in session.log(), session.log()  # the Hub's link first
+    body = receiver.wait("is waiting")[1]["message"]
+    assert body.index(f"Open through JupyterHub: {link}") < body.index("Open: "), body
+    through = ThroughHub(session, hub, name)
+    log_in(page, hub, "ana")
+    page.get_by_role("button", name="Services").or_(page.get_by_text("Services")).first.click()
+    page.get_by_role("link", name=name).click()  # no token, no confirmation page
+    assert session.notebook
+    page.wait_for_url(f"**/services/{name}/lab/tree/{session.notebook}")  # the starter notebook
+    assert "token=" not in page.url, page.url
+    wait_notebook_ready(page, through, session.notebook)
+    run_cell(page, 1)
+    for path in ("interactive", "interactive/status", "metrics"):  # the page, REST, /metrics
+        answer = page.request.get(through.url(path))
+        assert answer.status == 200, (path, answer.status, answer.text()[:200])
+    indicator(page).click()  # the Resume dialog
+    form = page.locator(RESUME_FORM)
+    form.get_by_label("x").fill("5")
+    form.get_by_role("button", name="Resume…").click()
+    page.locator(".jp-Dialog-content", has_text="Resume task task").get_by_role(
+        "button", name="Resume", exact=True
+    ).click()
+    final_view(page, RESUMED)
+    assert session.proc.wait(60) == 0, session.log()
+    assert '{"x": 5}' in session.log(), session.log()
+    hub.wait_gone(name)
+
+
+def test_others_are_refused_and_a_killed_session_is_removed_by_list_hub(
+    browser: Browser, start_task, tmp_path: Path, hub_env: Hub
+) -> None:
+    session, name = start_in_hub(start_task, tmp_path, hub_env)
+    hub = hub_env
+    for user, refused_by in (("ben", "is not allowed in this session"), ("cy", "403")):
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            log_in(page, hub, user)
+            answer = page.goto(f"{hub.public}services/{name}/lab")
+            assert answer is not None and answer.status == 403, (user, answer)
+            expect(page.locator("body")).to_contain_text(refused_by)
+        finally:
+            context.close()
+    # the token keeps working for REST clients and the CLI
+    assert session.request("GET", "/interactive/status").status == 200
+    env = {**os.environ, "INTERACTIVE_EXT_HUB": hub.api}
+    status = run_cli(env, "status", "--session-dir", session.ready["session_dir"])
+    assert status.returncode == 0 and '"waiting"' in status.stdout, status.stderr
+    os.kill(session.server_pid, signal.SIGKILL)
+    session.proc.wait(60)  # the task sees its server die (exit 4)
+    assert hub.service(name) == 200, "a kill -9 leaves the entry: the sweep's case"
+    listed = run_cli(env, "list", "--hub")
+    assert listed.returncode == 0, listed.stderr
+    assert f"removed {name}" in listed.stderr, listed.stderr
+    hub.wait_gone(name)
+
+
+def test_the_idle_stop_is_on_time_with_a_tab_open_through_the_hub(
+    page: Page, start_task, tmp_path: Path, hub_env: Hub
+) -> None:
+    hub, idle = hub_env, 15.0  # from the start: the Hub's entry, its route and Lab's load
+    log_in(page, hub, "ana")
+    session, name = start_in_hub(start_task, tmp_path, hub, max_idle=idle)
+    through = ThroughHub(session, hub, name)
+    page.goto(through.url(f"lab/tree/{session.notebook}"))
+    wait_notebook_ready(page, through, session.notebook or "")
+    since = time.time()
+    watched = session.watch_until_exit(idle + 30)
+    assert watched.deadline is not None and watched.exit is not None, watched
+    assert watched.exit >= watched.deadline, watched
+    late = watched.exit - (since + idle)
+    assert late <= LATE, f"exited {late:.3f} s after the test's deadline: {watched}"
+    assert session.proc.wait(60) == 0, session.log()  # on_idle=resume: the task ran
+    hub.wait_gone(name)
+
+
+@pytest.mark.parametrize("how", ["down", "refusing"])
+def test_a_hub_that_is_down_or_refuses_changes_nothing(
+    start_task, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub: Hub, how: str
+) -> None:
+    if how == "down":
+        monkeypatch.setenv("INTERACTIVE_EXT_HUB_TOKEN", HUB_TOKEN)
+        url = f"http://127.0.0.1:{free_port()}/hub/api"
+    else:  # a token the Hub does not know
+        monkeypatch.setenv("INTERACTIVE_EXT_HUB_TOKEN", "not-a-token-of-this-hub")
+        url = hub.api
+    source = tmp_path / "waits.py"
+    source.write_text(TASK)
+    session = start_task(f"{source}:task", max_idle=120.0, extra=(f"--hub={url}",))
+    server_log = Path(session.ready["session_dir"]) / "server.log"
+    warned = "not registered with JupyterHub"
+    wait_for(lambda: warned in server_log.read_text(), 20, "the warning in the server's log")
+    reply = session.request("POST", "/interactive/resume", body={"inputs": {"x": 2}})
+    assert reply.status == 202, reply
+    assert server_log.read_text().count(warned) == 1, server_log.read_text()
+    assert session.proc.wait(60) == 0, session.log()
+    assert '{"x": 2}' in session.log(), session.log()
