@@ -467,3 +467,59 @@ def test_children_that_fork_on_sigterm_or_refork_are_gone_within_2_s(run_task, t
         from interactive_ext.procs import freeze_kill
 
         freeze_kill(lambda _children: in_sessions(sids))
+
+
+# -- issue 27: deep bodies, planted kernel modules, the task's own children, the notebook ------
+
+
+@pytest.mark.parametrize("depth", [900, 65])
+def test_a_deeply_nested_body_is_a_400_and_a_short_log(run_task, depth):
+    """Finding 5 (issue 27): an untyped value nested 900 deep (or just past the bound) is a
+    400 naming the bound, the session waits, and server.log grows by less than 10 KB."""
+    task = "def task(x=None):\n    return {'x': x}\n"
+    proc, info = run_task(task)
+    log = Path(info["session_dir"]) / "server.log"
+    before = log.stat().st_size
+    body = b'{"inputs": {"x": ' + b"[" * depth + b"]" * depth + b"}}"
+    code, answer = raw_post(info["server_url"] + "interactive/resume", info["token"], body)
+    assert code == 400, answer[:500]
+    assert b"deep" in answer, answer
+    assert log.stat().st_size - before < 10_000, log.stat().st_size - before
+    assert waiting(info)
+    nested: Any = 1
+    for _ in range(30):
+        nested = [nested]
+    r = resume(info, {"inputs": {"x": nested}})
+    assert r.status == 202, r
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["x"] == nested
+
+
+def test_a_traceback_in_the_log_is_bounded():
+    """Finding 5 (issue 27): a RecursionError logged with its traceback takes a few KB."""
+    import io
+    import logging
+
+    from interactive_ext.errors import MAX_TRACEBACK, bounded_tracebacks
+
+    def a(n: int) -> int:
+        return b(n)
+
+    def b(n: int) -> int:
+        return a(n + 1)
+
+    stream = io.StringIO()
+    logger = logging.getLogger("i27-bounded")
+    logger.addHandler(logging.StreamHandler(stream))
+    previous = logging.getLogRecordFactory()
+    bounded_tracebacks()
+    try:
+        try:
+            a(0)
+        except RecursionError:
+            logger.exception("recursed")
+    finally:
+        logging.setLogRecordFactory(previous)
+    assert len(stream.getvalue()) < MAX_TRACEBACK + 500, len(stream.getvalue())
+    assert "RecursionError" in stream.getvalue()

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..errors import bounded_tracebacks
 from ..procs import descendants, descendants_of
 from ..protocol import PARENT_PID_ENV, READY_FILE_ENV, SERVER_EXIT_CODES
 from . import containment, handover
@@ -92,6 +93,7 @@ def main() -> None:
     _exit_code = 1  # until the server has run: a broken install or hand-over is a failure
     atexit.register(_quick_exit)
     containment.set_subreaper(True)
+    bounded_tracebacks()
     parent = os.environ.pop(PARENT_PID_ENV, "")
     if parent.isdigit():
         containment.watch_exit(int(parent), _on_parent_gone, "interactive-parent-watch")
