@@ -523,3 +523,178 @@ def test_a_traceback_in_the_log_is_bounded():
         logging.setLogRecordFactory(previous)
     assert len(stream.getvalue()) < MAX_TRACEBACK + 500, len(stream.getvalue())
     assert "RecursionError" in stream.getvalue()
+
+
+def planted(folder: Path, marks: Path, names: tuple[str, ...], owner: tuple[int, int]) -> None:
+    """Plant a module per name in folder, owned by owner: each writes a marker if imported."""
+    for name in names:
+        path = folder / f"{name}.py"
+        path.write_text(
+            f"open({str(marks / name)!r}, 'w').write(str(__import__('os').getpid()))\n"
+            "raise SystemExit('planted module ran')\n"
+        )
+        os.chown(path, *owner)
+
+
+KERNEL_CHECK = """
+import sys, interactive_ext, task
+from interactive_ext import load_inputs
+print(repr(sys.path[0]), interactive_ext.__file__, task.__file__, load_inputs())
+"""
+"""Run in a kernel: what comes first on sys.path, where the modules came from, the inputs."""
+
+
+def test_modules_planted_in_a_world_writable_notebook_dir_never_run_in_a_kernel(
+    run_task, tmp_path, other_user
+):
+    """Finding 2 (issue 27): ipykernel_launcher.py and interactive_ext.py planted by another
+    user in a notebook dir anyone can write: kernels start, import neither, still import the
+    task's own module (the folder comes last on sys.path), and the session resumes."""
+    nb = tmp_path / "nb"
+    nb.mkdir(exist_ok=True)
+    nb.chmod(0o777)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    marks.chmod(0o777)
+    planted(nb, marks, ("ipykernel_launcher", "interactive_ext"), other_user)
+    proc, info = run_task()
+    server = ServerProcess(proc, info["port"], info["token"], Path(info["session_dir"]), Path())
+    for _ in range(2):  # a second kernel, as an auto-restart would start it
+        kernel = server.request("POST", "/api/kernels", body={"name": "python3"})
+        assert kernel.status == 201, kernel
+        msgs = execute(server, kernel.body["id"], KERNEL_CHECK)
+        out = "".join(m["content"].get("text", "") for m in msgs)
+        errors = [m["content"] for m in msgs if m["msg_type"] == "error"]
+        assert not errors, errors
+        first, package, module, inputs = out.split(" ", 3)
+        assert first.strip("'") not in ("", str(nb)), out
+        assert not package.startswith(str(nb)), out
+        assert module == str(nb / "task.py"), out
+        assert "'x': 1" in inputs, out
+    assert sorted(p.name for p in marks.iterdir()) == []
+    code, _out, err = finish(proc, info)
+    assert code == 0, err
+    assert sorted(p.name for p in marks.iterdir()) == []
+
+
+def test_a_starter_notebook_another_user_planted_is_never_opened(run_task, tmp_path, other_user):
+    """Finding 2 (issue 27): task-interactive.ipynb of another user in the notebook dir is
+    moved aside (or left alone): the session's notebook is the starter notebook we wrote."""
+    nb = tmp_path / "nb"
+    nb.mkdir(exist_ok=True)
+    nb.chmod(0o777)
+    trap = nb / "task-interactive.ipynb"
+    trap.write_text(json.dumps({"cells": [], "metadata": {"planted": True}, "nbformat": 4}))
+    os.chown(trap, *other_user)
+    proc, info = run_task()
+    notebook = Path(status(info).body["notebook"])
+    assert "planted" not in notebook.read_text() and "load_inputs" in notebook.read_text()
+    assert notebook.stat().st_uid == os.geteuid()
+    code, _out, err = finish(proc, info)
+    assert code == 0, err
+    assert "not opening" in err and "belongs to uid" in err, err
+
+
+@pytest.mark.parametrize("content", [b"", b"{not json"])
+def test_an_empty_or_unreadable_starter_notebook_is_replaced(run_task, tmp_path, content):
+    """Smaller findings (issue 27): a 0-byte notebook a full disk left, or a broken one, is set
+    aside with a one-line note and a readable starter notebook takes its place."""
+    nb = tmp_path / "nb"
+    nb.mkdir(exist_ok=True)
+    (nb / "task-interactive.ipynb").write_bytes(content)
+    proc, info = run_task()
+    notebook = Path(status(info).body["notebook"])
+    assert notebook == nb / "task-interactive.ipynb"
+    assert json.loads(notebook.read_text())["cells"]
+    code, _out, err = finish(proc, info)
+    assert code == 0, err
+    assert "is no readable notebook" in err, err
+
+
+def test_a_full_disk_leaves_no_empty_notebook(tmp_path, monkeypatch):
+    """Smaller findings (issue 27): a write that fails half way leaves no file of that name."""
+    from interactive_ext.records import TaskContext
+    from interactive_ext.task import starter
+
+    context = TaskContext(module="m", qualname="task", source_file="m.py")
+    real = os.fsync
+
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match="No space"):
+        starter.write_notebook(folder, context, None)
+    monkeypatch.setattr(os, "fsync", real)
+    assert list(folder.iterdir()) == []
+
+
+BEAT = """
+import sys, time
+while True:
+    open(sys.argv[1], "w").write(repr(time.time()))
+    time.sleep(0.05)
+"""
+"""A process that writes the time into its beat file (argv[1]) every 50 ms."""
+
+OWN_CHILDREN = """
+import os, subprocess, sys, time
+
+def task(end: str = "return", fork: str = "", beat: str = "", beats: str = ""):
+    subprocess.Popen([sys.executable, fork, beats + ".fork"])
+    subprocess.run(["sh", "-c", f"setsid {sys.executable} {beat} {beats}.setsid >/dev/null 2>&1 &"])
+    while not all(os.path.exists(f"{beats}.{kind}") for kind in ("fork", "setsid")):
+        time.sleep(0.02)  # both run
+    if end == "raise":
+        raise ValueError("the task failed after starting its children")
+    if end == "sleep":
+        time.sleep(120)
+    return end
+"""
+"""A task that starts a child forking on SIGTERM and a setsid grandchild, then ends as asked."""
+
+
+def with_beat(beats: list[Path]) -> set[int]:
+    """Live processes whose command line names one of the beat files."""
+    names = {str(b).encode() for b in beats}
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                cmd = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+                stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+                if names & set(cmd) and stat[0] != "Z":
+                    found.add(int(entry))
+    return found
+
+
+@pytest.mark.parametrize("end", ["return", "raise", "SIGTERM", "SIGINT"])
+def test_the_tasks_own_children_are_gone_within_2_s_of_its_end(run_task, tmp_path, end):
+    """Finding 4 (issue 27): a child of the task that forks on SIGTERM and a setsid grandchild
+    are gone within 2 s of the task's end, whether it returns, raises or gets a signal."""
+    fork, beat = tmp_path / "fork.py", tmp_path / "beat.py"
+    fork.write_text(containment.FIGHTERS["fork-on-term"])
+    beat.write_text(BEAT)
+    beats = tmp_path / "i27"
+    files = [Path(f"{beats}.fork"), Path(f"{beats}.setsid")]
+    proc, info = run_task(OWN_CHILDREN)
+    inputs = {"fork": str(fork), "beat": str(beat), "beats": str(beats)}
+    inputs["end"] = "sleep" if end.startswith("SIG") else end
+    try:
+        assert resume(info, {"inputs": inputs}).status == 202
+        if end.startswith("SIG"):
+            wait_for(lambda: all(time.time() - last_beat(b) < 0.5 for b in files), 60, "beats")
+            proc.send_signal(getattr(signal, end))
+        proc.communicate(timeout=60)
+        ended = time.time()
+        wait_for(lambda: not with_beat(files) or None, 10, "the task's children to be gone")
+        gone = max(time.time() if with_beat(files) else 0, *(last_beat(b) for b in files))
+        print(f"{end}: exit {proc.returncode}, last beat {gone - ended:+.2f} s after the end")
+        assert gone - ended < 2.0
+        assert proc.returncode == {"return": 0, "raise": 1, "SIGTERM": 143, "SIGINT": 130}[end]
+    finally:
+        from interactive_ext.procs import freeze_kill
+
+        freeze_kill(lambda _children: with_beat(files))

@@ -2,8 +2,8 @@
 
 A plain task and an `async def` task are the same `TaskRun`: its rounds are one coroutine that
 awaits four waiting steps (calling the task, the server's readiness and exit, rank 0's outcome).
-`TaskRun` does them synchronously and drives the coroutine without an event loop;
-`AsyncTaskRun` (run_async.py) awaits them on the running loop, so serving never blocks it.
+`TaskRun` does them synchronously without an event loop; `AsyncTaskRun` (run_async.py) awaits
+them on the running loop, so serving never blocks it. What the task starts ends with the run.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ..child.containment import own_tree
 from ..child.launcher import ServerProcess, ServerSpec
 from ..errors import IdleTimeout, task_failure
 from ..options import Options
@@ -37,9 +38,9 @@ from .log import announce, ensure_logging
 from .notices import TaskNotices, reach_suffix
 from .parameters import convert
 from .patches import record_changes
-from .ranks import RankOutcome, World, detect_world, follow, start_leader
+from .ranks import RankError, RankOutcome, World, detect_world, follow, start_leader
 from .ray_registry import register
-from .signals import Interrupted, SignalState, catch_signals, own_interrupts
+from .signals import Interrupted, SignalState, catch_signals, own_interrupts, term_unwinds
 
 log = logging.getLogger("interactive_ext")
 
@@ -55,7 +56,8 @@ def run_interactive(
     """Run a task interactively: serve Jupyter, wait for resume, run the re-loaded function."""
     if running_directly() or os.environ.get(SESSION_ENV) or not options.enabled:
         return func(*args, **kwargs)
-    return run_to_end(TaskRun(func, options).main(args, kwargs))
+    with own_tree(), term_unwinds():
+        return run_to_end(TaskRun(func, options).main(args, kwargs))
 
 
 def run_to_end(coro: Coroutine[Any, Any, Any]) -> Any:
@@ -128,11 +130,7 @@ class TaskRun:
             else:
                 if self.options.pause != "after":
                     return self.result[0]
-                log.info(
-                    "task %s succeeded; pause='after': starting Jupyter (load_result() has its "
-                    "result)",
-                    self.qualname,
-                )
+                log.info("task %s succeeded; pause='after': starting Jupyter", self.qualname)
         world = detect_world()
         if world.follows:  # only rank 0 of a multi-process job serves Jupyter
             overrides = await self.follow(world)
@@ -152,9 +150,7 @@ class TaskRun:
 
         self.notebook_dir = Path(self.options.notebook_dir or os.getcwd()).resolve()
         if not self.notebook_dir.is_dir():
-            raise ValueError(
-                f"notebook_dir {self.notebook_dir} is not a directory; create it or pass another"
-            )
+            raise ValueError(f"notebook_dir {self.notebook_dir} is not a directory; create it")
         self.modules = snapshot()
         self.session = Session.create()
         log.info("interactive session directory %s", self.session.path)
@@ -198,7 +194,6 @@ class TaskRun:
         from .starter import write_notebook
 
         self.context.unpicklable = write_inputs(self.session, self.inputs)
-        self.describe()
         self.keep_originals()
         error = frames = None
         if self.error is not None:
@@ -209,6 +204,7 @@ class TaskRun:
         write_notebook(
             self.notebook_dir, self.context, error, result=self.result is not None, frames=frames
         )
+        self.describe()  # after the notebook: its name may have moved off a foreign file
 
     def keep_originals(self) -> None:
         """Copy the noted sources' bytes into the session, for the diffs of every resume."""
@@ -227,10 +223,9 @@ class TaskRun:
         """pause="after" and the server stopped by itself: the first run's result stands."""
         if self.result is None or outcome.reason is Reason.RESUMED:
             return False
+        why = outcome.reason.value
         log.info(
-            "server stopped (%s); returning the result task %s already computed",
-            outcome.reason.value,
-            self.qualname,
+            "server stopped (%s); returning the result task %s already computed", why, self.qualname
         )
         return True
 
@@ -299,12 +294,13 @@ class TaskRun:
 
     def finish(self, served: bool, ok: bool) -> None:
         """post_execute, then remove the session after a success or keep it after a failure."""
-        if self.ranks is not None:
-            self.ranks.close()
+        missing = self.ranks.close() if self.ranks is not None else ""
         if served and self.options.post_execute is not None:
             self.options.post_execute()
         self.notices.close()
-        kept.settle(self.session, ok, self.qualname)
+        kept.settle(self.session, ok and not missing, self.qualname)
+        if ok and missing:  # rank 0's success is not the job's: a rank never got the outcome
+            raise RankError(missing)
 
     def idle_message(self, reason: Reason) -> str:
         """The IdleTimeout message."""
