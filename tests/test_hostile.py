@@ -698,3 +698,38 @@ def test_the_tasks_own_children_are_gone_within_2_s_of_its_end(run_task, tmp_pat
         from interactive_ext.procs import freeze_kill
 
         freeze_kill(lambda _children: with_beat(files))
+
+
+def test_sigint_of_the_server_child_leaves_no_runtime_files(run_task, tmp_path):
+    """Smaller findings (issue 27): SIGINT to the server child with a kernel running: its
+    jpserver-PID.json, -open.html and the kernel's kernel-*.json are gone after the run."""
+    runtime = tmp_path / "runtime"
+    proc, info = run_task()
+    kernel = http("POST", info["server_url"] + "api/kernels", info["token"], {"name": "python3"})
+    assert kernel.status == 201, kernel
+    wait_for(lambda: list(runtime.glob("kernel-*.json")), 30, "the kernel's connection file")
+    os.kill(info["pid"], signal.SIGINT)
+    _out, err = proc.communicate(timeout=120)
+    left = sorted(p.name for p in runtime.iterdir() if p.name.startswith(("jpserver", "kernel")))
+    assert left == [], (left, err[-2000:])
+
+
+def test_list_removes_stale_kernel_files(tmp_path, private_tmpdir):
+    """Smaller findings (issue 27): `list` removes a kernel-*.json no live process names (an
+    hour old), keeps a fresh one (a kernel about to start)."""
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    stale, fresh = runtime / "kernel-stale.json", runtime / "kernel-fresh.json"
+    for path in (stale, fresh):
+        path.write_text("{}")
+    old(stale, days=1 / 24)
+    env = {**os.environ, "TMPDIR": str(private_tmpdir), "JUPYTER_RUNTIME_DIR": str(runtime)}
+    r = subprocess.run(
+        [str(BIN / "jupyter-interactive-task"), "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    assert not stale.exists() and fresh.exists()

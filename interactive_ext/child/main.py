@@ -21,6 +21,7 @@ from ..errors import bounded_tracebacks
 from ..procs import descendants, descendants_of
 from ..protocol import PARENT_PID_ENV, READY_FILE_ENV, SERVER_EXIT_CODES
 from . import containment, handover
+from .leftovers import connection_files, remove_server_files
 from . import skipped_imports as lean
 
 log = logging.getLogger("interactive_ext")
@@ -79,9 +80,12 @@ def _quick_exit() -> None:
         if code == 0:
             code = _reason_code() or 0
     with contextlib.suppress(Exception):
-        containment.stop_tree(descendants(os.getpid()), why="the server stopped", scan=_mine)
+        left = descendants(os.getpid())
+        files = connection_files(left)  # of kernels a signal left: their server did not stop them
+        containment.stop_tree(left, why="the server stopped", scan=_mine)
         containment.reap_all()
         _remove_ready()
+        remove_server_files(os.getpid(), files)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
