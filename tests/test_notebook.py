@@ -79,9 +79,20 @@ def test_content_failure_shows_the_traceback(tmp_path: Path) -> None:
 
 def test_existing_file_is_never_overwritten(tmp_path: Path) -> None:
     mine = tmp_path / "train-interactive.ipynb"
+    work = json.dumps({"cells": [{"cell_type": "code", "source": "my work"}], "nbformat": 4})
+    mine.write_text(work)
+    assert write_notebook(tmp_path, context(tmp_path), None) == mine
+    assert mine.read_text() == work
+
+
+def test_a_file_that_is_no_notebook_is_moved_aside_not_lost(tmp_path: Path) -> None:
+    """Issue 27: an unreadable starter notebook is replaced; its bytes are kept next to it."""
+    mine = tmp_path / "train-interactive.ipynb"
     mine.write_text("my work")
     assert write_notebook(tmp_path, context(tmp_path), None) == mine
-    assert mine.read_text() == "my work"
+    assert json.loads(mine.read_text())["cells"]
+    (aside,) = tmp_path.glob("train-interactive.ipynb.refused-*")
+    assert aside.read_text() == "my work"
 
 
 def test_import_code_for_scripts_and_nested_names(tmp_path: Path) -> None:
