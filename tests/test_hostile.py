@@ -733,3 +733,20 @@ def test_list_removes_stale_kernel_files(tmp_path, private_tmpdir):
     )
     assert r.returncode == 0, r.stderr
     assert not stale.exists() and fresh.exists()
+
+
+def test_options_without_a_token_is_an_empty_preflight_and_not_activity(run_task):
+    """Smaller findings (issue 27): OPTIONS answers 200 with no body and no token, as
+    docs/rest.md now says (a CORS preflight carries none), and does not move the idle clock."""
+    proc, info = run_task(TASK, "task.py", "--max-idle-seconds", "600")
+    before = http("GET", info["server_url"] + "interactive/heartbeat", info["token"]).body
+    for path in ("interactive/resume", "interactive/status", "interactive/heartbeat"):
+        req = urllib.request.Request(info["server_url"] + path, method="OPTIONS")
+        with urllib.request.urlopen(req, timeout=30) as r:
+            assert r.status == 200 and r.read() == b""
+    after = http("GET", info["server_url"] + "interactive/heartbeat", info["token"]).body
+    assert after["last_activity"] == before["last_activity"], (before, after)
+    rest = (Path(__file__).parent.parent / "docs" / "rest.md").read_text()
+    assert "`OPTIONS` on any endpoint is the exception" in rest
+    code, _out, err = finish(proc, info)
+    assert code == 0, err
