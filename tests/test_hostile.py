@@ -750,3 +750,46 @@ def test_options_without_a_token_is_an_empty_preflight_and_not_activity(run_task
     assert "`OPTIONS` on any endpoint is the exception" in rest
     code, _out, err = finish(proc, info)
     assert code == 0, err
+
+
+def test_save_changes_to_refuses_another_users_folder_and_link(shared_dir, other_user, tmp_path):
+    """Smaller findings (issue 27): the patch is not written into a folder others can change
+    nor through another user's link to our own folder; a private folder takes it."""
+    from interactive_ext.session.changes import Changes
+    from interactive_ext.task.patches import save
+
+    changes = Changes(task="task", root=str(tmp_path))
+    theirs = shared_dir / "theirs"
+    theirs.mkdir()
+    os.chown(theirs, *other_user)
+    mine = tmp_path / "mine"
+    mine.mkdir(mode=0o700)
+    link = shared_dir / "link"
+    link.symlink_to(mine)
+    os.lchown(link, *other_user)
+    for to in (shared_dir, theirs, link, shared_dir / "new" / "deeper"):
+        assert save(changes, str(to)) is None, to
+    assert list(theirs.iterdir()) == [] and list(mine.iterdir()) == []
+    assert not (shared_dir / "new").exists()
+    where = save(changes, str(mine))
+    assert where is not None and Path(where).parent == mine
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [("foo://bucket/x", "knows no foo:// file system"), ("oci://b/x", "pip install ocifs")],
+)
+def test_an_unknown_or_uninstalled_scheme_is_refused_at_start(tmp_path, url, words):
+    """Smaller findings (issue 27): --save-changes-to foo:// (or a scheme whose package is
+    missing) is refused at start in one line (exit 2), not warned about at the resume."""
+    (tmp_path / "t.py").write_text(TASK)
+    r = subprocess.run(
+        [str(BIN / "jupyter-interactive-task"), "run", "t.py:task", "--save-changes-to", url],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 2, r.stderr
+    assert words in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..records import Outcome
 from ..session.changes import Changes, Current, Originals, describe_overrides
-from ..session.directory import Session
+from ..session.directory import Session, unsafe
 from ..session.sources import snapshot
 
 log = logging.getLogger("interactive_ext")
@@ -95,9 +95,17 @@ def save(changes: Changes, to: str) -> str | None:
 
 
 def _save_local(folder: str, name: str, data: bytes) -> str:
-    """A private file (0600) in folder (made 0700 when missing)."""
+    """A private file (0600) in folder (made 0700 when missing), a folder that only we (or
+    root) can change all the way from `/`, as the session's own parents (no other user's
+    folder or link is followed)."""
     path = Path(folder).expanduser().absolute()
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    existing = next(p for p in (path, *path.parents) if p.exists() or p.is_symlink())
+    for check in (existing, path):
+        if check == path and not path.exists():
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        why = unsafe(check)
+        if why is not None:
+            raise PermissionError(f"{check} {why}: another user could redirect the patch")
     target = path / name
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "wb") as f:
