@@ -21,8 +21,8 @@ from ..errors import bounded_tracebacks
 from ..procs import descendants, descendants_of
 from ..protocol import PARENT_PID_ENV, READY_FILE_ENV, SERVER_EXIT_CODES
 from . import containment, handover
-from .leftovers import connection_files, remove_server_files
 from . import skipped_imports as lean
+from .leftovers import connection_files, remove_server_files
 
 log = logging.getLogger("interactive_ext")
 
