@@ -656,20 +656,6 @@ def task(end: str = "return", fork: str = "", beat: str = "", beats: str = ""):
 """A task that starts a child forking on SIGTERM and a setsid grandchild, then ends as asked."""
 
 
-def with_beat(beats: list[Path]) -> set[int]:
-    """Live processes whose command line names one of the beat files."""
-    names = {str(b).encode() for b in beats}
-    found = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError):
-                cmd = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-                stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-                if names & set(cmd) and stat[0] != "Z":
-                    found.add(int(entry))
-    return found
-
-
 @pytest.mark.parametrize("end", ["return", "raise", "SIGTERM", "SIGINT"])
 def test_the_tasks_own_children_are_gone_within_2_s_of_its_end(run_task, tmp_path, end):
     """Finding 4 (issue 27): a child of the task that forks on SIGTERM and a setsid grandchild
@@ -689,15 +675,21 @@ def test_the_tasks_own_children_are_gone_within_2_s_of_its_end(run_task, tmp_pat
             proc.send_signal(getattr(signal, end))
         proc.communicate(timeout=60)
         ended = time.time()
-        wait_for(lambda: not with_beat(files) or None, 10, "the task's children to be gone")
-        gone = max(time.time() if with_beat(files) else 0, *(last_beat(b) for b in files))
+        wait_for(
+            lambda: not containment.fighter_pids(files) or None,
+            10,
+            "the task's children to be gone",
+        )
+        gone = max(
+            time.time() if containment.fighter_pids(files) else 0, *(last_beat(b) for b in files)
+        )
         print(f"{end}: exit {proc.returncode}, last beat {gone - ended:+.2f} s after the end")
         assert gone - ended < 2.0
         assert proc.returncode == {"return": 0, "raise": 1, "SIGTERM": 143, "SIGINT": 130}[end]
     finally:
         from interactive_ext.procs import freeze_kill
 
-        freeze_kill(lambda _children: with_beat(files))
+        freeze_kill(lambda _children: containment.fighter_pids(files))
 
 
 def test_sigint_of_the_server_child_leaves_no_runtime_files(run_task, tmp_path):

@@ -235,17 +235,14 @@ def test_the_port_binds_to_the_ranks_address_only(monkeypatch):
 
     monkeypatch.setenv(ranks.RANK_SECRET_ENV, SECRET.decode())
     monkeypatch.setenv(ranks.RANK_ADDR_ENV, f"127.0.0.1:{free_port()}")
-    monkeypatch.delenv(RANK_BIND_ENV, raising=False)
-    lead = ranks.start_leader(ranks.World(2, 0))
-    assert lead is not None
-    try:
-        assert lead.listener.getsockname()[0] == "127.0.0.1"
-    finally:
-        lead.close(grace=0)
-    monkeypatch.setenv(RANK_BIND_ENV, "0.0.0.0")
-    lead = ranks.start_leader(ranks.World(2, 0))
-    assert lead is not None
-    try:
-        assert lead.listener.getsockname()[0] == "0.0.0.0"
-    finally:
-        lead.close(grace=0)
+    for bind, address in ((None, "127.0.0.1"), ("0.0.0.0", "0.0.0.0")):
+        if bind is None:
+            monkeypatch.delenv(RANK_BIND_ENV, raising=False)
+        else:
+            monkeypatch.setenv(RANK_BIND_ENV, bind)
+        lead = ranks.start_leader(ranks.World(2, 0))
+        assert lead is not None
+        try:
+            assert lead.listener.getsockname()[0] == address
+        finally:
+            lead.close(grace=0)

@@ -155,6 +155,8 @@ class TaskRun:
         self.session = Session.create()
         log.info("interactive session directory %s", self.session.path)
         self.ranks = ranks
+        if ranks is not None and runs_first(self.options):
+            ranks.expected = 0  # a rank whose first run succeeded never joins: not counted
         self.context = make_context(self.func, self.notebook_dir / notebook_name(self.qualname))
         if self.context.redefine is Redefine.NOTEBOOK:
             log.warning("%s (%s)", SOURCE_ELSEWHERE, self.context.source_file)
