@@ -166,3 +166,23 @@ def test_run_all_in_a_real_kernel_never_resumes(
     assert not (session.path / "outcome.json").exists()
     assert not any(o.get("output_type") == "error" for outs in outputs.values() for o in outs)
     assert json.loads(path.read_text())["cells"]  # still a notebook on disk
+
+
+def test_a_foreign_notebook_that_cannot_be_moved_gets_ours_beside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 27: where the foreign file may not be moved (a sticky folder, as a user), ours is
+    written under a new name, the context names it, and the foreign file is never opened."""
+    theirs = tmp_path / "train-interactive.ipynb"
+    theirs.write_text('{"cells": []}')
+    theirs.chmod(0o666)  # writable by everyone
+    ctx = context(tmp_path)
+
+    def refuse(src: object, dst: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr("os.rename", refuse)
+    ours = write_notebook(tmp_path, ctx, None)
+    assert ours != theirs and ours.parent == tmp_path and ours.name.endswith(".ipynb")
+    assert json.loads(ours.read_text())["cells"] and theirs.read_text() == '{"cells": []}'
+    assert ctx.notebook == str(ours)

@@ -203,9 +203,11 @@ class TaskRun:
 
             error = record_error(self.session, self.error)
             frames = capture_frames(self.session, self.error, self.options)
-        write_notebook(
+        notebook = write_notebook(
             self.notebook_dir, self.context, error, result=self.result is not None, frames=frames
         )
+        if self.last is not None:  # its URL names the notebook written (maybe a new name)
+            self.last.spec.notebook = notebook.name
         self.describe()  # after the notebook: its name may have moved off a foreign file
 
     def keep_originals(self) -> None:
