@@ -165,7 +165,14 @@ def stop_tree(
 @contextlib.contextmanager
 def own_tree(why: str = "the task ended") -> Iterator[None]:
     """Every process started inside (however it detaches: this process is their subreaper) is
-    stopped at the end, as the kernels' trees are: SIGTERM, then frozen and killed."""
+    stopped at the end, as the kernels' trees are: SIGTERM, then frozen and killed.
+
+    In the main thread only: a task run in a worker thread (a Dask worker) shares its process
+    with other tasks, whose processes are not its own.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     since = now_ticks()
     me = os.getpid()
     was = subreaper()
