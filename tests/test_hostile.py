@@ -785,3 +785,18 @@ def test_an_unknown_or_uninstalled_scheme_is_refused_at_start(tmp_path, url, wor
     assert r.returncode == 2, r.stderr
     assert words in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_rank_0_whose_other_rank_never_came_does_not_succeed(run_task):
+    """Finding 3 (issue 27): rank 0 of 2, resumed, its rank 1 never started: after waiting for
+    it (30 s) rank 0 exits 1 with one line saying so, not 0 with half the job done."""
+    from conftest import free_port
+
+    env = {"WORLD_SIZE": "2", "RANK": "0", "INTERACTIVE_EXT_RANK_SECRET": "s" * 32}
+    env["INTERACTIVE_EXT_RANK_ADDR"] = f"127.0.0.1:{free_port()}"
+    proc, info = run_task(TASK, "task.py", **env)
+    assert resume(info, {"inputs": {}}).status == 202
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err
+    assert "1 of the 1 other ranks never got rank 0's outcome" in err.splitlines()[-1], err
+    assert "Traceback" not in err, err
