@@ -800,3 +800,47 @@ def test_rank_0_whose_other_rank_never_came_does_not_succeed(run_task):
     assert proc.returncode == 1, err
     assert "1 of the 1 other ranks never got rank 0's outcome" in err.splitlines()[-1], err
     assert "Traceback" not in err, err
+
+
+def test_a_real_rank_1_finishes_while_64_strangers_hammer_rank_0s_port(run_task, tmp_path):
+    """Finding 3 (issue 27): two ranks run through the CLI; 64 connections hold rank 0's port
+    and come back as they are cut; rank 1, started during the flood, gets the resume's
+    overrides and both ranks exit 0 with the same result."""
+    import threading
+
+    from conftest import free_port
+    from test_rank_port import hammer
+
+    port = free_port()
+    env = {"WORLD_SIZE": "2", "INTERACTIVE_EXT_RANK_SECRET": "s" * 32}
+    env["INTERACTIVE_EXT_RANK_ADDR"] = f"127.0.0.1:{port}"
+    proc, info = run_task(TASK, "task.py", RANK="0", **env)
+    stop, count = threading.Event(), [0]
+    flood = threading.Thread(target=hammer, args=(port, stop, count), daemon=True)
+    flood.start()
+    rank1 = None
+    try:
+        wait_for(lambda: count[0] >= 64, 30, "the flood to hold 64 connections")
+        cmd = [str(BIN / "jupyter-interactive-task"), "run", "task.py:task"]
+        rank1 = subprocess.Popen(
+            cmd,
+            cwd=tmp_path / "nb",
+            env={**os.environ, "TMPDIR": info["session_dir"].rsplit("/", 1)[0], **env, "RANK": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        time.sleep(2)  # rank 1 connects during the flood
+        assert resume(info, {"inputs": {"x": 7}}).status == 202
+        out1, err1 = rank1.communicate(timeout=120)
+        out0, err0 = proc.communicate(timeout=120)
+    finally:
+        stop.set()
+        flood.join(10)
+        if rank1 is not None:
+            kill_tree(rank1)
+    assert rank1.returncode == 0, err1
+    assert proc.returncode == 0, err0
+    assert json.loads(out1) == json.loads(out0) == {"x": 7, "rate": 0.5, "name": "a"}
+    assert count[0] > 64  # strangers were cut and came back
