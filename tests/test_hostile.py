@@ -556,7 +556,7 @@ def test_modules_planted_in_a_world_writable_notebook_dir_never_run_in_a_kernel(
     marks = tmp_path / "marks"
     marks.mkdir()
     marks.chmod(0o777)
-    planted(nb, marks, ("ipykernel_launcher", "interactive_ext"), other_user)
+    planted(nb, marks, ("ipykernel_launcher", "interactive_ext", "runpy"), other_user)
     proc, info = run_task()
     server = ServerProcess(proc, info["port"], info["token"], Path(info["session_dir"]), Path())
     for _ in range(2):  # a second kernel, as an auto-restart would start it

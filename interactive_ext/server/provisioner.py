@@ -17,13 +17,15 @@ log = logging.getLogger("interactive_ext")
 LAUNCHER = ["-m", "ipykernel_launcher"]
 
 GUARDED_START = (
-    "import runpy, sys; "
+    "import sys; "
     "sys.path[:] = [p for p in sys.path if p not in ('', {hide!r})] + {last!r} + ['']; "
+    "import runpy; "
     "runpy.run_module('ipykernel_launcher', run_name='__main__', alter_sys=True)"
 )
 """A kernel started from a folder others can write: its sys.path has neither the folder nor
 '' before the installed packages (they come last, where nothing installed can be shadowed;
-'' present also keeps IPython from inserting it before site-packages)."""
+'' present also keeps IPython from inserting it before site-packages). Only `sys`, a built-in
+module, is imported before the path is set: a planted runpy.py never runs either."""
 
 
 def guarded_cmd(cmd: list[str], cwd: str, last: list[str]) -> list[str] | None:
