@@ -13,6 +13,14 @@ HEARTBEAT = "heartbeat"
 STATUS = "status"
 SAVED = "saved"
 PAGE = ""
+ENDPOINTS = (RESUME, HEARTBEAT, STATUS, SAVED, PAGE)
+"""Every endpoint of the extension (frontend/src/routes.ts names the same; a test checks)."""
+
+LIFECYCLE = "https://events.jupyter.org/interactive_ext/lifecycle/v1"
+"""The schema id of the server's lifecycle events, which open tabs read."""
+
+AUTH_RESOURCE = EXTENSION
+"""The resource every handler of the extension is authorized for (an authorizer names it)."""
 
 
 def route(endpoint: str) -> str:

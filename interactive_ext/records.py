@@ -19,6 +19,8 @@ class Reason(str, enum.Enum):
     RESUMED = "resumed"
     IDLE = "idle"
     LIFETIME = "lifetime"
+    KILLED = "killed"
+    """A signal or a dead parent: never recorded as an outcome (the server's listeners hear it)."""
 
     def __str__(self) -> str:
         """The value, as written in outcome.json."""

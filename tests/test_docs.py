@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from interactive_ext.server.app import InteractiveApp
+from interactive_ext.server.config import InteractiveConfig
 
 DOCS = Path(__file__).parent.parent / "docs"
 
@@ -20,7 +21,7 @@ def squash(text: str) -> str:
 
 def test_every_trait_is_documented_with_its_default_and_help():
     doc = squash((DOCS / "configuration.md").read_text())
-    for name, trait in InteractiveApp.class_own_traits(config=True).items():
+    for name, trait in InteractiveConfig.class_own_traits(config=True).items():
         default = trait.default()  # a List's default_value is Undefined; default() is its []
         row = f"| `{name}` | `{default!r}` | {squash(trait.help)}"
         assert row in doc, f"docs/configuration.md: {name} is missing or out of date"

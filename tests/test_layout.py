@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import itertools
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "interactive_ext"
@@ -151,3 +152,79 @@ def test_the_folders_are_the_architecture() -> None:
     assert len(top) <= 8, top
     subs = [p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()]
     assert set(SUBPACKAGES) <= set(subs), subs
+
+
+MAX_APP_LINES = 200
+"""server/app.py wires the parts; the session's state lives in server/lifecycle.py."""
+
+
+def test_the_app_only_wires() -> None:
+    lines = len((PACKAGE / "server" / "app.py").read_text().splitlines())
+    assert lines <= MAX_APP_LINES, f"server/app.py has {lines} lines (at most {MAX_APP_LINES})"
+
+
+def is_state(node: ast.expr) -> bool:
+    """`state`, `x.state`, `State.X` or `x.state.value` (what a state comparison names)."""
+    if isinstance(node, ast.Attribute) and node.attr == "value":
+        return True  # an enum's value compared with a string is the string comparison again
+    if isinstance(node, ast.Name):
+        return node.id == "state"
+    if isinstance(node, ast.Attribute):
+        base = node.value
+        return node.attr == "state" or (isinstance(base, ast.Name) and base.id == "State")
+    return False
+
+
+def string_state_comparisons(source: str) -> list[int]:
+    """The lines of source that compare a state with a string literal (not as enum members)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Compare):
+            continue
+        sides = [node.left, *node.comparators]
+        for a, b in itertools.pairwise(sides):
+            for one, other in ((a, b), (b, a)):
+                literal = isinstance(other, ast.Constant) and isinstance(other.value, str)
+                if literal and is_state(one):
+                    found.append(node.lineno)
+    return found
+
+
+def test_states_are_compared_as_enum_members() -> None:
+    """No `state == "stopping"`, `State.X != "x"` or `.value == "x"`: members, with `is`."""
+    assert string_state_comparisons('if app.state != "stopping": pass') == [1]
+    assert string_state_comparisons('ok = "waiting" == State.WAITING') == [1]
+    assert string_state_comparisons('ok = reason.value == "resumed"') == [1]
+    assert string_state_comparisons("ok = app.state is State.STOPPING") == []
+    wrong = {
+        f"{p.relative_to(PACKAGE)}:{line}"
+        for p in modules()
+        for line in string_state_comparisons(p.read_text())
+    }
+    assert not wrong, f"states compared with strings: {sorted(wrong)}"
+
+
+def test_routes_are_named_in_protocol_only() -> None:
+    """No `/interactive/...` path written out in code (docstrings may say it): protocol.py's
+    route() builds each, for the handlers, the activity rules, the page and the clients."""
+    wrong = []
+    for path in modules():
+        tree = ast.parse(path.read_text())
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and id(node) not in docstrings
+                and "interactive/" in node.value
+                and "interactive_ext" not in node.value
+            ):
+                wrong.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert not wrong, f"routes written out: {wrong}"

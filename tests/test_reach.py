@@ -12,7 +12,7 @@ from scripts import (
     write,
 )
 
-from interactive_ext.session.reach import first_node
+from interactive_ext.session.reaching import first_node
 
 TASK = """
 import json, os
@@ -65,6 +65,6 @@ def test_no_cluster_no_command(tmp_path: Any, script: Any, monkeypatch: Any) -> 
     monkeypatch.setenv("INTERACTIVE_EXT_K8S_SA_DIR", str(tmp_path / "none"))
     for name in ("SLURMD_NODENAME", "SLURM_JOB_NODELIST", "SLURM_NODELIST"):
         monkeypatch.delenv(name, raising=False)
-    from interactive_ext.session.reach import reach_commands
+    from interactive_ext.session.reaching import reach_commands
 
     assert reach_commands(8888) == []

@@ -14,9 +14,19 @@ import pytest
 from conftest import run_cli, wait_for
 from test_cli import TOKEN, cli_server, get_json  # noqa: F401 - fixtures
 
-from interactive_ext.server.status import summary, why
+from interactive_ext.records import Reason
+from interactive_ext.server.states import State
+from interactive_ext.server.status import clock, summary, why
 
 COUNTDOWN = re.compile(r"  stops in (\d+):(\d\d)$")
+
+
+def shown_seconds(countdown: str) -> int:
+    """The seconds of a countdown text (`MM:SS` or `H:MM:SS`)."""
+    seconds = 0
+    for part in countdown.split(":"):
+        seconds = seconds * 60 + int(part)
+    return seconds
 
 
 def listed_line(environ: dict[str, str]) -> str:
@@ -46,6 +56,9 @@ def test_list_prints_the_countdown_after_the_server_summary(cli_env, cli_server)
     shown = int(found.group(1)) * 60 + int(found.group(2))
     assert -1 < status["idle"]["seconds_remaining"] - shown < 30, (status["idle"], line)
     assert status_of(server.url)["idle"]["seconds_remaining"] <= shown, "rounded up, as the item"
+    countdown = status["idle"]["countdown"]  # the server's text, which the page prints too
+    assert countdown == clock(status["idle"]["seconds_remaining"]), status["idle"]
+    assert 0 <= shown_seconds(countdown) - shown < 30, (countdown, line)
 
 
 def test_list_prints_no_idle_stop_as_the_server_says_it(cli_env, cli_server):  # noqa: F811
@@ -53,7 +66,7 @@ def test_list_prints_no_idle_stop_as_the_server_says_it(cli_env, cli_server):  #
     server = cli_server("--InteractiveApp.max_idle_seconds=0")
     status = status_of(server.url)
     assert status["summary"] == "no idle stop"
-    assert status["idle"]["seconds_remaining"] is None
+    assert status["idle"]["seconds_remaining"] is None and status["idle"]["countdown"] is None
     assert listed_line(cli_env).endswith("  no idle stop")
 
 
@@ -64,6 +77,7 @@ def test_a_resumed_server_says_why_and_list_prints_it(cli_env, cli_server):  # n
     assert resumed.returncode == 0, resumed.stderr
     status = status_of(server.url)
     assert status["state"] == "stopping" and status["summary"] == "resuming"
+    assert status["idle"]["countdown"] is None  # no countdown once stopping
     assert status["why"] == (
         "Task resumed: this server has stopped; the task runs in its own process"
     )
@@ -75,13 +89,18 @@ def test_a_resumed_server_says_why_and_list_prints_it(cli_env, cli_server):  # n
 @pytest.mark.parametrize(
     ("state", "reason", "idle", "expected"),
     [
-        ("waiting", None, {"holds": [], "seconds_remaining": 12.0}, "stops in"),
-        ("waiting", None, {"holds": ["kernel:5f0c"], "seconds_remaining": None}, "kernel busy"),
-        ("waiting", None, {"holds": ["x"], "seconds_remaining": None}, "held by x"),
-        ("waiting", None, {"holds": [], "seconds_remaining": None}, "no idle stop"),
-        ("stopping", "resumed", {"holds": [], "seconds_remaining": 3.0}, "resuming"),
-        ("stopping", "idle", {"holds": [], "seconds_remaining": 0.0}, "stopping"),
-        ("stopping", "lifetime", {"holds": ["kernel:1"], "seconds_remaining": None}, "stopping"),
+        (State.WAITING, None, {"holds": [], "seconds_remaining": 12.0}, "stops in"),
+        (State.WAITING, None, {"holds": ["kernel:5f0c"], "seconds_remaining": None}, "kernel busy"),
+        (State.WAITING, None, {"holds": ["x"], "seconds_remaining": None}, "held by x"),
+        (State.WAITING, None, {"holds": [], "seconds_remaining": None}, "no idle stop"),
+        (State.STOPPING, Reason.RESUMED, {"holds": [], "seconds_remaining": 3.0}, "resuming"),
+        (State.STOPPING, Reason.IDLE, {"holds": [], "seconds_remaining": 0.0}, "stopping"),
+        (
+            State.STOPPING,
+            Reason.LIFETIME,
+            {"holds": ["kernel:1"], "seconds_remaining": None},
+            "stopping",
+        ),
     ],
 )
 def test_each_state_has_one_summary(state, reason, idle, expected):
@@ -92,6 +111,14 @@ def test_each_state_has_one_summary(state, reason, idle, expected):
 def test_why_names_the_stop_as_the_final_page_says_it():
     """The final page's sentences, the idle time written as people write it."""
     assert why(None, 60.0) is None
-    assert why("idle", 6.0) == "Stopped after 6 s without activity"
-    assert why("idle", 1.5) == "Stopped after 1.5 s without activity"
-    assert why("lifetime", 6.0) == "Stopped: the session reached its lifetime cap"
+    assert why(Reason.IDLE, 6.0) == "Stopped after 6 s without activity"
+    assert why(Reason.IDLE, 1.5) == "Stopped after 1.5 s without activity"
+    assert why(Reason.LIFETIME, 6.0) == "Stopped: the session reached its lifetime cap"
+
+
+def test_the_countdown_is_written_once_in_python():
+    """`MM:SS` below an hour, `H:MM:SS` above, rounded up (the status item's format.ts agrees)."""
+    assert clock(59.1) == "01:00"
+    assert clock(0.0) == "00:00"
+    assert clock(-3) == "00:00"
+    assert clock(3723.2) == "1:02:04"

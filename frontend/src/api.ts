@@ -8,6 +8,8 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { route } from './routes';
+
 /** Why the server stops. */
 export type StopReason = 'resumed' | 'idle' | 'lifetime';
 
@@ -21,11 +23,20 @@ export interface IParameter {
   json: boolean;
 }
 
+/** One source file changed since the task started, as the status lists it. */
+export interface IChangedFile {
+  path: string;
+  added: number;
+  removed: number;
+}
+
 /** The task the server serves. */
 export interface ITask {
   module: string;
   qualname: string;
   parameters: IParameter[];
+  /** The person's files changed since the task started. */
+  changes?: IChangedFile[];
 }
 
 /** The idle state (the heartbeat body). */
@@ -39,7 +50,7 @@ export interface IIdle {
 
 /** The answer of `GET /interactive/status`, as the views read it. */
 export interface IStatus {
-  state: 'waiting' | 'stopping';
+  state: 'waiting' | 'stopping' | 'stopped';
   stopReason: StopReason | null;
   /** The state in a few words (`stops in`, `kernel busy`, …); the countdown follows it. */
   summary: string;
@@ -95,7 +106,7 @@ export async function requestAPI<T = any>(
 ): Promise<T> {
   const settings = ServerConnection.makeSettings();
   const search = URLExt.objectToQueryString(query);
-  const url = URLExt.join(settings.baseUrl, 'interactive', endpoint) + search;
+  const url = URLExt.join(settings.baseUrl, route(endpoint)) + search;
   const response = await ServerConnection.makeRequest(url, init, settings);
   const text = await response.text();
   let body: any = null;

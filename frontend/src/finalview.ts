@@ -11,16 +11,9 @@ import type { SessionModel } from './model';
 /** Id of the final page's node (one per page). */
 const NODE_ID = 'jp-InteractiveTask-final';
 
-/** Changed source files of the resume this page sent (null: not known here). */
-let resumedWith: number | null = null;
-
-/** Note how many changed files the resume this page sent runs with. */
-export function noteResumedWith(files: number | null): void {
-  resumedWith = files;
-}
-
 /** "Resumed with 2 changed files (the task's log has the patch). " or "". */
-function changesNote(): string {
+function changesNote(model: SessionModel): string {
+  const resumedWith = model.resumedWith;
   if (resumedWith === null) {
     return '';
   }
@@ -56,7 +49,7 @@ export function showFinalView(
   hint.className = 'jp-InteractiveTask-finalHint';
   hint.textContent =
     reason === 'resumed'
-      ? `${changesNote()}Its output goes to wherever the task logs. You can close this tab.`
+      ? `${changesNote(model)}Its output goes to wherever the task logs. You can close this tab.`
       : 'Saved work stays in the files. You can close this tab.';
   box.append(title, message, hint);
   node.appendChild(box);

@@ -14,12 +14,9 @@ import { Poll } from '@lumino/polling';
 import type { ISignal } from '@lumino/signaling';
 import { Signal } from '@lumino/signaling';
 
-import type { IIdle, IStatus, ITask, StopReason } from './api';
+import type { IChangedFile, IIdle, IStatus, ITask, StopReason } from './api';
 import { ApiError, parseIdle, parseStatus, postAPI, requestAPI } from './api';
-
-/** The lifecycle events' schema id. */
-export const LIFECYCLE =
-  'https://events.jupyter.org/interactive_ext/lifecycle/v1';
+import { HEARTBEAT, LIFECYCLE, STATUS } from './routes';
 
 /** Milliseconds between status polls while the server waits. */
 const POLL_MS = 5000;
@@ -27,8 +24,11 @@ const POLL_MS = 5000;
 const STOPPING_POLL_MS = 1000;
 /** The longest wait between two polls while the server does not answer (backoff). */
 const MAX_POLL_MS = 30_000;
-/** A local deadline that moved less than this (ms) is the same deadline for the views. */
-const SAME_DEADLINE_MS = 1000;
+/**
+ * Two local deadlines closer than this (ms) are the same deadline: for the
+ * views (no `changed`) and for the warning (warned once per deadline).
+ */
+export const SAME_DEADLINE_MS = 2000;
 
 /** The session model token, provided by the `interactive-ext:session` plugin. */
 export const IInteractiveSession = new Token<SessionModel>(
@@ -100,6 +100,36 @@ export class SessionModel {
     return Math.max(0, (this._deadlineMs - Date.now()) / 1000);
   }
 
+  /** Whether the countdown is within the warning's window (the views mark it). */
+  get nearWarning(): boolean {
+    const remaining = this.secondsRemaining;
+    const warning = this._status?.idle.warningSeconds ?? 0;
+    return (
+      !this._stopping &&
+      remaining !== null &&
+      warning > 0 &&
+      remaining <= warning
+    );
+  }
+
+  /** The person's files changed since the task started, as the last status lists them. */
+  get changes(): IChangedFile[] {
+    const files = this.task?.changes;
+    return Array.isArray(files)
+      ? files.filter(f => typeof f?.path === 'string')
+      : [];
+  }
+
+  /** How many changed files the resume this page sent runs with (null: not known here). */
+  get resumedWith(): number | null {
+    return this._resumedWith;
+  }
+
+  /** Whether two local deadlines (ms) are the same deadline (SAME_DEADLINE_MS). */
+  sameDeadline(a: number | null, b: number | null): boolean {
+    return a !== null && b !== null && Math.abs(a - b) < SAME_DEADLINE_MS;
+  }
+
   /** The local deadline (ms since the epoch) the countdown runs to, or null. */
   get deadlineMs(): number | null {
     return this._deadlineMs;
@@ -165,7 +195,7 @@ export class SessionModel {
   /** Tell the server a person is here; answers false when it could not be sent. */
   async heartbeat(): Promise<boolean> {
     try {
-      const idle = parseIdle(await postAPI('heartbeat'));
+      const idle = parseIdle(await postAPI(HEARTBEAT));
       if (this._status) {
         this._update({ ...this._status, idle });
       }
@@ -176,8 +206,9 @@ export class SessionModel {
     }
   }
 
-  /** Note a resume the server accepted (202): the server is on its way out. */
-  noteResumed(): void {
+  /** Note a resume the server accepted (202) with its changed files: the server is on its way out. */
+  noteResumed(changedFiles: number | null = null): void {
+    this._resumedWith = changedFiles;
     this._markStopping('resumed');
   }
 
@@ -192,7 +223,7 @@ export class SessionModel {
   /** One poll: read the status; a failure rejects, so that the poll backs off. */
   private async _read(): Promise<void> {
     try {
-      const raw = await requestAPI('status', {}, { client: this.clientId });
+      const raw = await requestAPI(STATUS, {}, { client: this.clientId });
       this._setUnreachable(false);
       this._update(parseStatus(raw));
     } catch (error) {
@@ -238,7 +269,7 @@ export class SessionModel {
     if (previous === null || this._deadlineMs === null) {
       return previous !== this._deadlineMs;
     }
-    return Math.abs(previous - this._deadlineMs) >= SAME_DEADLINE_MS;
+    return !this.sameDeadline(previous, this._deadlineMs);
   }
 
   private _setUnreachable(unreachable: boolean): void {
@@ -296,6 +327,7 @@ export class SessionModel {
   private _deadlineMs: number | null = null;
   private _stopping = false;
   private _stopReason: StopReason | null = null;
+  private _resumedWith: number | null = null;
   private _stopped = false;
   private _unreachable = false;
   private _syncedAt = 0;

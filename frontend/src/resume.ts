@@ -7,11 +7,11 @@
 import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
-import type { IParameter, ITask } from './api';
-import { ApiError, postAPI, requestAPI } from './api';
-import { noteResumedWith } from './finalview';
+import type { IChangedFile, IParameter, ITask } from './api';
+import { ApiError, postAPI } from './api';
 import { describeInputs } from './format';
 import type { SessionModel } from './model';
+import { RESUME } from './routes';
 
 /** The JSON texts the person typed, by parameter name. */
 type Texts = Record<string, string>;
@@ -109,26 +109,6 @@ export function changedInputs(
   return { inputs };
 }
 
-/** One source file changed since the task started, as the status lists it. */
-interface IChangedFile {
-  path: string;
-  added: number;
-  removed: number;
-}
-
-/** The changed files the server sees now (none when it cannot say). */
-async function changedFiles(): Promise<IChangedFile[]> {
-  try {
-    const status = await requestAPI('status');
-    const files = status?.task?.changes;
-    return Array.isArray(files)
-      ? files.filter(f => typeof f?.path === 'string')
-      : [];
-  } catch {
-    return [];
-  }
-}
-
 /** The confirm step's body: the question, then the changed files with +/- counts. */
 function confirmBody(question: string, files: IChangedFile[]): Widget {
   const body = new Widget();
@@ -159,13 +139,15 @@ function confirmBody(question: string, files: IChangedFile[]): Widget {
 
 /** Ask "Resume task train with epochs=1?", listing the changed files; true when confirmed. */
 async function confirmResume(
+  model: SessionModel,
   task: ITask,
   inputs: Record<string, unknown>
 ): Promise<boolean> {
   const what = Object.keys(inputs).length
     ? `with ${describeInputs(inputs)}`
     : 'with its original inputs';
-  const files = await changedFiles();
+  await model.refresh(); // the changed files the server sees now
+  const files = model.changes;
   const result = await showDialog({
     title: 'Resume the task?',
     body: confirmBody(`Resume task ${task.qualname} ${what}?`, files),
@@ -183,11 +165,10 @@ async function sendResume(
   inputs: Record<string, unknown>
 ) {
   try {
-    const reply = await postAPI('resume', { inputs, via: 'dialog' });
-    noteResumedWith(
+    const reply = await postAPI(RESUME, { inputs, via: 'dialog' });
+    model.noteResumed(
       Array.isArray(reply?.changes) ? reply.changes.length : null
     );
-    model.noteResumed();
     return null;
   } catch (error) {
     if (error instanceof ApiError && error.status === 409) {
@@ -228,7 +209,7 @@ export async function resumeTask(model: SessionModel): Promise<void> {
         error = changed.error;
         continue;
       }
-      if (!(await confirmResume(task, changed.inputs))) {
+      if (!(await confirmResume(model, task, changed.inputs))) {
         error = null;
         continue;
       }

@@ -8,6 +8,7 @@ import type { DocumentRegistry } from '@jupyterlab/docregistry';
 import type { INotebookTracker } from '@jupyterlab/notebook';
 
 import { postAPI } from './api';
+import { SAVED } from './routes';
 import type { SessionModel } from './model';
 
 /** What a save round did. */
@@ -87,7 +88,7 @@ export class StopGuard {
     ]);
     console.info('interactive-ext: saved before the stop', report);
     try {
-      await postAPI('saved', { client: model.clientId, ...report });
+      await postAPI(SAVED, { client: model.clientId, ...report });
     } catch (error) {
       console.debug('interactive-ext: the save report was not taken', error);
     }

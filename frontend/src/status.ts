@@ -42,15 +42,7 @@ export class SessionIndicator extends Widget {
       this.node.textContent = text;
       this.node.title = statusTitle(this._model);
     }
-    const idle = this._model.status?.idle;
-    const remaining = this._model.secondsRemaining;
-    const near =
-      !this._model.stopping &&
-      remaining !== null &&
-      !!idle &&
-      idle.warningSeconds > 0 &&
-      remaining <= idle.warningSeconds;
-    this.toggleClass('jp-InteractiveTask-warning', near);
+    this.toggleClass('jp-InteractiveTask-warning', this._model.nearWarning);
   }
 
   private _ticker: Ticker;

@@ -13,8 +13,6 @@ import { clock } from './format';
 import type { SessionModel } from './model';
 import { Ticker } from './ticker';
 
-/** Two local deadlines closer than this (ms) are the same deadline. */
-const SAME_DEADLINE_MS = 2000;
 /** The countdown is re-read from the server before warning when older than this (ms). */
 const RESYNC_MS = 1500;
 
@@ -49,15 +47,17 @@ export class IdleWarning {
       return;
     }
     if (this._dialog) {
-      if (remaining > warning + 1 && !this._same(deadline, this._warned)) {
+      if (
+        remaining > warning + 1 &&
+        !model.sameDeadline(deadline, this._warned)
+      ) {
         this._close(); // activity moved the deadline away
       } else {
         this._body.node.textContent = this._sentence(remaining);
       }
       return;
     }
-    const near = warning > 0 && remaining <= warning;
-    if (near && !this._same(deadline, this._warned)) {
+    if (model.nearWarning && !model.sameDeadline(deadline, this._warned)) {
       if (Date.now() - model.syncedAt > RESYNC_MS) {
         // activity may have moved the deadline since the last poll: read it first
         void model.refresh().then(() => {
@@ -70,10 +70,6 @@ export class IdleWarning {
       this._warned = deadline;
       void this._show(remaining);
     }
-  }
-
-  private _same(a: number | null, b: number | null): boolean {
-    return a !== null && b !== null && Math.abs(a - b) < SAME_DEADLINE_MS;
   }
 
   private _sentence(remaining: number): string {

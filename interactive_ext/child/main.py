@@ -62,7 +62,7 @@ def _reason_code() -> int | None:
     manager = getattr(ServerApp.instance(), "extension_manager", None)
     apps: Any = manager.extension_apps.get("interactive_ext", set()) if manager else set()
     for app in apps:
-        reason = getattr(app, "stop_reason", None)
+        reason = getattr(getattr(app, "lifecycle", None), "reason", None)
         if reason is not None:
             return SERVER_EXIT_CODES.get(reason.value)
     return None

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from ..options import DEFAULTS, Options
+from ..protocol import RESUME, STATUS, route
 from . import exits
 from .exits import PROG, ServerRefused, UsageError
 
@@ -48,12 +48,12 @@ def find_client(args: argparse.Namespace) -> Client:
     return client
 
 
-def call(client: Client, method: str, endpoint: str, body: Any = None) -> Reply:
-    """One REST call; nothing answering is a usage error (exit 2)."""
+def call(ask: Callable[[], Reply]) -> Reply:
+    """One REST call of the client (ask); nothing answering is a usage error (exit 2)."""
     from ..client import Unreachable
 
     try:
-        return client.request(method, endpoint, body)
+        return ask()
     except Unreachable as e:
         raise UsageError(f"{e}; is the task still waiting? `{PROG} list` shows them") from None
 
@@ -82,7 +82,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
         return cmd_resume_ray(args, inputs)
     client = find_client(args)
-    reply = call(client, "POST", "resume", {"inputs": inputs, "via": "cli"})
+    reply = call(lambda: client.resume(inputs, timeout=10, via="cli"))
     if reply.status == 202:
         names = ", ".join(sorted(inputs)) or "none"
         files = reply.body.get("changes", []) if isinstance(reply.body, dict) else []
@@ -101,28 +101,18 @@ def cmd_resume(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     """Print GET /interactive/status as JSON."""
     client = find_client(args)
-    reply = call(client, "GET", "status")
+    reply = call(client.status)
     if reply.status == 200:
         print(json.dumps(reply.body, indent=1))
         return exits.OK
     raise http_failure(client, "status", reply)
 
 
-def clock(seconds: float) -> str:
-    """`12:34` or `1:02:03` for a number of seconds (rounded up), as the status item shows it."""
-    total = max(0, math.ceil(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes:02}:{secs:02}"
-
-
 def summary(status: dict[str, Any]) -> str:
-    """The server's words for its state (`stops in 12:34`, `kernel busy`, ...)."""
+    """The server's words for its state, with its countdown (`stops in 12:34`, `kernel busy`)."""
     text = str(status.get("summary") or status.get("state") or "?")
-    left = (status.get("idle") or {}).get("seconds_remaining")
-    if status.get("state") == "waiting" and isinstance(left, (int, float)):
-        text += " " + clock(left)
-    return text
+    countdown = (status.get("idle") or {}).get("countdown")
+    return f"{text} {countdown}" if countdown else text
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -227,7 +217,7 @@ def command_specs() -> list[dict[str, Any]]:
         {
             "name": "resume",
             "client": True,
-            "help": "resume a waiting task (POST /interactive/resume)",
+            "help": f"resume a waiting task (POST /{route(RESUME)})",
             "description": "Resume the task of a running interactive session: the server stops "
             "and the task runs with its inputs and the overrides given.",
             "func": cmd_resume,
@@ -239,7 +229,7 @@ def command_specs() -> list[dict[str, Any]]:
         {
             "name": "status",
             "client": True,
-            "help": "print a session's status as JSON (GET /interactive/status)",
+            "help": f"print a session's status as JSON (GET /{route(STATUS)})",
             "description": "Print the status of a running interactive session as JSON: state, "
             "task, idle clock.",
             "func": cmd_status,

@@ -16,6 +16,7 @@ from typing import Any
 
 from jupyter_client.session import Session as KernelSession
 
+from ..protocol import HEARTBEAT, SAVED, route
 from .idle import IdleWatcher, mono_from_datetime
 
 ANY = "any"
@@ -90,13 +91,13 @@ REQUEST_RULES: tuple[RequestRule, ...] = (
     ),
     RequestRule(
         "POST",
-        "/interactive/saved",
+        f"/{route(SAVED)}",
         False,
         "a frontend reports the saves it made for a stopping server: the server asked for them",
     ),
     RequestRule(
         "POST",
-        "/interactive/heartbeat",
+        f"/{route(HEARTBEAT)}",
         True,
         "a keep-alive: the frontend sends it (throttled) when a person types, clicks or "
         "scrolls; or a script",
@@ -257,9 +258,9 @@ class KernelActivity:
             kernel = self._kernel(kernel_id)
             if kernel is not None:
                 states[kernel_id] = getattr(kernel, "execution_state", "")
-        for kernel_id, state in states.items():
+        for kernel_id, execution_state in states.items():
             key = f"kernel:{kernel_id}"
-            if state == "busy" and key not in self.watcher.holds:
+            if execution_state == "busy" and key not in self.watcher.holds:
                 self.log.debug("kernel %s is busy (seen by the server)", kernel_id)
                 self.watcher.hold(key)
         for key in list(self.watcher.holds):
@@ -281,15 +282,28 @@ class KernelActivity:
         msg_type = msg["header"]["msg_type"]
         key = f"kernel:{kernel_id}"
         if msg_type == "status":
-            state = session.unpack(msg["content"]).get("execution_state")
-            if state == "starting":
+            execution_state = session.unpack(msg["content"]).get("execution_state")
+            if execution_state == "starting":
                 self.watcher.release(key)
             elif parent_type in NOT_A_PERSON:
                 return
-            elif state == "busy":
+            elif execution_state == "busy":
                 self.watcher.hold(key)
-            elif state == "idle":
+            elif execution_state == "idle":
                 self.watcher.release(key)
             return
         if parent_type not in NOT_A_PERSON:
             self.watcher.touch(key)
+
+
+def watch_server(
+    server: Any, settings: dict[str, Any], watcher: IdleWatcher, log: logging.Logger
+) -> KernelActivity:
+    """Feed watcher from the server's requests (through the extension's settings, copied over
+    the web app's), terminals and kernels; the kernels' source, to close at the stop."""
+    kernels = KernelActivity(server.kernel_manager, watcher, log)
+    watcher.set_reconcile(kernels.reconcile)
+    settings["log_function"] = request_hook(watcher, settings["log_function"])
+    watcher.add_pull_source("terminal", terminal_source(server.web_app.settings))
+    server.event_logger.add_listener(schema_id=KERNEL_ACTIONS, listener=kernels.on_kernel_action)
+    return kernels

@@ -1,4 +1,7 @@
-"""Thin REST handlers: parse, authorize, call the app, answer JSON."""
+"""Thin REST handlers: parse, authorize, call the lifecycle (or the idle watcher), answer JSON.
+
+The URL table is at the bottom (`default_handlers`), built from protocol.py's routes.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +14,13 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
 from ..errors import InputsError, SessionError
+from ..protocol import AUTH_RESOURCE, HEARTBEAT, PAGE, RESUME, SAVED, STATUS, route
 from ..records import Reason
 from ..session.overrides import MAX_MESSAGE, clip, parse_resume, parse_saved_body
-from .status import State, changed_files
-
-AUTH_RESOURCE = "interactive"
-"""The resource every handler of the extension is authorized for."""
+from .lifecycle import Lifecycle
+from .notices import Notices
+from .page import PageHandler
+from .status import changed_files
 
 NO_TOKEN = (
     "missing or wrong token: send the header 'Authorization: token TOKEN' (the token is in the "
@@ -39,9 +43,18 @@ class InteractiveHandler(ExtensionHandlerMixin, APIHandler):
     auth_resource = AUTH_RESOURCE
 
     @property
-    def app(self) -> Any:
-        """The InteractiveApp serving this request."""
-        return self.extensionapp
+    def lifecycle(self) -> Lifecycle:
+        """The session's lifecycle (the InteractiveApp's)."""
+        app: Any = self.extensionapp
+        lifecycle: Lifecycle = app.lifecycle
+        return lifecycle
+
+    @property
+    def notices(self) -> Notices:
+        """The session's notifications (the InteractiveApp's)."""
+        app: Any = self.extensionapp
+        notices: Notices = app.notices
+        return notices
 
     def check_xsrf_cookie(self) -> None:
         """No token and no login: say so (403) before jupyter_server asks for an _xsrf field."""
@@ -69,21 +82,22 @@ class ResumeHandler(InteractiveHandler):
     @authorized
     def post(self) -> None:
         """Resume the task, optionally with input overrides {"inputs": {...}}."""
-        if self.app.state is not State.WAITING:
-            raise web.HTTPError(409, self.app.already())
-        context, _ = self.app.task_context()  # a broken context: no name checks, still resumable
+        lifecycle = self.lifecycle
+        if not lifecycle.open:
+            raise web.HTTPError(409, lifecycle.already())
+        context, _ = lifecycle.context()  # a broken context: no name checks, still resumable
         try:
             inputs, via = parse_resume(self.request.body, context)
         except InputsError as e:
             raise web.HTTPError(400, clip(str(e), MAX_MESSAGE)) from None
-        changes = changed_files(self.app.session)
+        changes = changed_files(lifecycle.session)
         try:
-            stopping = self.app.request_stop(Reason.RESUMED, inputs, via)
+            stopping = lifecycle.stop(Reason.RESUMED, inputs, via)
         except SessionError as e:
             self.log.error("resume refused: %s", e)
             raise web.HTTPError(500, str(e)) from None
         if not stopping:
-            raise web.HTTPError(409, self.app.already())
+            raise web.HTTPError(409, lifecycle.already())
         self.reply({"status": "resuming", "inputs": sorted(inputs), "changes": changes}, 202)
 
 
@@ -94,14 +108,14 @@ class HeartbeatHandler(InteractiveHandler):
     @authorized
     def get(self) -> None:
         """Report the idle state without counting as activity."""
-        self.reply(self.app.heartbeat())
+        self.reply(self.lifecycle.heartbeat())
 
     @web.authenticated
     @authorized
     def post(self) -> None:
         """Count as activity (a keep-alive) and report the idle state."""
-        self.app.watcher.touch("heartbeat")
-        self.reply(self.app.heartbeat())
+        self.lifecycle.watcher.touch("heartbeat")
+        self.reply(self.lifecycle.heartbeat())
 
 
 class StatusHandler(InteractiveHandler):
@@ -113,9 +127,9 @@ class StatusHandler(InteractiveHandler):
         """Report the status; ?client=ID marks a frontend that saves before a stop."""
         client = self.get_argument("client", "")
         if client:
-            self.app.saves.seen(client[:100])
-        self.reply(self.app.status())
-        self.app.notices.answered()  # the first answer out: the waiting notification may go
+            self.lifecycle.saves.seen(client[:100])
+        self.reply(self.lifecycle.status())
+        self.notices.answered()  # the first answer out: the waiting notification
 
 
 class SavedHandler(InteractiveHandler):
@@ -132,9 +146,20 @@ class SavedHandler(InteractiveHandler):
             body = parse_saved_body(self.request.body)
         except InputsError as e:
             raise web.HTTPError(400, clip(str(e), MAX_MESSAGE)) from None
-        if self.app.state != "stopping":
+        lifecycle = self.lifecycle
+        if not lifecycle.stopping:
             raise web.HTTPError(409, NOT_STOPPING)
-        if not self.app.saves.expects(body["client"]):
+        if not lifecycle.saves.expects(body["client"]):
             raise web.HTTPError(409, NOT_EXPECTED.format(clip(body["client"])))
-        self.app.saves.ack(body["client"], body["saved"], body["failed"])
-        self.reply({"state": self.app.state.value})
+        lifecycle.saves.ack(body["client"], body["saved"], body["failed"])
+        self.reply({"state": lifecycle.state.value})
+
+
+default_handlers = [
+    (rf"/{route(RESUME)}", ResumeHandler),
+    (rf"/{route(HEARTBEAT)}", HeartbeatHandler),
+    (rf"/{route(STATUS)}", StatusHandler),
+    (rf"/{route(SAVED)}", SavedHandler),
+    (rf"/{route(PAGE)}", PageHandler),
+]
+"""The extension's URL table (under the server's base URL)."""

@@ -8,22 +8,22 @@ no GET is activity (server/activity.py's request table).
 from __future__ import annotations
 
 import time
-from functools import partial
-from typing import Any
 
 from prometheus_client import Gauge
 
-from .idle import WALL_OFFSET
-from .status import State
-
-STATES = tuple(s.value for s in State)
+from ..protocol import STATUS, route
+from .idle import WALL_OFFSET, IdleWatcher
+from .lifecycle import IdleWarning, Lifecycle, Transition
+from .states import INITIAL, State
 
 STATE = Gauge(
-    "interactive_ext_state", "1 for the session's state (waiting, stopping), else 0", ["state"]
+    "interactive_ext_state",
+    "1 for the session's state (waiting, stopping, stopped), else 0",
+    ["state"],
 )
 SECONDS_UNTIL_IDLE_STOP = Gauge(
     "interactive_ext_seconds_until_idle_stop",
-    "seconds until the idle stop if nothing happens (GET /interactive/status's "
+    f"seconds until the idle stop if nothing happens (GET /{route(STATUS)}'s "
     "idle.seconds_remaining); -1 when none is due: a kernel is busy, or no idle stop is set",
 )
 LAST_ACTIVITY = Gauge(
@@ -38,30 +38,47 @@ WARNINGS_SENT = Gauge("interactive_ext_idle_warnings_sent", "idle warnings given
 MAX_IDLE = Gauge("interactive_ext_max_idle_seconds", "the idle timeout; 0: no idle stop")
 
 
-def seconds_until_idle_stop(app: Any) -> float:
+def seconds_until_idle_stop(watcher: IdleWatcher) -> float:
     """What the status says is left, or -1 without a deadline."""
-    left = app.watcher.state()["seconds_remaining"]
+    left = watcher.state()["seconds_remaining"]
     return -1.0 if left is None else float(left)
 
 
-def last_activity(app: Any) -> float:
+def last_activity(watcher: IdleWatcher) -> float:
     """The last activity as Unix time; now while a hold is open."""
-    if app.watcher.holds:
+    if watcher.holds:
         return time.time()
-    return float(app.watcher.last_activity + WALL_OFFSET)
+    return float(watcher.last_activity + WALL_OFFSET)
 
 
-def is_state(app: Any, state: str) -> float:
-    """1.0 if app is in state, else 0.0."""
-    return float(app.state == state)
+def set_state(state: State) -> None:
+    """1 for state, 0 for the others."""
+    for each in State:
+        STATE.labels(state=each.value).set(float(each is state))
 
 
-def bind(app: Any) -> None:
-    """Read the gauges from app at each scrape (the last app bound, one per server)."""
-    for state in STATES:
-        STATE.labels(state=state).set_function(partial(is_state, app, state))
-    SECONDS_UNTIL_IDLE_STOP.set_function(lambda: seconds_until_idle_stop(app))
-    LAST_ACTIVITY.set_function(lambda: last_activity(app))
-    OPEN_HOLDS.set_function(lambda: float(len(app.watcher.holds)))
-    WARNINGS_SENT.set_function(lambda: float(app.notices.warnings))
-    MAX_IDLE.set_function(lambda: float(app.max_idle_seconds))
+class Gauges:
+    """The lifecycle's listener that keeps the gauges (the last one bound, one per server)."""
+
+    def __init__(self, watcher: IdleWatcher) -> None:
+        """Read the idle clock from watcher at each scrape."""
+        SECONDS_UNTIL_IDLE_STOP.set_function(lambda: seconds_until_idle_stop(watcher))
+        LAST_ACTIVITY.set_function(lambda: last_activity(watcher))
+        OPEN_HOLDS.set_function(lambda: float(len(watcher.holds)))
+        MAX_IDLE.set(watcher.max_idle)
+        WARNINGS_SENT.set(0)
+        set_state(INITIAL)
+
+    def subscribe(self, lifecycle: Lifecycle) -> None:
+        """Listen to every state and to the warning."""
+        for state in State:
+            lifecycle.on(state, self.changed)
+        lifecycle.on(IdleWarning, self.warned)
+
+    def changed(self, change: Transition) -> None:
+        """The state gauge follows the state entered."""
+        set_state(change.state)
+
+    def warned(self, warning: IdleWarning) -> None:
+        """One more warning given."""
+        WARNINGS_SENT.inc()

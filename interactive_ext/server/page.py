@@ -14,7 +14,7 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerJinjaMixin, ExtensionHandlerMixin
 from tornado import web
 
-from .handlers import AUTH_RESOURCE
+from ..protocol import AUTH_RESOURCE, PAGE, route
 
 
 class PageHandler(ExtensionHandlerJinjaMixin, ExtensionHandlerMixin, JupyterHandler):
@@ -39,13 +39,13 @@ class PageHandler(ExtensionHandlerJinjaMixin, ExtensionHandlerMixin, JupyterHand
     def get(self) -> None:
         """Render the page from the current status (the page refreshes it by itself)."""
         app: Any = self.extensionapp
-        status: dict[str, Any] = app.status()
+        status: dict[str, Any] = app.lifecycle.status()
         self.write(
             self.render_template(
                 "interactive.html",
                 status=status,
                 status_json=script_json(status),
-                api=self.base_url + "interactive/",
+                api=f"{self.base_url}{route(PAGE)}/",
                 nonce=self.nonce,
                 as_json=json.dumps,  # shown as text: the template escapes it for HTML
             )

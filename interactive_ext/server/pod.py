@@ -4,7 +4,8 @@ With the `kubernetes` client (the `kubernetes` extra) and permission to patch it
 pod gets the annotations below and the label `interactive-ext/waiting=true` while the session
 waits, so that `kubectl get pods -l interactive-ext/waiting=true` lists the waiting sessions.
 Without the client or the permission, one line in the log says so; the session goes on. The
-calls run in a background thread, bounded by a timeout.
+calls run in a background thread, bounded by a timeout. A listener of the lifecycle: WAITING and
+every stop (STOPPING, with its reason) patch the pod.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from ..protocol import K8S_SA_DIR_ENV
-from ..session.reach import SA_DIR, pod
+from ..session.reaching import SA_DIR, pod
+from .lifecycle import Lifecycle, Transition
+from .states import State
 
 log = logging.getLogger("interactive_ext")
 
@@ -25,11 +28,11 @@ PREFIX = "interactive-ext/"
 TIMEOUT = 10.0
 
 
-def patch_body(state: str, port: int, deadline: str | None) -> dict[str, Any]:
-    """The merge patch of the pod's metadata for a session in state."""
+def patch_body(state: str, port: int, deadline: str | None, waiting: bool) -> dict[str, Any]:
+    """The merge patch of the pod's metadata: state is "waiting" or the stop's reason."""
     return {
         "metadata": {
-            "labels": {LABEL: "true" if state == "waiting" else None},
+            "labels": {LABEL: "true" if waiting else None},
             "annotations": {
                 PREFIX + "state": state,
                 PREFIX + "port": str(port),
@@ -54,7 +57,7 @@ def _api() -> Any:
     return kubernetes.client.CoreV1Api(kubernetes.client.ApiClient(config))
 
 
-def _patch(state: str, port: int, deadline: str | None, log: logging.Logger) -> None:
+def _patch(state: str, port: int, deadline: str | None, waiting: bool, log: logging.Logger) -> None:
     """Patch the pod now (in the background thread); one line if it cannot."""
     here = pod()
     if here is None:
@@ -75,7 +78,7 @@ def _patch(state: str, port: int, deadline: str | None, log: logging.Logger) -> 
         return
     try:
         api.patch_namespaced_pod(
-            name, namespace, patch_body(state, port, deadline), _request_timeout=TIMEOUT
+            name, namespace, patch_body(state, port, deadline, waiting), _request_timeout=TIMEOUT
         )
     except Exception as e:
         status = getattr(e, "status", None)
@@ -85,17 +88,41 @@ def _patch(state: str, port: int, deadline: str | None, log: logging.Logger) -> 
     log.info("pod %s/%s annotated: interactive-ext/state=%s", namespace, name, state)
 
 
-def annotate(
-    state: str, port: int, deadline: str | None, logger: logging.Logger | None = None
-) -> threading.Thread | None:
+def annotate(change: Transition, logger: logging.Logger | None = None) -> threading.Thread | None:
     """In a pod: patch it in the background, logging to logger (None elsewhere)."""
     if pod() is None:
         return None
+    waiting = change.state is State.WAITING
+    state = State.WAITING.value if waiting or change.reason is None else change.reason.value
+    deadline = change.idle_deadline if waiting else None
     thread = threading.Thread(
         target=_patch,
-        args=(state, port, deadline, logger or log),
+        args=(state, change.port, deadline, waiting, logger or log),
         name="interactive-pod",
         daemon=True,
     )
     thread.start()
     return thread
+
+
+class PodAnnotation:
+    """The lifecycle's listener that annotates the pod (a no-op outside Kubernetes)."""
+
+    def __init__(self, log: logging.Logger) -> None:
+        """Log to log."""
+        self.log = log
+        self.thread: threading.Thread | None = None
+
+    def subscribe(self, lifecycle: Lifecycle) -> None:
+        """Listen to WAITING and STOPPING."""
+        lifecycle.on(State.WAITING, self.changed)
+        lifecycle.on(State.STOPPING, self.changed)
+
+    def changed(self, change: Transition) -> None:
+        """Patch the pod with the state entered."""
+        self.thread = annotate(change, self.log)
+
+    def flush(self, timeout: float) -> None:
+        """Let the last patch finish, bounded: the server exits."""
+        if self.thread is not None:
+            self.thread.join(timeout)

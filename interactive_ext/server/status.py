@@ -1,14 +1,15 @@
 """The task and the state as GET /interactive/status shows them: the texts every view prints.
 
 The JupyterLab extension, the page at /interactive and `jupyter interactive-task list` print
-`summary` and `why` as the server writes them; only the countdown (`idle.seconds_remaining`,
-after `stops in`) is formatted by each view, since the extension's ticks every second.
+`summary` and `why` as the server writes them, the page and the CLI the countdown too
+(`idle.countdown`, after `stops in`); the JupyterLab extension formats it itself (format.ts's
+`clock`, the one other formatter), since its countdown ticks every second.
 """
 
 from __future__ import annotations
 
-import enum
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +20,10 @@ from ..session.changes import pending
 from ..session.definitions import SOURCE_ELSEWHERE
 from ..session.directory import Session
 from ..session.reading import file_problems
+from .states import State
 
 COUNTDOWN = "stops in"
 """The summary while the idle clock runs: each view appends the time left, as MM:SS."""
-
-
-class State(str, enum.Enum):
-    """The server's state: waiting for a resume, or stopping (the status's `state`)."""
-
-    WAITING = "waiting"
-    STOPPING = "stopping"
-
-    def __str__(self) -> str:
-        """The value, as the status shows it."""
-        return self.value
 
 
 def task_status(context: TaskContext, session: Session | None) -> dict[str, Any]:
@@ -94,15 +85,23 @@ def changed_files(session: Session | None) -> list[dict[str, Any]]:
         return [{"path": f"(cannot compare the sources: {e})", "added": 0, "removed": 0}]
 
 
+def clock(seconds: float) -> str:
+    """The countdown: `12:34` or `1:02:03` for a number of seconds (rounded up)."""
+    total = max(0, math.ceil(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes:02}:{secs:02}"
+
+
 def seconds_text(value: float) -> str:
     """A number of seconds as people write it: `120`, `1.5`."""
     return str(int(value)) if float(value).is_integer() else str(round(value, 1))
 
 
-def summary(state: str, reason: str | None, idle: dict[str, Any]) -> str:
+def summary(state: State, reason: Reason | None, idle: dict[str, Any]) -> str:
     """The state in a few words, as every view prints it; a countdown follows `stops in`."""
-    if state != "waiting":
-        return "resuming" if reason == Reason.RESUMED.value else "stopping"
+    if state in (State.STOPPING, State.STOPPED):
+        return "resuming" if reason is Reason.RESUMED else "stopping"
     holds = idle.get("holds") or []
     if any(h.startswith("kernel:") for h in holds):
         return "kernel busy"
@@ -113,14 +112,12 @@ def summary(state: str, reason: str | None, idle: dict[str, Any]) -> str:
     return COUNTDOWN
 
 
-def why(reason: str | None, max_idle: float) -> str | None:
+def why(reason: Reason | None, max_idle: float) -> str | None:
     """Why the server stops, as the final page says it; None while it waits."""
     if reason is None:
         return None
     return {
-        Reason.RESUMED.value: (
-            "Task resumed: this server has stopped; the task runs in its own process"
-        ),
-        Reason.IDLE.value: f"Stopped after {seconds_text(max_idle)} s without activity",
-        Reason.LIFETIME.value: "Stopped: the session reached its lifetime cap",
+        Reason.RESUMED: "Task resumed: this server has stopped; the task runs in its own process",
+        Reason.IDLE: f"Stopped after {seconds_text(max_idle)} s without activity",
+        Reason.LIFETIME: "Stopped: the session reached its lifetime cap",
     }.get(reason, "This server has stopped")

@@ -27,6 +27,7 @@ from ..session import kept
 from ..session.changes import common_root, keep_originals
 from ..session.definitions import SOURCE_ELSEWHERE
 from ..session.directory import Session
+from ..session.reaching import TaskNotices, reach_suffix
 from ..session.reading import outcome_of, saved_inputs
 from ..session.sources import snapshot
 from .context import describe_task, make_context, record_error
@@ -35,7 +36,6 @@ from .environment import environment_failure, exit_ok
 from .inputs import bind_inputs, call_with_inputs, declared_inputs, write_inputs
 from .loader import reload_function, source_root
 from .log import announce, ensure_logging
-from .notices import TaskNotices, reach_suffix
 from .parameters import convert
 from .patches import record_changes
 from .ranks import RankError, RankOutcome, World, detect_world, follow, start_leader

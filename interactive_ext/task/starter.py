@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..protocol import RESUME, route
 from ..records import ErrorRecord, Redefine, TaskContext
 from ..session.definitions import CELL_TAG, SOURCE_ELSEWHERE
 from .scripts import SCRIPTS
@@ -170,7 +171,7 @@ def build(
         "- `save_inputs(lr=0.5)` first stores overrides that the next resume uses;\n"
         "- the command line: `jupyter interactive-task resume`;\n"
         '- REST: `curl -X POST -H "Authorization: token $TOKEN" '
-        "-d '{\"inputs\": {}}' http://HOST:PORT/interactive/resume`.\n\n"
+        f"-d '{{\"inputs\": {{}}}}' http://HOST:PORT/{route(RESUME)}`.\n\n"
         'The next cell does nothing unless you set `RESUME = True` in it, so "Run All" never '
         "resumes by accident."
     )

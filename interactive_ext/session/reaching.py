@@ -1,8 +1,16 @@
-"""Notifications through Apprise: queued, sent by one background thread, each bounded in time.
+"""Reaching a person who is not looking: notifications, and the command that reaches the node.
 
+Notifications go through Apprise: queued, sent by one background thread, each bounded in time.
 Sending never blocks the caller (the server's event loop, its idle clock, the task): `send`
 only queues. A target that fails (unreachable, refused, a bad URL) is one warning in the log;
 the session goes on. Apprise is an optional extra, imported by the sending thread.
+
+A server on a cluster's node is reached with a command: inside a Kubernetes pod (its
+service-account folder is there), `kubectl port-forward` for this pod, namespace and port; in a
+Slurm job, `ssh -L` to the node. The task's log line and the notifications carry them.
+
+The server's messages (waiting, the idle warning, the stop) are server/notices.py's; the task
+process sends one itself (TaskNotices: a resumed run that failed, after the server stopped).
 """
 
 from __future__ import annotations
@@ -11,12 +19,15 @@ import logging
 import os
 import queue
 import re
+import socket
 import threading
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
-from ..protocol import NOTIFY_ENV
+from ..options import Options
+from ..protocol import K8S_SA_DIR_ENV, NOTIFY_ENV
 
 log = logging.getLogger("interactive_ext")
 
@@ -163,3 +174,92 @@ class Notifier:
                 title,
                 target.url(privacy=True).split("?", 1)[0],
             )
+
+
+# -- reaching the node ---------------------------------------------------------------
+
+SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def pod() -> tuple[str, str] | None:
+    """(namespace, pod name) when this runs in a Kubernetes pod, else None."""
+    folder = Path(os.environ.get(K8S_SA_DIR_ENV) or SA_DIR)
+    try:
+        namespace = (folder / "namespace").read_text().strip()
+    except OSError:
+        return None
+    name = os.environ.get("HOSTNAME") or socket.gethostname()  # a pod's hostname is its name
+    return (namespace or "default"), name
+
+
+def first_node(nodelist: str) -> str:
+    """The first host of a Slurm node list: 'gpu[03-05,7],cpu1' -> 'gpu03'."""
+    head = re.match(r"([^,\[]+)(?:\[([^\]]+)\])?", nodelist.strip())
+    if head is None:
+        return nodelist.strip()
+    prefix, ranges = head.group(1), head.group(2)
+    if not ranges:
+        return prefix
+    return prefix + re.split(r"[-,]", ranges)[0]
+
+
+def slurm_node() -> str | None:
+    """The node of this Slurm job step (SLURMD_NODENAME, else SLURM_JOB_NODELIST's first)."""
+    node = os.environ.get("SLURMD_NODENAME")
+    if node:
+        return node
+    nodelist = os.environ.get("SLURM_JOB_NODELIST") or os.environ.get("SLURM_NODELIST")
+    return first_node(nodelist) if nodelist else None
+
+
+def reach_commands(port: int, ip: str = "127.0.0.1") -> list[str]:
+    """The commands (zero, one or two) that forward port to a person's machine."""
+    commands = []
+    here = pod()
+    if here is not None:
+        namespace, name = here
+        commands.append(f"kubectl port-forward -n {namespace} pod/{name} {port}:{port}")
+    node = slurm_node()
+    if node is not None:
+        target = "127.0.0.1" if ip in ("127.0.0.1", "localhost", "0.0.0.0", "") else ip
+        commands.append(f"ssh -N -L {port}:{target}:{port} {node}")
+    return commands
+
+
+# -- the task process's own notification -----------------------------------------------
+
+FLUSH_AT_EXIT = 5.0
+"""At the end of the run, the longest the task waits for its notification to go out."""
+
+
+def reach_suffix(port: int, ip: str) -> str:
+    """' (reach it: CMD; CMD)' on a cluster node, else ''."""
+    commands = reach_commands(port, ip)
+    return f" (reach it: {'; '.join(commands)})" if commands else ""
+
+
+class TaskNotices:
+    """The task process's notifications (only a resumed run that failed)."""
+
+    def __init__(self, options: Options) -> None:
+        """Notify the options' URLs and $INTERACTIVE_EXT_NOTIFY's; nothing starts yet."""
+        self.notifier = Notifier(notify_urls(options.notify))
+        self.again = options.run_task_first or options.pause == "after"
+
+    def resumed_failed(self, qualname: str, error: BaseException) -> None:
+        """A resumed run raised: say so, and whether Jupyter starts again."""
+        what = f"{type(error).__name__}: {one_line(str(error))}"
+        then = (
+            "Jupyter starts again for it (a new waiting notification follows)"
+            if self.again
+            else "the task failed"
+        )
+        self.notifier.send(
+            f"{qualname}: the resumed run failed again on {socket.gethostname()}",
+            f"Error: {what}\n{then}",
+        )
+
+    def close(self) -> None:
+        """Let what is queued go out, bounded (the task is ending)."""
+        if self.notifier.enabled:
+            self.notifier.flush(FLUSH_AT_EXIT)
