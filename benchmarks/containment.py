@@ -124,7 +124,7 @@ def _fight(port: int, kernel_id: str, work: Path) -> list[Path]:
     return beats
 
 
-def _fighter_pids(beats: list[Path]) -> set[int]:
+def fighter_pids(beats: list[Path]) -> set[int]:
     """Live fighters (their command line names a beat file): none once the session ended."""
     names = {str(b).encode() for b in beats}
     found = set()
@@ -247,10 +247,10 @@ def _once(s: Settings, case: str, i: int) -> dict[str, Any]:
                 seconds = None if fought is None else max(seconds, fought)
             code = proc.popen.wait(30)
             leftovers = [p.name for p in (ready, *work.glob("jpserver-*")) if p.exists()]
-            left += len(_fighter_pids(beats))
+            left += len(fighter_pids(beats))
     finally:
         _kill_left(fds)
-        freeze_kill(lambda _children: _fighter_pids(beats))
+        freeze_kill(lambda _children: fighter_pids(beats))
     return {
         "case": case,
         "seconds": seconds,

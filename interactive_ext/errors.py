@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import traceback
+from typing import Any
+
 
 class IdleTimeout(RuntimeError):
     """Nobody resumed the task before the idle timeout (or the lifetime cap) stopped the server."""
@@ -61,3 +65,25 @@ def task_failure(exc: BaseException) -> bool:
     """Whether exc, raised by the task, is its own failure: an exception or its own
     KeyboardInterrupt (not SystemExit, not SIGINT, not a cancellation)."""
     return isinstance(exc, Exception) or own_interrupt(exc)
+
+
+MAX_TRACEBACK = 6000
+"""The most characters of one traceback written to a log (its first and last lines kept)."""
+
+
+def bounded_tracebacks() -> None:
+    """Every log record of this process formats its traceback in at most MAX_TRACEBACK
+    characters: a RecursionError's thousand frames never fill the log."""
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
+            text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+            if len(text) > MAX_TRACEBACK:
+                head, tail = text[: MAX_TRACEBACK // 3], text[-MAX_TRACEBACK // 2 :]
+                text = f"{head}\n... ({len(text)} characters of traceback left out) ...\n{tail}"
+            record.exc_text = text
+        return record
+
+    logging.setLogRecordFactory(factory)

@@ -126,7 +126,30 @@ def _destination(name: str, value: Any) -> str | None:
                 "[changes]', plus the filesystem's package such as s3fs or gcsfs); a local "
                 "folder needs nothing"
             )
+        _scheme(name, value)
     return value
+
+
+def _scheme(name: str, url: str) -> None:
+    """ValueError when fsspec knows no filesystem for url's scheme, or its package is missing
+    (found without importing it: s3fs and friends are slow to import)."""
+    import importlib.util
+
+    from fsspec.registry import known_implementations, registry
+
+    scheme = url.split("://", 1)[0].split("::")[-1]
+    known = known_implementations.get(scheme)
+    if scheme in registry:
+        return
+    if known is None:
+        raise ValueError(
+            f"{name}={url!r}: fsspec knows no {scheme}:// file system; use a local folder or a "
+            "URL such as s3://bucket/path, gs://bucket/path, memory://path"
+        )
+    top = str(known.get("class", "")).split(".")[0]
+    if top and importlib.util.find_spec(top) is None:
+        why = known.get("err") or f"install {top}"
+        raise ValueError(f"{name}={url!r}: {why} (pip install {top})")
 
 
 def _urls(name: str, value: Any) -> tuple[str, ...]:

@@ -32,6 +32,11 @@ def _pids() -> list[int]:
         return []
 
 
+def all_pids() -> list[int]:
+    """Every live pid (from /proc; empty where there is none)."""
+    return _pids()
+
+
 def process_table() -> dict[int, tuple[int, int, int]]:
     """pid -> (ppid, process group, session) of every live process, from one read of /proc."""
     table = {}

@@ -96,6 +96,10 @@ RANK_SECRET_ENV = "INTERACTIVE_EXT_RANK_SECRET"
 RANK_ADDR_ENV = "INTERACTIVE_EXT_RANK_ADDR"
 """A multi-process job: HOST:PORT where rank 0 tells the other ranks its outcome."""
 
+RANK_BIND_ENV = "INTERACTIVE_EXT_RANK_BIND"
+"""A multi-process job: the address rank 0's port binds to (default: the HOST the ranks connect
+to; 0.0.0.0 for every interface)."""
+
 NOTIFY_ENV = "INTERACTIVE_EXT_NOTIFY"
 """Apprise URLs (separated by spaces or newlines) notified of every session, besides `notify`."""
 

@@ -467,3 +467,380 @@ def test_children_that_fork_on_sigterm_or_refork_are_gone_within_2_s(run_task, t
         from interactive_ext.procs import freeze_kill
 
         freeze_kill(lambda _children: in_sessions(sids))
+
+
+# -- issue 27: deep bodies, planted kernel modules, the task's own children, the notebook ------
+
+
+@pytest.mark.parametrize("depth", [900, 65])
+def test_a_deeply_nested_body_is_a_400_and_a_short_log(run_task, depth):
+    """Finding 5 (issue 27): an untyped value nested 900 deep (or just past the bound) is a
+    400 naming the bound, the session waits, and server.log grows by less than 10 KB."""
+    task = "def task(x=None):\n    return {'x': x}\n"
+    proc, info = run_task(task)
+    log = Path(info["session_dir"]) / "server.log"
+    before = log.stat().st_size
+    body = b'{"inputs": {"x": ' + b"[" * depth + b"]" * depth + b"}}"
+    code, answer = raw_post(info["server_url"] + "interactive/resume", info["token"], body)
+    assert code == 400, answer[:500]
+    assert b"deep" in answer, answer
+    assert log.stat().st_size - before < 10_000, log.stat().st_size - before
+    assert waiting(info)
+    nested: Any = 1
+    for _ in range(30):
+        nested = [nested]
+    r = resume(info, {"inputs": {"x": nested}})
+    assert r.status == 202, r
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["x"] == nested
+
+
+def test_a_traceback_in_the_log_is_bounded():
+    """Finding 5 (issue 27): a RecursionError logged with its traceback takes a few KB."""
+    import io
+    import logging
+
+    from interactive_ext.errors import MAX_TRACEBACK, bounded_tracebacks
+
+    def a(n: int) -> int:
+        return b(n)
+
+    def b(n: int) -> int:
+        return a(n + 1)
+
+    stream = io.StringIO()
+    logger = logging.getLogger("i27-bounded")
+    logger.addHandler(logging.StreamHandler(stream))
+    previous = logging.getLogRecordFactory()
+    bounded_tracebacks()
+    try:
+        try:
+            a(0)
+        except RecursionError:
+            logger.exception("recursed")
+    finally:
+        logging.setLogRecordFactory(previous)
+    assert len(stream.getvalue()) < MAX_TRACEBACK + 500, len(stream.getvalue())
+    assert "RecursionError" in stream.getvalue()
+
+
+def planted(folder: Path, marks: Path, names: tuple[str, ...], owner: tuple[int, int]) -> None:
+    """Plant a module per name in folder, owned by owner: each writes a marker if imported."""
+    for name in names:
+        path = folder / f"{name}.py"
+        path.write_text(
+            f"open({str(marks / name)!r}, 'w').write(str(__import__('os').getpid()))\n"
+            "raise SystemExit('planted module ran')\n"
+        )
+        os.chown(path, *owner)
+
+
+KERNEL_CHECK = """
+import sys, interactive_ext, task
+from interactive_ext import load_inputs
+print(repr(sys.path[0]), interactive_ext.__file__, task.__file__, load_inputs())
+"""
+"""Run in a kernel: what comes first on sys.path, where the modules came from, the inputs."""
+
+
+def test_modules_planted_in_a_world_writable_notebook_dir_never_run_in_a_kernel(
+    run_task, tmp_path, other_user
+):
+    """Finding 2 (issue 27): ipykernel_launcher.py and interactive_ext.py planted by another
+    user in a notebook dir anyone can write: kernels start, import neither, still import the
+    task's own module (the folder comes last on sys.path), and the session resumes."""
+    nb = tmp_path / "nb"
+    nb.mkdir(exist_ok=True)
+    nb.chmod(0o777)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    marks.chmod(0o777)
+    planted(nb, marks, ("ipykernel_launcher", "interactive_ext", "runpy"), other_user)
+    proc, info = run_task()
+    server = ServerProcess(proc, info["port"], info["token"], Path(info["session_dir"]), Path())
+    for _ in range(2):  # a second kernel, as an auto-restart would start it
+        kernel = server.request("POST", "/api/kernels", body={"name": "python3"})
+        assert kernel.status == 201, kernel
+        msgs = execute(server, kernel.body["id"], KERNEL_CHECK)
+        out = "".join(m["content"].get("text", "") for m in msgs)
+        errors = [m["content"] for m in msgs if m["msg_type"] == "error"]
+        assert not errors, errors
+        first, package, module, inputs = out.split(" ", 3)
+        assert first.strip("'") not in ("", str(nb)), out
+        assert not package.startswith(str(nb)), out
+        assert module == str(nb / "task.py"), out
+        assert "'x': 1" in inputs, out
+    assert sorted(p.name for p in marks.iterdir()) == []
+    code, _out, err = finish(proc, info)
+    assert code == 0, err
+    assert sorted(p.name for p in marks.iterdir()) == []
+
+
+def test_a_starter_notebook_another_user_planted_is_never_opened(run_task, tmp_path, other_user):
+    """Finding 2 (issue 27): task-interactive.ipynb of another user in the notebook dir is
+    moved aside (or left alone): the session's notebook is the starter notebook we wrote."""
+    nb = tmp_path / "nb"
+    nb.mkdir(exist_ok=True)
+    nb.chmod(0o777)
+    trap = nb / "task-interactive.ipynb"
+    trap.write_text(json.dumps({"cells": [], "metadata": {"planted": True}, "nbformat": 4}))
+    os.chown(trap, *other_user)
+    proc, info = run_task()
+    notebook = Path(status(info).body["notebook"])
+    assert "planted" not in notebook.read_text() and "load_inputs" in notebook.read_text()
+    assert notebook.stat().st_uid == os.geteuid()
+    code, _out, err = finish(proc, info)
+    assert code == 0, err
+    assert "not opening" in err and "belongs to uid" in err, err
+
+
+@pytest.mark.parametrize("content", [b"", b"{not json"])
+def test_an_empty_or_unreadable_starter_notebook_is_replaced(run_task, tmp_path, content):
+    """Smaller findings (issue 27): a 0-byte notebook a full disk left, or a broken one, is set
+    aside with a one-line note and a readable starter notebook takes its place."""
+    nb = tmp_path / "nb"
+    nb.mkdir(exist_ok=True)
+    (nb / "task-interactive.ipynb").write_bytes(content)
+    proc, info = run_task()
+    notebook = Path(status(info).body["notebook"])
+    assert notebook == nb / "task-interactive.ipynb"
+    assert json.loads(notebook.read_text())["cells"]
+    code, _out, err = finish(proc, info)
+    assert code == 0, err
+    assert "is no readable notebook" in err, err
+
+
+def test_a_full_disk_leaves_no_empty_notebook(tmp_path, monkeypatch):
+    """Smaller findings (issue 27): a write that fails half way leaves no file of that name."""
+    from interactive_ext.records import TaskContext
+    from interactive_ext.task import starter
+
+    context = TaskContext(module="m", qualname="task", source_file="m.py")
+    real = os.fsync
+
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match="No space"):
+        starter.write_notebook(folder, context, None)
+    monkeypatch.setattr(os, "fsync", real)
+    assert list(folder.iterdir()) == []
+
+
+BEAT = """
+import sys, time
+while True:
+    open(sys.argv[1], "w").write(repr(time.time()))
+    time.sleep(0.05)
+"""
+"""A process that writes the time into its beat file (argv[1]) every 50 ms."""
+
+OWN_CHILDREN = """
+import os, subprocess, sys, time
+
+def task(end: str = "return", fork: str = "", beat: str = "", beats: str = ""):
+    subprocess.Popen([sys.executable, fork, beats + ".fork"])
+    subprocess.run(["sh", "-c", f"setsid {sys.executable} {beat} {beats}.setsid >/dev/null 2>&1 &"])
+    while not all(os.path.exists(f"{beats}.{kind}") for kind in ("fork", "setsid")):
+        time.sleep(0.02)  # both run
+    if end == "raise":
+        raise ValueError("the task failed after starting its children")
+    if end == "sleep":
+        time.sleep(120)
+    return end
+"""
+"""A task that starts a child forking on SIGTERM and a setsid grandchild, then ends as asked."""
+
+
+@pytest.mark.parametrize("end", ["return", "raise", "SIGTERM", "SIGINT"])
+def test_the_tasks_own_children_are_gone_within_2_s_of_its_end(run_task, tmp_path, end):
+    """Finding 4 (issue 27): a child of the task that forks on SIGTERM and a setsid grandchild
+    are gone within 2 s of the task's end, whether it returns, raises or gets a signal."""
+    fork, beat = tmp_path / "fork.py", tmp_path / "beat.py"
+    fork.write_text(containment.FIGHTERS["fork-on-term"])
+    beat.write_text(BEAT)
+    beats = tmp_path / "i27"
+    files = [Path(f"{beats}.fork"), Path(f"{beats}.setsid")]
+    proc, info = run_task(OWN_CHILDREN)
+    inputs = {"fork": str(fork), "beat": str(beat), "beats": str(beats)}
+    inputs["end"] = "sleep" if end.startswith("SIG") else end
+    try:
+        assert resume(info, {"inputs": inputs}).status == 202
+        if end.startswith("SIG"):
+            wait_for(lambda: all(time.time() - last_beat(b) < 0.5 for b in files), 60, "beats")
+            proc.send_signal(getattr(signal, end))
+        proc.communicate(timeout=60)
+        ended = time.time()
+        wait_for(
+            lambda: not containment.fighter_pids(files) or None,
+            10,
+            "the task's children to be gone",
+        )
+        gone = max(
+            time.time() if containment.fighter_pids(files) else 0, *(last_beat(b) for b in files)
+        )
+        print(f"{end}: exit {proc.returncode}, last beat {gone - ended:+.2f} s after the end")
+        assert gone - ended < 2.0
+        assert proc.returncode == {"return": 0, "raise": 1, "SIGTERM": 143, "SIGINT": 130}[end]
+    finally:
+        from interactive_ext.procs import freeze_kill
+
+        freeze_kill(lambda _children: containment.fighter_pids(files))
+
+
+def test_sigint_of_the_server_child_leaves_no_runtime_files(run_task, tmp_path):
+    """Smaller findings (issue 27): SIGINT to the server child with a kernel running: its
+    jpserver-PID.json, -open.html and the kernel's kernel-*.json are gone after the run."""
+    runtime = tmp_path / "runtime"
+    proc, info = run_task()
+    kernel = http("POST", info["server_url"] + "api/kernels", info["token"], {"name": "python3"})
+    assert kernel.status == 201, kernel
+    wait_for(lambda: list(runtime.glob("kernel-*.json")), 30, "the kernel's connection file")
+    os.kill(info["pid"], signal.SIGINT)
+    _out, err = proc.communicate(timeout=120)
+    left = sorted(p.name for p in runtime.iterdir() if p.name.startswith(("jpserver", "kernel")))
+    assert left == [], (left, err[-2000:])
+
+
+def test_list_removes_stale_kernel_files(tmp_path, private_tmpdir):
+    """Smaller findings (issue 27): `list` removes a kernel-*.json no live process names (an
+    hour old), keeps a fresh one (a kernel about to start)."""
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    stale, fresh = runtime / "kernel-stale.json", runtime / "kernel-fresh.json"
+    for path in (stale, fresh):
+        path.write_text("{}")
+    old(stale, days=1 / 24)
+    env = {**os.environ, "TMPDIR": str(private_tmpdir), "JUPYTER_RUNTIME_DIR": str(runtime)}
+    r = subprocess.run(
+        [str(BIN / "jupyter-interactive-task"), "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    assert not stale.exists() and fresh.exists()
+
+
+def test_options_without_a_token_is_an_empty_preflight_and_not_activity(run_task):
+    """Smaller findings (issue 27): OPTIONS answers 200 with no body and no token, as
+    docs/rest.md now says (a CORS preflight carries none), and does not move the idle clock."""
+    proc, info = run_task(TASK, "task.py", "--max-idle-seconds", "600")
+    before = http("GET", info["server_url"] + "interactive/heartbeat", info["token"]).body
+    for path in ("interactive/resume", "interactive/status", "interactive/heartbeat"):
+        req = urllib.request.Request(info["server_url"] + path, method="OPTIONS")
+        with urllib.request.urlopen(req, timeout=30) as r:
+            assert r.status == 200 and r.read() == b""
+    after = http("GET", info["server_url"] + "interactive/heartbeat", info["token"]).body
+    assert after["last_activity"] == before["last_activity"], (before, after)
+    rest = (Path(__file__).parent.parent / "docs" / "rest.md").read_text()
+    assert "`OPTIONS` on any endpoint is the exception" in rest
+    code, _out, err = finish(proc, info)
+    assert code == 0, err
+
+
+def test_save_changes_to_refuses_another_users_folder_and_link(shared_dir, other_user, tmp_path):
+    """Smaller findings (issue 27): the patch is not written into a folder others can change
+    nor through another user's link to our own folder; a private folder takes it."""
+    from interactive_ext.session.changes import Changes
+    from interactive_ext.task.patches import save
+
+    changes = Changes(task="task", root=str(tmp_path))
+    theirs = shared_dir / "theirs"
+    theirs.mkdir()
+    os.chown(theirs, *other_user)
+    mine = tmp_path / "mine"
+    mine.mkdir(mode=0o700)
+    link = shared_dir / "link"
+    link.symlink_to(mine)
+    os.lchown(link, *other_user)
+    for to in (shared_dir, theirs, link, shared_dir / "new" / "deeper"):
+        assert save(changes, str(to)) is None, to
+    assert list(theirs.iterdir()) == [] and list(mine.iterdir()) == []
+    assert not (shared_dir / "new").exists()
+    where = save(changes, str(mine))
+    assert where is not None and Path(where).parent == mine
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [("foo://bucket/x", "knows no foo:// file system"), ("oci://b/x", "pip install ocifs")],
+)
+def test_an_unknown_or_uninstalled_scheme_is_refused_at_start(tmp_path, url, words):
+    """Smaller findings (issue 27): --save-changes-to foo:// (or a scheme whose package is
+    missing) is refused at start in one line (exit 2), not warned about at the resume."""
+    (tmp_path / "t.py").write_text(TASK)
+    r = subprocess.run(
+        [str(BIN / "jupyter-interactive-task"), "run", "t.py:task", "--save-changes-to", url],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 2, r.stderr
+    assert words in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_rank_0_whose_other_rank_never_came_does_not_succeed(run_task):
+    """Finding 3 (issue 27): rank 0 of 2, resumed, its rank 1 never started: after waiting for
+    it (30 s) rank 0 exits 1 with one line saying so, not 0 with half the job done."""
+    from conftest import free_port
+
+    env = {"WORLD_SIZE": "2", "RANK": "0", "INTERACTIVE_EXT_RANK_SECRET": "s" * 32}
+    env["INTERACTIVE_EXT_RANK_ADDR"] = f"127.0.0.1:{free_port()}"
+    proc, info = run_task(TASK, "task.py", **env)
+    assert resume(info, {"inputs": {}}).status == 202
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err
+    assert "1 of the 1 other ranks never got rank 0's outcome" in err.splitlines()[-1], err
+    assert "Traceback" not in err, err
+
+
+def test_a_real_rank_1_finishes_while_64_strangers_hammer_rank_0s_port(run_task, tmp_path):
+    """Finding 3 (issue 27): two ranks run through the CLI; 64 connections hold rank 0's port
+    and come back as they are cut; rank 1, started during the flood, gets the resume's
+    overrides and both ranks exit 0 with the same result."""
+    import threading
+
+    from conftest import free_port
+    from test_rank_port import hammer
+
+    port = free_port()
+    env = {"WORLD_SIZE": "2", "INTERACTIVE_EXT_RANK_SECRET": "s" * 32}
+    env["INTERACTIVE_EXT_RANK_ADDR"] = f"127.0.0.1:{port}"
+    proc, info = run_task(TASK, "task.py", RANK="0", **env)
+    stop, count = threading.Event(), [0]
+    flood = threading.Thread(target=hammer, args=(port, stop, count), daemon=True)
+    flood.start()
+    rank1 = None
+    try:
+        wait_for(lambda: count[0] >= 64, 30, "the flood to hold 64 connections")
+        cmd = [str(BIN / "jupyter-interactive-task"), "run", "task.py:task"]
+        rank1 = subprocess.Popen(
+            cmd,
+            cwd=tmp_path / "nb",
+            env={**os.environ, "TMPDIR": info["session_dir"].rsplit("/", 1)[0], **env, "RANK": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        time.sleep(2)  # rank 1 connects during the flood
+        assert resume(info, {"inputs": {"x": 7}}).status == 202
+        out1, err1 = rank1.communicate(timeout=120)
+        out0, err0 = proc.communicate(timeout=120)
+    finally:
+        stop.set()
+        flood.join(10)
+        if rank1 is not None:
+            kill_tree(rank1)
+    assert rank1.returncode == 0, err1
+    assert proc.returncode == 0, err0
+    assert json.loads(out1) == json.loads(out0) == {"x": 7, "rate": 0.5, "name": "a"}
+    assert count[0] > 64  # strangers were cut and came back

@@ -81,9 +81,20 @@ def test_content_failure_shows_the_traceback(tmp_path: Path) -> None:
 
 def test_existing_file_is_never_overwritten(tmp_path: Path) -> None:
     mine = tmp_path / "train-interactive.ipynb"
+    work = json.dumps({"cells": [{"cell_type": "code", "source": "my work"}], "nbformat": 4})
+    mine.write_text(work)
+    assert write_notebook(tmp_path, context(tmp_path), None) == mine
+    assert mine.read_text() == work
+
+
+def test_a_file_that_is_no_notebook_is_moved_aside_not_lost(tmp_path: Path) -> None:
+    """Issue 27: an unreadable starter notebook is replaced; its bytes are kept next to it."""
+    mine = tmp_path / "train-interactive.ipynb"
     mine.write_text("my work")
     assert write_notebook(tmp_path, context(tmp_path), None) == mine
-    assert mine.read_text() == "my work"
+    assert json.loads(mine.read_text())["cells"]
+    (aside,) = tmp_path.glob("train-interactive.ipynb.refused-*")
+    assert aside.read_text() == "my work"
 
 
 def test_import_code_for_scripts_and_nested_names(tmp_path: Path) -> None:
@@ -203,3 +214,23 @@ def test_a_failure_shows_the_persons_frames_and_examples_use_the_tasks_parameter
     assert "nbfail.py" in trace and "decorator.py" not in trace and "run.py" not in trace
     results = [o["data"]["text/plain"] for o in outputs if o.get("output_type") == "execute_result"]
     assert any(r.startswith("<frame divide at") for r in results), results
+
+
+def test_a_foreign_notebook_that_cannot_be_moved_gets_ours_beside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 27: where the foreign file may not be moved (a sticky folder, as a user), ours is
+    written under a new name, the context names it, and the foreign file is never opened."""
+    theirs = tmp_path / "train-interactive.ipynb"
+    theirs.write_text('{"cells": []}')
+    theirs.chmod(0o666)  # writable by everyone
+    ctx = context(tmp_path)
+
+    def refuse(src: object, dst: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr("os.rename", refuse)
+    ours = write_notebook(tmp_path, ctx, None)
+    assert ours != theirs and ours.parent == tmp_path and ours.name.endswith(".ipynb")
+    assert json.loads(ours.read_text())["cells"] and theirs.read_text() == '{"cells": []}'
+    assert ctx.notebook == str(ours)

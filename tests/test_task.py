@@ -319,12 +319,13 @@ def test_existing_notebook_is_left_untouched(task: Callable[..., Task], tmp_path
     nb_dir = tmp_path / "nb0"
     nb_dir.mkdir()
     mine = nb_dir / "train-interactive.ipynb"
-    mine.write_text("my work")
+    work = '{"cells": [{"cell_type": "markdown", "source": "my work"}], "nbformat": 4}'
+    mine.write_text(work)
     before = mine.stat().st_mtime_ns
     t = task({}, max_idle_seconds=2, on_idle="resume")
     code, _, err = t.finish()
     assert code == 0, err
-    assert mine.read_text() == "my work" and mine.stat().st_mtime_ns == before
+    assert mine.read_text() == work and mine.stat().st_mtime_ns == before
     assert "keeping the existing notebook" in err
 
 

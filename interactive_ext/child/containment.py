@@ -24,9 +24,18 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
-from ..procs import Scan, alive, children_map, freeze_kill, stat_fields, tree, wait_gone
+from ..procs import (
+    Scan,
+    alive,
+    children_map,
+    descendants_of,
+    freeze_kill,
+    stat_fields,
+    tree,
+    wait_gone,
+)
 
 log = logging.getLogger("interactive_ext")
 
@@ -56,8 +65,15 @@ def subreaper() -> bool:
     return bool(value.value)
 
 
+_held = [0]
+"""How many own_tree scopes are open: the subreaper stays on until the last one ends."""
+
+
 def set_subreaper(on: bool) -> bool:
-    """Make this process a subreaper (or stop being one); False where that is not possible."""
+    """Make this process a subreaper (or stop being one, unless an own_tree holds it); False
+    where that is not possible."""
+    if not on and _held[0]:
+        return True
     ok = _prctl(PR_SET_CHILD_SUBREAPER, 1 if on else 0) == 0
     if not ok and on:
         log.warning(
@@ -144,6 +160,37 @@ def stop_tree(
         log.warning("killed %d processes started while the session stopped", len(killed - stray))
     reap(seen | killed)
     return sorted(seen | killed)
+
+
+@contextlib.contextmanager
+def own_tree(why: str = "the task ended") -> Iterator[None]:
+    """Every process started inside (however it detaches: this process is their subreaper) is
+    stopped at the end, as the kernels' trees are: SIGTERM, then frozen and killed.
+
+    In the main thread only: a task run in a worker thread (a Dask worker) shares its process
+    with other tasks, whose processes are not its own.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    since = now_ticks()
+    me = os.getpid()
+    was = subreaper()
+    set_subreaper(True)
+    _held[0] += 1
+
+    def started(children: dict[int, list[int]]) -> set[int]:
+        return {p for p in descendants_of([me], children) if (start_time(p) or -1) >= since}
+
+    try:
+        yield
+    finally:
+        left = started(children_map())
+        if left:
+            stop_tree(left, why=why, scan=started)
+        _held[0] -= 1
+        if not was:
+            set_subreaper(False)
 
 
 def reap_all() -> None:

@@ -362,7 +362,7 @@ class ServerProcess:
             containment.stop_tree(left, why="left by the Jupyter server", scan=self._orphans)
             containment.reap(orphans)
             known = set()
-        if self.proc.returncode is not None and self.proc.returncode < 0:
+        if self.proc.returncode is not None:  # a server that did not clean up (a signal)
             remove_server_files(self.proc.pid, files)
         if not self.was_subreaper:
             containment.set_subreaper(False)

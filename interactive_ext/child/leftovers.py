@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..procs import alive
+from ..procs import alive, all_pids
 from ..session.directory import runtime_dir
 
 log = logging.getLogger("interactive_ext")
@@ -49,8 +50,14 @@ def remove_server_files(server_pid: int, kernel_files: Iterable[Path] = ()) -> l
     return removed
 
 
+STALE_AFTER = 60.0
+"""Seconds a kernel connection file no process names must be old before it counts as stale (a
+server writes it before the kernel starts)."""
+
+
 def remove_stale_servers() -> list[Path]:
-    """Remove the runtime files of this user's Jupyter servers whose process is gone."""
+    """Remove the runtime files of this user's Jupyter servers whose process is gone, and the
+    kernel connection files that no live process names (their kernel is gone)."""
     removed: list[Path] = []
     for path in sorted(runtime_dir().glob("jpserver-*.json")):
         try:
@@ -59,4 +66,17 @@ def remove_stale_servers() -> list[Path]:
             continue  # being written, or not ours to read
         if isinstance(pid, int) and pid > 0 and not alive(pid):
             removed += remove_server_files(pid)
+    kernels = sorted(runtime_dir().glob("kernel-*.json"))
+    if kernels:
+        live = {str(f) for f in connection_files(all_pids())}
+        stale = [k for k in kernels if str(k) not in live and _age(k) > STALE_AFTER]
+        removed += remove_server_files(0, stale) if stale else []
     return removed
+
+
+def _age(path: Path) -> float:
+    """Seconds since path was last changed (0 when it is gone)."""
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return 0.0

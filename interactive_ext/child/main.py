@@ -17,10 +17,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..errors import bounded_tracebacks
 from ..procs import descendants, descendants_of
 from ..protocol import PARENT_PID_ENV, READY_FILE_ENV, SERVER_EXIT_CODES
 from . import containment, handover
 from . import skipped_imports as lean
+from .leftovers import connection_files, remove_server_files
 
 log = logging.getLogger("interactive_ext")
 
@@ -78,9 +80,12 @@ def _quick_exit() -> None:
         if code == 0:
             code = _reason_code() or 0
     with contextlib.suppress(Exception):
-        containment.stop_tree(descendants(os.getpid()), why="the server stopped", scan=_mine)
+        left = descendants(os.getpid())
+        files = connection_files(left)  # of kernels a signal left: their server did not stop them
+        containment.stop_tree(left, why="the server stopped", scan=_mine)
         containment.reap_all()
         _remove_ready()
+        remove_server_files(os.getpid(), files)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
@@ -92,6 +97,7 @@ def main() -> None:
     _exit_code = 1  # until the server has run: a broken install or hand-over is a failure
     atexit.register(_quick_exit)
     containment.set_subreaper(True)
+    bounded_tracebacks()
     parent = os.environ.pop(PARENT_PID_ENV, "")
     if parent.isdigit():
         containment.watch_exit(int(parent), _on_parent_gone, "interactive-parent-watch")

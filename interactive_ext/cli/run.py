@@ -331,6 +331,7 @@ def _run(args: argparse.Namespace) -> int:
         handover.start_early()
     from ..errors import EnvironmentFailure, IdleTimeout, ServerError
     from ..task.environment import exit_ok
+    from ..task.rank_port import RankError
 
     try:
         func, kwargs, options = prepare(args)
@@ -356,6 +357,8 @@ def _run(args: argparse.Namespace) -> int:
         return exits.fail(exits.ENVIRONMENT, str(e))
     except ServerError as e:
         return exits.fail(exits.SERVER, f"the Jupyter server failed: {e}")
+    except RankError as e:  # the job's ranks did not all get rank 0's outcome
+        return exits.fail(exits.TASK_FAILED, str(e))
     except Exception:
         traceback.print_exc()
         return exits.TASK_FAILED

@@ -3,7 +3,9 @@ config for a task's server (no news prompt)."""
 
 from __future__ import annotations
 
+import functools
 import json
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +22,18 @@ class PageHandler(ExtensionHandlerJinjaMixin, ExtensionHandlerMixin, JupyterHand
 
     auth_resource = AUTH_RESOURCE
 
+    @functools.cached_property
+    def nonce(self) -> str:
+        """This answer's script nonce (fresh for each request)."""
+        return secrets.token_urlsafe(18)
+
+    @property
+    def content_security_policy(self) -> str:
+        """Jupyter's policy, and only the page's own script runs (its nonce): no inline
+        handler, no script an input string could add."""
+        policy: str = super().content_security_policy
+        return f"{policy}; script-src 'nonce-{self.nonce}'; object-src 'none'; base-uri 'none'"
+
     @web.authenticated
     @authorized
     def get(self) -> None:
@@ -30,10 +44,27 @@ class PageHandler(ExtensionHandlerJinjaMixin, ExtensionHandlerMixin, JupyterHand
             self.render_template(
                 "interactive.html",
                 status=status,
-                status_json=json.dumps(status),
+                status_json=script_json(status),
                 api=f"{self.base_url}{route(PAGE)}/",
+                nonce=self.nonce,
+                as_json=json.dumps,  # shown as text: the template escapes it for HTML
             )
         )
+
+
+def script_json(value: Any) -> str:
+    """JSON that cannot end the <script> block it sits in, nor break a JS string: <, >, & and
+    the line separators U+2028/U+2029 as escapes (the page reads it with textContent)."""
+    text = json.dumps(value)
+    for char, escape in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
+        text = text.replace(char, escape)
+    return text
 
 
 NEWS_PLUGIN = "@jupyterlab/apputils-extension:announcements"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .atomic import atomic_write
+from .directory import unsafe
 
 FSSPEC_MISSING = (
     "fsspec is not installed: pip install 'interactive_ext[changes]' and the "
@@ -58,8 +59,17 @@ class Location:
         return os.path.join(self.root, name) if self.fs is None else f"{self.root}/{name}"
 
     def _local_dirs(self, name: str) -> None:
-        """Make the local folders down to name's folder, private (0700)."""
-        os.makedirs(os.path.dirname(self._inner(name)), mode=0o700, exist_ok=True)
+        """Make the local folders down to name's folder, private (0700), in folders that only
+        we (or root) can change all the way from `/`, as the session's own parents: no other
+        user's folder or link is followed (PermissionError)."""
+        folder = Path(os.path.dirname(self._inner(name)))
+        existing = next(p for p in (folder, *folder.parents) if p.exists() or p.is_symlink())
+        for check in (existing, folder):
+            if check == folder and not folder.exists():
+                os.makedirs(folder, mode=0o700, exist_ok=True)
+            why = unsafe(check)
+            if why is not None:
+                raise PermissionError(f"{check} {why}: another user could redirect what is written")
 
     def write_bytes(self, name: str, data: bytes, replace: bool = False) -> str:
         """Write a whole file (a new one unless replace); its path or URL."""

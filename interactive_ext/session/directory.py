@@ -62,6 +62,23 @@ def unsafe(folder: str | os.PathLike[str]) -> str | None:
     return None
 
 
+def shared(folder: str | os.PathLike[str]) -> str | None:
+    """Why another user could add a file to folder (a module a kernel would import), or None.
+
+    Stricter than unsafe() for the folder itself: a sticky folder such as /tmp still lets
+    anyone create new files in it.
+    """
+    try:
+        st = os.stat(folder)
+    except OSError as e:
+        return f"cannot be used ({e.strerror})"
+    if st.st_uid not in (0, os.geteuid()):
+        return f"belongs to uid {st.st_uid}"
+    if st.st_mode & 0o022:
+        return f"is writable by others (mode {stat.S_IMODE(st.st_mode):o})"
+    return unsafe(folder)
+
+
 def runtime_dir() -> Path:
     """Jupyter's runtime directory (jpserver-*.json, kernel-*.json), created private if missing."""
     from jupyter_core.paths import jupyter_runtime_dir

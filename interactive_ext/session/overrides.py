@@ -34,6 +34,9 @@ MAX_CLIENT = 100
 """The longest client id (a frontend sends a short random one)."""
 MAX_PATHS = 10_000
 """The most paths in one save report."""
+MAX_DEPTH = 64
+"""The deepest nesting of arrays and objects in a body: far below where any later step (the
+outcome record, pickle, a schema check) would recurse past Python's limit of 1000 frames."""
 
 
 def clip(text: str, limit: int = QUOTE) -> str:
@@ -114,17 +117,39 @@ def strict_json(text: str | bytes) -> Any:
     return json.loads(text, parse_constant=_no_constant, parse_float=_float, parse_int=_int)
 
 
+def _depth(data: Any) -> int:
+    """How deeply arrays and objects nest in data (0 for a scalar), without recursing."""
+    deepest, todo = 0, [(data, 1)]
+    while todo:
+        value, level = todo.pop()
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, list):
+            deepest = max(deepest, level)
+            if level > MAX_DEPTH:
+                break
+            todo.extend((v, level + 1) for v in value)
+    return deepest
+
+
 def _decode_body(body: bytes) -> Any:
-    """The JSON of a request body; InputsError when it is not JSON."""
+    """The JSON of a request body (nested at most MAX_DEPTH deep); InputsError otherwise."""
+    too_deep = InputsError(
+        f"the body nests arrays or objects more than {MAX_DEPTH} deep: send "
+        f'{{"inputs": {{...}}}} with values nested at most {MAX_DEPTH - 2} deep'
+    )
     try:
-        return strict_json(body)
+        data = strict_json(body)
     except InputsError:
         raise
     except RecursionError:
-        raise InputsError('the body is nested too deeply; send {"inputs": {...}}') from None
+        raise too_deep from None
     except (ValueError, UnicodeDecodeError) as e:
         why = clip(str(e), 200)
         raise InputsError(f'the body is not valid JSON ({why}); send {{"inputs": ...}}') from None
+    if _depth(data) > MAX_DEPTH:
+        raise too_deep
+    return data
 
 
 def parse_resume_body(body: bytes, context: TaskContext | None) -> dict[str, Any]:

@@ -7,27 +7,50 @@ input overrides; or stopped idle) it sends it down each connection. Both sides p
 the job's secret (INTERACTIVE_EXT_RANK_SECRET) with an HMAC over fresh nonces of the connection,
 and the outcome itself is HMAC-signed over both nonces, so nobody without the secret can read
 the overrides, forge an outcome or replay an old one. Only a verified outcome is unpickled.
+The exchange itself, and how it holds against a flood of strangers, is rank_port.py.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import hmac
 import logging
 import os
-import pickle
-import secrets
-import socket
-import struct
-import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import IdleTimeout
-from ..protocol import RANK_ADDR_ENV, RANK_SECRET_ENV
+from ..protocol import RANK_ADDR_ENV, RANK_BIND_ENV, RANK_SECRET_ENV
+from .rank_port import (
+    HANDSHAKE_TIMEOUT,
+    HELLO_TIMEOUT,
+    MAGIC,
+    MAX_HELLO,
+    MAX_PENDING,
+    NONCE,
+    SEND_GRACE,
+    Leader,
+    RankError,
+    RankOutcome,
+    join,
+    receive,
+)
+
+__all__ = [
+    "HANDSHAKE_TIMEOUT",
+    "HELLO_TIMEOUT",
+    "MAGIC",
+    "MAX_HELLO",
+    "MAX_PENDING",
+    "NONCE",
+    "RANK_ADDR_ENV",
+    "RANK_SECRET_ENV",
+    "SEND_GRACE",
+    "Leader",
+    "RankError",
+    "RankOutcome",
+    "World",
+]
 
 log = logging.getLogger("interactive_ext")
 
@@ -41,24 +64,6 @@ WORLD_VARIABLES = (
 
 CONNECT_TIMEOUT = 600.0
 """How long a rank other than 0 tries to reach rank 0 before it gives up, in seconds."""
-
-SEND_GRACE = 30.0
-"""How long rank 0 waits, at its end, for the outcome to reach the connected ranks (s)."""
-
-MAGIC = b"interactive-ext-rank/1"
-NONCE = 16
-MAX_FRAME = 1 << 30
-"""The largest outcome rank 0 sends (after both sides proved the secret)."""
-MAX_HELLO = 64
-"""The largest frame before authentication (a nonce and an HMAC are 48 bytes)."""
-HANDSHAKE_TIMEOUT = 5.0
-"""Seconds a connection has to prove the secret, in all."""
-MAX_PENDING = 64
-"""Connections that have not proved the secret yet; more are closed at once."""
-
-
-class RankError(RuntimeError):
-    """Rank 0 could not be reached, did not prove the secret, or ended without an outcome."""
 
 
 @dataclass(frozen=True)
@@ -128,132 +133,6 @@ def job_secret(env: Mapping[str, str] | None = None) -> bytes:
     return secret.encode()
 
 
-def _mac(secret: bytes, *parts: bytes) -> bytes:
-    return hmac.new(secret, b"|".join(parts), hashlib.sha256).digest()
-
-
-def _send(sock: socket.socket, data: bytes) -> None:
-    sock.sendall(struct.pack("!I", len(data)) + data)
-
-
-def _recv_exact(sock: socket.socket, n: int, deadline: float | None = None) -> bytes:
-    chunks = bytearray()
-    while len(chunks) < n:
-        if deadline is not None:  # the whole frame in time, not each byte
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("the handshake took too long")
-            sock.settimeout(left)
-        chunk = sock.recv(n - len(chunks))
-        if not chunk:
-            raise ConnectionError("rank 0 closed the connection")
-        chunks += chunk
-    return bytes(chunks)
-
-
-def _recv(sock: socket.socket, limit: int = MAX_FRAME, deadline: float | None = None) -> bytes:
-    (size,) = struct.unpack("!I", _recv_exact(sock, 4, deadline))
-    if size > limit:
-        raise ConnectionError(f"a message of {size} bytes is not one of ours")
-    return _recv_exact(sock, size, deadline)
-
-
-@dataclass
-class RankOutcome:
-    """What rank 0 tells the other ranks: resumed or not, its overrides, the idle message."""
-
-    resumed: bool
-    overrides: dict[str, Any] = field(default_factory=dict)
-    message: str = ""
-
-
-class Leader:
-    """Rank 0's side: accepts the other ranks and sends each of them the outcome once known."""
-
-    def __init__(self, secret: bytes, address: tuple[str, int]) -> None:
-        """Listen on address's port (every interface: the ranks may be on other nodes)."""
-        self.secret = secret
-        self.payload: bytes | None = None
-        self.decided = threading.Event()
-        self.senders: list[threading.Thread] = []
-        """The connections that proved the secret: the end waits for these only."""
-        self.pending = threading.BoundedSemaphore(MAX_PENDING)
-        self.listener = socket.create_server(("", address[1]), reuse_port=False)
-        self.listener.settimeout(None)
-        threading.Thread(target=self._accept, name="interactive-ranks", daemon=True).start()
-        log.info("rank 0: the other ranks learn the outcome on port %s", address[1])
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, peer = self.listener.accept()
-            except OSError:
-                return  # closed
-            if not self.pending.acquire(blocking=False):
-                log.warning(
-                    "closing a connection from %s: %d others are proving", peer, MAX_PENDING
-                )
-                conn.close()
-                continue
-            threading.Thread(target=self._serve, args=(conn, peer), daemon=True).start()
-
-    def _handshake(self, conn: socket.socket, peer: Any) -> tuple[bytes, bytes] | None:
-        """Both nonces once the peer proved the secret (tiny frames, HANDSHAKE_TIMEOUT); None."""
-        try:
-            conn.settimeout(HANDSHAKE_TIMEOUT)
-            deadline = time.monotonic() + HANDSHAKE_TIMEOUT
-            mine = secrets.token_bytes(NONCE)
-            _send(conn, MAGIC + mine)
-            answer = _recv(conn, MAX_HELLO, deadline)
-        except (OSError, ConnectionError, struct.error) as e:
-            log.warning("a connection from %s did not finish the handshake: %s", peer, e)
-            return None
-        finally:
-            self.pending.release()
-        theirs, proof = answer[:NONCE], answer[NONCE:]
-        if not hmac.compare_digest(proof, _mac(self.secret, b"rank", mine, theirs)):
-            log.warning("a connection from %s did not prove the job's secret", peer)
-            return None
-        self.senders.append(threading.current_thread())
-        return mine, theirs
-
-    def _serve(self, conn: socket.socket, peer: Any) -> None:
-        """One rank: the handshake, then the outcome (or a close when there is none)."""
-        with conn:
-            nonces = self._handshake(conn, peer)
-            if nonces is None:
-                return
-            mine, theirs = nonces
-            try:
-                conn.settimeout(None)
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-                self.decided.wait()
-                if self.payload is not None:
-                    tag = _mac(self.secret, b"outcome", theirs, mine, self.payload)
-                    _send(conn, tag + self.payload)
-            except (OSError, ConnectionError, struct.error) as e:
-                log.warning("a rank at %s left before the outcome: %s", peer, e)
-
-    def publish(self, outcome: RankOutcome) -> None:
-        """Send the outcome to every rank connected now or later (the first outcome only)."""
-        if not self.decided.is_set():
-            self.payload = pickle.dumps(outcome, protocol=5)
-            self.decided.set()
-
-    def close(self, grace: float = SEND_GRACE) -> None:
-        """Stop listening, let the outcome reach the ranks that proved the secret (up to grace
-        seconds); connections still in their handshake are not waited for.
-
-        A rank still waiting when there is no outcome sees its connection close.
-        """
-        self.decided.set()
-        with contextlib.suppress(OSError):
-            self.listener.close()
-        deadline = time.monotonic() + grace
-        for sender in list(self.senders):
-            sender.join(max(0.0, deadline - time.monotonic()))
-
-
 def start_leader(world: World) -> Leader | None:
     """Rank 0 of a multi-process job: the Leader; None for a single process."""
     if world.size <= 1 or world.rank != 0:
@@ -264,24 +143,33 @@ def start_leader(world: World) -> Leader | None:
         log.warning("rank 0 of %s processes cannot tell the others its outcome: %s", world.size, e)
         return None
     address = rank0_address()
+    bind = os.environ.get(RANK_BIND_ENV) or None
     try:
-        return Leader(secret, address)
+        return Leader(secret, address, expected=world.size - 1, bind=bind)
     except OSError as e:
         raise RankError(
-            f"rank 0 cannot listen on port {address[1]} for the other ranks ({e}); "
-            f"set {RANK_ADDR_ENV}=HOST:PORT to a free port in every rank"
+            f"rank 0 cannot listen on {bind or address[0]}:{address[1]} for the other ranks "
+            f"({e}); set {RANK_ADDR_ENV}=HOST:PORT to this host and a free port in every rank "
+            f"(or {RANK_BIND_ENV}=0.0.0.0 to listen on every interface)"
         ) from None
 
 
-def _connect(address: tuple[str, int], timeout: float) -> socket.socket:
-    """A connection to rank 0, retried until timeout (rank 0 may start later)."""
+def wait_for_rank0(world: World, timeout: float = CONNECT_TIMEOUT) -> RankOutcome:
+    """A rank other than 0: wait for rank 0's verified outcome (RankError if there is none).
+
+    Rank 0 not listening yet, or closing this connection in a flood of strangers: tried again
+    until timeout. A peer that is not rank 0 of this job: RankError at once.
+    """
+    secret, address = job_secret(), rank0_address()
+    log.info("rank %s of %s: waiting for rank 0's Jupyter session to end", world.rank, world.size)
     deadline = time.monotonic() + timeout
     delay = 0.05
     while True:
         try:
-            return socket.create_connection(address, timeout=30)
+            sock, nonces = join(address, secret, deadline - time.monotonic())
+            break
         except OSError as e:
-            if time.monotonic() > deadline:
+            if time.monotonic() + delay > deadline:
                 raise RankError(
                     f"rank 0 did not answer at {address[0]}:{address[1]} within {timeout:.0f} s "
                     f"({e}); is {RANK_ADDR_ENV} (or MASTER_ADDR/MASTER_PORT) the same in "
@@ -289,34 +177,7 @@ def _connect(address: tuple[str, int], timeout: float) -> socket.socket:
                 ) from None
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
-
-
-def wait_for_rank0(world: World, timeout: float = CONNECT_TIMEOUT) -> RankOutcome:
-    """A rank other than 0: wait for rank 0's verified outcome (RankError if there is none)."""
-    secret, address = job_secret(), rank0_address()
-    log.info("rank %s of %s: waiting for rank 0's Jupyter session to end", world.rank, world.size)
-    with _connect(address, timeout) as sock:
-        try:
-            hello = _recv(sock, MAX_HELLO)
-            if not hello.startswith(MAGIC) or len(hello) != len(MAGIC) + NONCE:
-                raise RankError(f"{address[0]}:{address[1]} is not rank 0 of an interactive task")
-            theirs, mine = hello[len(MAGIC) :], secrets.token_bytes(NONCE)
-            _send(sock, mine + _mac(secret, b"rank", theirs, mine))
-            sock.settimeout(None)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-            message = _recv(sock)
-        except (ConnectionError, OSError, struct.error) as e:
-            raise RankError(
-                f"rank 0 ended without an outcome ({e}): see rank 0's log; "
-                "or its secret differs from this rank's"
-            ) from None
-    tag, payload = message[:32], message[32:]
-    if not hmac.compare_digest(tag, _mac(secret, b"outcome", mine, theirs, payload)):
-        raise RankError("rank 0's outcome does not carry the job's secret: ignored")
-    outcome = pickle.loads(payload)
-    if not isinstance(outcome, RankOutcome):
-        raise RankError(f"rank 0 sent {type(outcome).__name__}, not an outcome")
-    return outcome
+    return receive(sock, secret, nonces)
 
 
 def follow(world: World, on_idle: str) -> dict[str, Any]:

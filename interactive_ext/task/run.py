@@ -2,44 +2,44 @@
 
 A plain task and an `async def` task are the same `TaskRun`: its rounds are one coroutine that
 awaits four waiting steps (calling the task, the server's readiness and exit, rank 0's outcome).
-`TaskRun` does them synchronously, driving the coroutine without an event loop; `AsyncTaskRun`
-(run_async.py) awaits them on the running loop, so serving never blocks it."""
+`TaskRun` does them synchronously without an event loop; `AsyncTaskRun` (run_async.py) awaits
+them on the running loop, so serving never blocks it. What the task starts ends with the run.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import signal
 from collections.abc import Callable, Coroutine
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ..child.launcher import ServerProcess, ServerSpec
+from ..child.containment import own_tree
+from ..child.launcher import ServerProcess
 from ..errors import IdleTimeout, task_failure
 from ..options import Options
-from ..protocol import CONTEXT, ERROR, OUTCOME, READY, RESULT, SAVED_INPUTS, SESSION_ENV
+from ..protocol import CONTEXT, ERROR, OUTCOME, RESULT, SAVED_INPUTS, SESSION_ENV
 from ..records import Outcome, Reason, Redefine
 from ..session import kept
 from ..session.changes import common_root, keep_originals
 from ..session.definitions import SOURCE_ELSEWHERE
 from ..session.directory import Session
-from ..session.reaching import TaskNotices, idle_message, reach_suffix
-from ..session.reading import outcome_of, saved_inputs
+from ..session.reaching import TaskNotices, idle_message
+from ..session.reading import saved_inputs
 from ..session.sources import snapshot
 from .context import describe_task, make_context, record_error
 from .direct import direct, running_directly, unwrap
-from .environment import environment_failure, exit_ok
+from .environment import exit_ok
 from .inputs import bind_inputs, call_with_inputs, declared_inputs, write_inputs
 from .loader import reload_function, source_root
-from .log import announce, ensure_logging
+from .log import ensure_logging
 from .parameters import convert
 from .park import park_at_end, park_now
 from .patches import record_changes
-from .ranks import RankOutcome, World, detect_world, follow, start_leader
-from .ray_registry import register
-from .signals import Interrupted, SignalState, catch_signals, own_interrupts
+from .ranks import RankError, RankOutcome, World, detect_world, follow, start_leader
+from .serving import ServerRounds
+from .signals import own_interrupts, term_unwinds
 
 log = logging.getLogger("interactive_ext")
 
@@ -56,7 +56,8 @@ def run_interactive(
     __tracebackhide__ = True  # IPython: a traceback shows the task, not the wrapper
     if running_directly() or os.environ.get(SESSION_ENV) or not options.enabled:
         return func(*args, **kwargs)
-    return run_to_end(TaskRun(func, options).main(args, kwargs))
+    with own_tree(), term_unwinds():
+        return run_to_end(TaskRun(func, options).main(args, kwargs))
 
 
 def run_to_end(coro: Coroutine[Any, Any, Any]) -> Any:
@@ -69,7 +70,7 @@ def run_to_end(coro: Coroutine[Any, Any, Any]) -> Any:
     raise RuntimeError("a synchronous task run suspended")
 
 
-class TaskRun:
+class TaskRun(ServerRounds):
     """One interactive run: the first run, the session, the server rounds and the resume."""
 
     def __init__(self, func: Callable[..., Any], options: Options) -> None:
@@ -92,21 +93,9 @@ class TaskRun:
         with direct(), own_interrupts():
             return invoke()
 
-    async def wait_ready(self, server: ServerProcess) -> Any:
-        """The server's ready info once it answers (None: it stopped first)."""
-        return server.wait_ready()
-
-    async def wait_exit(self, server: ServerProcess) -> int:
-        """The server child's exit code once it exits by itself."""
-        return server.wait()
-
     async def follow(self, world: World) -> dict[str, Any]:
         """A rank other than 0: rank 0's overrides once its session ends."""
         return follow(world, self.options.on_idle)
-
-    def signals(self) -> contextlib.AbstractContextManager[SignalState]:
-        """SIGTERM/SIGINT while the server runs: stop it first, then behave as the signal."""
-        return catch_signals()
 
     # -- the rounds -------------------------------------------------------------------------
 
@@ -131,11 +120,7 @@ class TaskRun:
             else:
                 if self.options.pause != "after":
                     return self.result[0]
-                log.info(
-                    "task %s succeeded; pause='after': starting Jupyter (load_result() has its "
-                    "result)",
-                    self.qualname,
-                )
+                log.info("task %s succeeded; pause='after': starting Jupyter", self.qualname)
         world = detect_world()
         if world.follows:  # only rank 0 of a multi-process job serves Jupyter
             overrides = await self.follow(world)
@@ -152,6 +137,8 @@ class TaskRun:
     async def rounds(self, ranks: Any) -> Any:
         """Serve until an outcome, run the task; again after a failure if asked."""
         self.ranks = ranks
+        if ranks is not None and runs_first(self.options):
+            ranks.expected = 0  # a rank whose first run succeeded never joins: not counted
         self.open_session()
         ok = served = False
         first: Callable[[], None] | None = self.prepare
@@ -200,26 +187,30 @@ class TaskRun:
         if self.context.redefine is Redefine.NOTEBOOK:
             log.warning("%s (%s)", SOURCE_ELSEWHERE, self.context.source_file)
 
-    def record_start(self) -> None:
-        """The inputs, the context and the sources' originals in the session."""
+    def record_start(self, describe: bool = True) -> None:
+        """The inputs, the context (unless describe is False) and the sources' originals."""
         self.context.unpicklable = write_inputs(self.session, self.inputs)
-        self.describe()
+        if describe:
+            self.describe()
         self.keep_originals()
 
     def prepare(self) -> None:
         """The session's files and the notebook, written while the server starts."""
         from .starter import write_notebook
 
-        self.record_start()
+        self.record_start(describe=False)
         error = frames = None
         if self.error is not None:
             from .capture import capture_frames  # imported at a failure only
 
             error = record_error(self.session, self.error)
             frames = capture_frames(self.session, self.error, self.options, self.inputs)
-        write_notebook(
+        notebook = write_notebook(
             self.notebook_dir, self.context, error, result=self.result is not None, frames=frames
         )
+        if self.last is not None:  # its URL names the notebook written (maybe a new name)
+            self.last.spec.notebook = notebook.name
+        self.describe()  # after the notebook: its name may have moved off a foreign file
 
     def keep_originals(self) -> None:
         """Copy the noted sources' bytes into the session, for the diffs of every resume."""
@@ -307,98 +298,15 @@ class TaskRun:
 
     def finish(self, served: bool, ok: bool) -> None:
         """post_execute, then remove the session after a success or keep it after a failure."""
-        if self.ranks is not None:
-            self.ranks.close()
+        missing = self.ranks.close() if self.ranks is not None else ""
         if served and self.options.post_execute is not None:
             self.options.post_execute()
         park_at_end(self, ok)
         self.notices.close()
-        kept.settle(self.session, ok, self.qualname)
+        kept.settle(self.session, ok and not missing, self.qualname)
+        if ok and missing:  # rank 0's success is not the job's: a rank never got the outcome
+            raise RankError(missing)
 
     def idle_message(self, reason: Reason) -> str:
         """The IdleTimeout message."""
         return idle_message(self.options, self.qualname, reason, kept.where(self.session))
-
-    # -- one server round -------------------------------------------------------------------
-
-    def spec(self) -> ServerSpec:
-        """What the server of this task is started with."""
-        root = source_root(self.context.module, self.context.source_file)
-        return ServerSpec(
-            session=self.session,
-            root_dir=str(self.notebook_dir),
-            options=self.options,
-            source_dirs=[root] if root else [],
-            notebook=Path(self.context.notebook or "").name or None,
-            token=self.last.token if self.last else None,
-            last_port=self.last.port if self.last else None,
-            convert=self.converter(),
-        )
-
-    def converter(self) -> Callable[[dict[str, Any]], Any] | None:
-        """What converts a resume's overrides for the server: the task's own conversion."""
-        return partial(convert, unwrap(self.func))
-
-    async def serve(self, while_starting: Callable[[], None] | None = None) -> Outcome:
-        """Start the server, wait for it to stop by itself, stop it; the recorded outcome."""
-        self.session.remove(OUTCOME, READY)
-        self.last = server = ServerProcess(self.spec())
-        code: int | None = None
-        with self.signals() as signals:
-            try:
-                code = await self.serve_until_exit(server, while_starting)
-            except Interrupted:
-                pass
-            finally:
-                signals.armed = False  # a signal now is noted; the stop is not cut short
-                self.stop(server)
-        if signals.received is not None:
-            name = signal.Signals(signals.received).name
-            log.warning("got %s: stopped the Jupyter server and its kernels", name)
-            signals.reraise()
-        outcome = outcome_of(self.session, code)
-        if outcome is None:
-            raise server.error(f"the Jupyter server exited (code {code}) without a resume")
-        for doc in outcome.unsaved:
-            log.warning(
-                "a tab could not save %s before the stop: %s", doc.get("path"), doc.get("error")
-            )
-        return outcome
-
-    async def serve_until_exit(
-        self, server: ServerProcess, while_starting: Callable[[], None] | None
-    ) -> int:
-        """Spawn the server, do while_starting meanwhile, announce the URL, wait for the exit."""
-        try:
-            server.spawn()
-            if while_starting is not None:
-                while_starting()
-        except OSError as e:  # a read-only notebook_dir, a full disk: not the task's failure
-            raise environment_failure(e, self.session, self.notebook_dir) from None
-        info = await self.wait_ready(server)
-        registration = None
-        if info is not None:  # None: stopped (with an outcome) before it was seen answering
-            registration = register(
-                info, self.context.ref, self.session, self.options.max_idle_seconds
-            )
-            announce(
-                "Jupyter for task %s: %s (notebook %s)%s%s",
-                self.qualname,
-                server.hub_link + info.url,
-                self.context.notebook,
-                server.port_note,
-                reach_suffix(info.port, self.options.ip),
-            )
-        try:
-            return await self.wait_exit(server)
-        finally:
-            if registration is not None:
-                registration.close()
-
-    def stop(self, server: ServerProcess) -> None:
-        """Stop the server and its kernels; remove the ready file."""
-        try:
-            server.stop()
-        finally:
-            if self.options.ready_file:
-                Path(self.options.ready_file).unlink(missing_ok=True)

@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ..child.containment import own_tree
 from ..child.launcher import ServerProcess
 from ..options import Options
 from ..protocol import SESSION_ENV
@@ -25,7 +26,8 @@ async def run_interactive_async(
     __tracebackhide__ = True  # IPython: a traceback shows the task, not the wrapper
     if running_directly() or os.environ.get(SESSION_ENV) or not options.enabled:
         return await func(*args, **kwargs)
-    return await AsyncTaskRun(func, options).main(args, kwargs)
+    with own_tree():
+        return await AsyncTaskRun(func, options).main(args, kwargs)
 
 
 class AsyncTaskRun(TaskRun):

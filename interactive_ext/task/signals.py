@@ -126,3 +126,24 @@ def signals_as_exceptions() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
+def term_unwinds() -> Iterator[None]:
+    """SIGTERM raises Terminated (exit 143) where it would kill the process at once (its
+    default, in the main thread), so the task's processes are stopped on the way out."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def on_term(signum: int, frame: Any) -> NoReturn:
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)

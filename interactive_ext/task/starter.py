@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import re
+import stat
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -240,19 +242,83 @@ def write_notebook(
     result: bool = False,
     frames: FramesRecord | None = None,
 ) -> Path:
-    """Write the starter notebook into notebook_dir unless a file of that name exists; its path."""
+    """Write the starter notebook into notebook_dir unless a usable file of that name exists
+    (a person's notebook is never overwritten); its path."""
     path = Path(notebook_dir) / notebook_name(context.qualname)
-    if path.exists():
-        log.info("keeping the existing notebook %s (never overwritten)", path)
-        return path
     nb = build(context, error, result, frames)
-    data = json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    data = json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False)
+    for _attempt in range(3):
+        why = _unusable(path)
+        if why is None:
+            log.info("keeping the existing notebook %s (never overwritten)", path)
+            return path
+        if why:
+            path = _set_aside(path, why)
+        if _link_new(path, data + "\n"):
+            log.info("wrote the starter notebook %s", path)
+            context.notebook = str(path)
+            return path
+    raise FileExistsError(f"{path} keeps appearing: another process writes it")
+
+
+def _unusable(path: Path) -> str | None:
+    """Why the notebook at path is not one to open ('' when there is none), or None if it is.
+
+    A link, a file of another user or one others can write may hold any code; an empty or
+    unreadable file (a full disk) is no notebook.
+    """
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        log.info("keeping the existing notebook %s (never overwritten)", path)
-        return path
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(data)
-    log.info("wrote the starter notebook %s", path)
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return ""
+    if not stat.S_ISREG(st.st_mode):
+        return "is not a regular file"
+    if st.st_uid != os.geteuid():
+        return f"belongs to uid {st.st_uid}"
+    if st.st_mode & 0o002:
+        return f"is writable by everyone (mode {stat.S_IMODE(st.st_mode):o})"
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as f:
+            cells = json.loads(f.read()).get("cells")
+    except (OSError, ValueError, AttributeError) as e:
+        return f"is no readable notebook ({type(e).__name__})"
+    return None if isinstance(cells, list) else "is no notebook (no cells)"
+
+
+def _set_aside(path: Path, why: str) -> Path:
+    """Move the file at path aside (path.refused-N); where that is not allowed, the path of
+    ours is a new name next to it. The path to write the starter notebook to."""
+    aside = path.with_name(f"{path.name}.refused-{uuid.uuid4().hex[:6]}")
+    try:
+        os.rename(path, aside)
+    except OSError:
+        fresh = path.with_name(f"{path.stem}-{uuid.uuid4().hex[:6]}{path.suffix}")
+        log.warning("not opening %s: it %s; the starter notebook is %s", path, why, fresh)
+        return fresh
+    log.warning("not opening %s: it %s; moved it to %s", path, why, aside.name)
     return path
+
+
+def _link_new(path: Path, data: str) -> bool:
+    """Write data to path atomically (a private file linked into place, never half written,
+    never over an existing file); False when a file of that name appeared meanwhile."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        except OSError:  # a file system without hard links: the same, with a short race
+            if os.path.lexists(path):
+                return False
+            os.replace(tmp, path)
+        return True
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)

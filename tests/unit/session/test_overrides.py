@@ -20,7 +20,7 @@ CONTEXT = TaskContext(module="m", qualname="train", parameters=["epochs", "lr"])
         (b'{"inputs": null}', "must be an object"),
         (b'{"inputs": [1]}', "must be an object"),
         (b'{"inputs": {"nope": 1}}', "unknown input(s) nope"),
-        (b'{"inputs": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
+        (b'{"inputs": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "more than 64 deep"),
     ],
 )
 def test_parse_resume_body_refuses_clearly(body: bytes, words: str) -> None:
