@@ -84,19 +84,12 @@ def _one_of(**meanings: str) -> Callable[[str, Any], str]:
 
 
 _on_idle = _one_of(fail="raise IdleTimeout", resume="run the task anyway")
-_on_failure = _one_of(
-    serve="start Jupyter on this machine",
-    park="park the session to park_to and end at once",
-)
+_on_failure = _one_of(serve="start Jupyter here", park="park to park_to and end at once")
+_after = _one_of(after="start Jupyter after the task succeeded; None: do not pause")
 
 
 def _pause(name: str, value: Any) -> str | None:
-    if value is not None and value not in PAUSE:
-        raise ValueError(
-            f"{name} must be None or 'after' (start Jupyter after the task succeeded), "
-            f"not {value!r}"
-        )
-    return value  # type: ignore[no-any-return]
+    return None if value is None else _after(name, value)
 
 
 def _token(name: str, value: Any) -> str | None:
@@ -118,14 +111,8 @@ def _path(name: str, value: Any) -> str | None:
 def _destination(name: str, value: Any) -> str | None:
     value = _path(name, value)
     if value and "://" in value and not value.startswith("file://"):
-        import importlib.util
-
-        if importlib.util.find_spec("fsspec") is None:
-            raise ValueError(
-                f"{name}={value!r} is a URL: it needs fsspec (pip install 'interactive_ext"
-                "[changes]', plus the filesystem's package such as s3fs or gcsfs); a local "
-                "folder needs nothing"
-            )
+        why = f"{name}={value!r} is a URL (a local folder needs nothing): it needs fsspec"
+        require("fsspec", "changes", f"{why} and the filesystem's package such as s3fs or gcsfs")
         _scheme(name, value)
     return value
 
@@ -171,15 +158,19 @@ def _urls(name: str, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def require_apprise(name: str) -> None:
-    """ValueError in one line when notifications are asked for and Apprise is not installed."""
+def require(module: str, extra: str, why: str) -> None:
+    """ValueError(why, then the install) when module is not installed (found, not imported)."""
     import importlib.util
 
-    if importlib.util.find_spec("apprise") is None:
-        raise ValueError(
-            f"{name} sends notifications through Apprise, which is not installed: "
-            "pip install 'interactive_ext[notify]'"
-        )
+    if importlib.util.find_spec(module) is None:
+        raise ValueError(f"{why}: pip install 'interactive_ext[{extra}]'")
+
+
+def require_apprise(name: str) -> None:
+    """ValueError in one line when notifications are asked for and Apprise is not installed."""
+    require(
+        "apprise", "notify", f"{name} sends notifications through Apprise, which is not installed"
+    )
 
 
 def _hub(name: str, value: Any) -> str | None:
@@ -189,13 +180,7 @@ def _hub(name: str, value: Any) -> str | None:
         raise ValueError(
             f"{name} must be a JupyterHub API URL like 'http://hub:8081/hub/api', not {value!r}"
         )
-    import importlib.util
-
-    if importlib.util.find_spec("jupyterhub") is None:
-        raise ValueError(
-            f"{name}={value!r}: the Hub's login needs jupyterhub (pip install "
-            "'interactive_ext[hub]')"
-        )
+    require("jupyterhub", "hub", f"{name}={value!r}: the Hub's login needs jupyterhub")
     return value.rstrip("/")
 
 
@@ -298,11 +283,8 @@ class Options:
         metavar="MB",
     )
     capture_library_frames: bool = option(
-        False,
-        _flag,
-        "also keep the locals of standard-library and site-packages frames at a failure",
+        False, _flag, "also keep the locals of library frames (stdlib, site-packages) at a failure"
     )
-
     save_changes_to: str | None = option(
         None,
         _destination,
@@ -312,7 +294,6 @@ class Options:
         "destination is a warning",
         metavar="DIR_OR_URL",
     )
-
     park_to: str | None = option(
         None,
         _destination,
@@ -337,7 +318,6 @@ class Options:
         type=float,
         metavar="MB",
     )
-
     notify: tuple[str, ...] = option(
         (),
         _urls,
@@ -348,11 +328,8 @@ class Options:
         metavar="URL",
     )
     notify_include_token: bool = option(
-        False,
-        _flag,
-        "put the token in the notifications' URL (default: they say where to find it)",
+        False, _flag, "put the token in the notifications' URL (default: they say where it is)"
     )
-
     hub: str | None = option(
         None,
         _hub,
@@ -386,10 +363,8 @@ class Options:
         value = os.environ.get(ENABLE_ENV, "").strip().lower()
         if not value:
             return self.enable
-        if value in ("1", "true", "yes", "on"):
-            return True
-        if value in ("0", "false", "no", "off"):
-            return False
+        if value in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return value in ("1", "true", "yes", "on")
         raise ValueError(
             f"{ENABLE_ENV}={value!r} is not valid: use 1 (interactive) or 0 (disabled)"
         )

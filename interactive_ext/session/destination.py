@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .atomic import atomic_write
-from .directory import unsafe
+from .ownership import unsafe
 
 FSSPEC_MISSING = (
     "fsspec is not installed: pip install 'interactive_ext[changes]' and the "
