@@ -234,7 +234,9 @@ def test_overrides_never_carry_a_value_with_no_json_form():
 def test_changes_in_a_kernel_are_those_a_resume_would_record(tmp_path, monkeypatch):
     from interactive_ext import changes
     from interactive_ext.protocol import SESSION_ENV
+    from interactive_ext.session.changes import Current
 
+    monkeypatch.setattr(Current, "changes", None)  # an in-process task run earlier sets it
     assert changes() is None  # not a session, not a resumed run
     (tmp_path / "t.py").write_text("a = 1\n")
     snap = {str(tmp_path / "t.py"): _stat(str(tmp_path / "t.py")) or []}
