@@ -1,32 +1,79 @@
-"""Shared fixtures: pytest-jupyter's in-process server, and real server subprocesses."""
+"""The pytest plugin of the suite (the root conftest.py loads it): pytest-jupyter's in-process
+server, real server subprocesses, the CLI run as a user runs it, task scripts, the markers."""
 
 from __future__ import annotations
 
-import contextlib
-import json
+import fcntl
 import os
-import signal
-import socket
 import subprocess
 import sys
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+import tempfile
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from benchmarks import common
-from benchmarks.common import wait_for
-from interactive_ext.procs import alive, descendants
 from interactive_ext.protocol import SESSION_ENV
+
+from .procs import free_port, kill_tree, wait_for
+from .scripts import Script, start_task
+from .servers import BIN, TOKEN, ServerProcess
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
-BIN = Path(sys.executable).parent
-TOKEN = "test-token-0123456789"
+MARKERS = {
+    "quick": "a fast test with no server or task process (the inner loop: `pytest -m quick`)",
+    "serial": "timing-sensitive (idle precision, the benchmarks' quick run, browser idle): runs "
+    "alone, while no other test runs",
+    "slow": "not quick although it uses no process fixture (it starts processes itself)",
+}
+
+
+LOCKS = tempfile.gettempdir()
+"""Where the run's lock lives (read at import, before a test moves TMPDIR)."""
+PROCESS_FIXTURES = {"start_server", "cli_run", "cli_env", "script", "reaper", "jp_fetch", "mounts"}
+"""Fixtures that start servers or processes: a test that uses none of them is `quick`."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the suite's markers."""
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `quick` the tests that start no server or process through a fixture, unless their
+    module says otherwise (`slow`); `serial` tests run in one xdist group."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        serial = item.get_closest_marker("serial") is not None
+        if serial:
+            item.add_marker(pytest.mark.xdist_group("serial"))
+        elif not fixtures & PROCESS_FIXTURES and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.quick)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    """Under xdist, a `serial` test runs alone: it holds the run's lock exclusively while every
+    other test holds it shared (a turnstile first, so the serial test is not starved)."""
+    worker = getattr(item.config, "workerinput", None)
+    if worker is None:
+        return (yield)
+    folder = Path(LOCKS) / f"interactive-ext-tests-{worker['testrunuid']}"
+    folder.mkdir(exist_ok=True)
+    serial = item.get_closest_marker("serial") is not None
+    with open(folder / "turnstile", "a") as turn, open(folder / "run", "a") as run:
+        fcntl.flock(turn, fcntl.LOCK_EX)
+        fcntl.flock(run, fcntl.LOCK_EX if serial else fcntl.LOCK_SH)
+        if not serial:
+            fcntl.flock(turn, fcntl.LOCK_UN)
+        try:
+            return (yield)
+        finally:
+            fcntl.flock(run, fcntl.LOCK_UN)
+            fcntl.flock(turn, fcntl.LOCK_UN)
 
 
 @pytest.fixture(autouse=True)
@@ -41,97 +88,36 @@ def private_tmpdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def kill_tree(proc: subprocess.Popen[Any], grace: float = 5.0) -> None:
-    """Stop proc and everything it started: SIGTERM, then SIGKILL after grace seconds."""
-    pids = descendants(proc.pid)
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
+def launch_server(folder: Path, n: int, flags: tuple[str, ...], ready: bool) -> ServerProcess:
+    """Start `jupyter server` with the extension, its session and root dirs and log in folder."""
+    session_dir = folder / f"session{n}"
+    session_dir.mkdir(mode=0o700)
+    root = folder / f"root{n}"
+    root.mkdir()
+    port = free_port()
+    log_path = folder / f"server{n}.log"
+    cmd = [
+        str(BIN / "jupyter"),
+        "server",
+        "--no-browser",
+        "--allow-root",
+        f"--port={port}",
+        "--port-retries=0",
+        f"--IdentityProvider.token={TOKEN}",
+        f"--ServerApp.root_dir={root}",
+        f"--InteractiveApp.session_dir={session_dir}",
+        *flags,
+    ]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    server = ServerProcess(proc, port, TOKEN, session_dir, log_path)
+    if ready:
         try:
-            proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    for pid in pids | descendants(proc.pid):
-        if alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-
-
-@dataclass
-class Response:
-    """An HTTP answer: status code and the JSON body (or text)."""
-
-    status: int
-    body: Any
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def http(
-    method: str, url: str, token: str | None = None, body: Any = None, raw: bytes | None = None
-) -> Response:
-    """One real HTTP request; never raises for an HTTP error status."""
-    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-    if data is None and method in ("POST", "PUT", "PATCH"):
-        data = b""
-    req = urllib.request.Request(url, data=data, method=method)
-    if token:
-        req.add_header("Authorization", f"token {token}")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            status, text, headers = r.status, r.read().decode(), dict(r.headers)
-    except urllib.error.HTTPError as e:
-        status, text, headers = e.code, e.read().decode(), dict(e.headers)
-    try:
-        return Response(status, json.loads(text) if text else None, headers)
-    except ValueError:
-        return Response(status, text, headers)
-
-
-@dataclass
-class ServerProcess:
-    """A `jupyter server` subprocess with the extension, as a user starts it."""
-
-    proc: subprocess.Popen[Any]
-    port: int
-    token: str
-    session_dir: Path
-    log_path: Path
-
-    @property
-    def url(self) -> str:
-        """The base URL."""
-        return f"http://127.0.0.1:{self.port}"
-
-    def request(self, method: str, path: str, token: bool = True, **kw: Any) -> Response:
-        """HTTP to this server, with the token unless token=False."""
-        return http(method, self.url + path, self.token if token else None, **kw)
-
-    def log(self) -> str:
-        """What the server wrote so far."""
-        return self.log_path.read_text(errors="replace")
-
-    def wait_exit(self, timeout: float) -> int:
-        """Wait for the server to exit by itself; its exit code."""
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"server still running after {timeout} s:\n{self.log()}") from None
-
-
-def _ready(server: ServerProcess) -> bool:
-    if server.proc.poll() is not None:
-        raise AssertionError(f"server exited with {server.proc.returncode}:\n{server.log()}")
-    try:
-        return server.request("GET", "/interactive/status").status == 200
-    except OSError:
-        return False
+            wait_for(server.answers, 60, "the server to answer")
+        except BaseException:
+            kill_tree(proc)
+            raise
+    return server
 
 
 @pytest.fixture
@@ -140,33 +126,8 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     started: list[ServerProcess] = []
 
     def start(*flags: str, ready: bool = True) -> ServerProcess:
-        n = len(started)
-        session_dir = tmp_path / f"session{n}"
-        session_dir.mkdir(mode=0o700)
-        root = tmp_path / f"root{n}"
-        root.mkdir()
-        port = free_port()
-        log_path = tmp_path / f"server{n}.log"
-        cmd = [
-            str(BIN / "jupyter"),
-            "server",
-            "--no-browser",
-            "--allow-root",
-            f"--port={port}",
-            "--port-retries=0",
-            f"--IdentityProvider.token={TOKEN}",
-            f"--ServerApp.root_dir={root}",
-            f"--InteractiveApp.session_dir={session_dir}",
-            *flags,
-        ]
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-            )
-        server = ServerProcess(proc, port, TOKEN, session_dir, log_path)
+        server = launch_server(tmp_path, len(started), flags, ready)
         started.append(server)
-        if ready:
-            wait_for(lambda: _ready(server), 60, "the server to answer")
         return server
 
     yield start
@@ -221,39 +182,22 @@ def cli_run(
     return start
 
 
-def run_cli(
-    env: dict[str, str], *args: str, cwd: Path | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    """Run `jupyter interactive-task ARGS` to completion, as a person runs it."""
-    return subprocess.run(
-        [str(BIN / "jupyter-interactive-task"), *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+@pytest.fixture
+def script(tmp_path: Path, reaper: list[subprocess.Popen[Any]]) -> Callable[..., Script]:
+    """Factory: run tmp_path/NAME with python; every process is killed at the end."""
+
+    def start(name: str, *args: str, env: dict[str, str] | None = None) -> Script:
+        ready = tmp_path / "ready.json"
+        full_env = {**os.environ, "READY_FILE": str(ready), "PYTHONUNBUFFERED": "1", **(env or {})}
+        full_env.pop("JUPYTER_TOKEN", None)
+        proc = start_task([sys.executable, str(tmp_path / name), *args], full_env, tmp_path)
+        reaper.append(proc)
+        return Script(proc, tmp_path, ready)
+
+    return start
 
 
-def read_ready(path: Path, proc: subprocess.Popen[str], timeout: float = 60) -> dict[str, Any]:
-    """The ready file of a run, once written; fail with the run's stderr if it exits first."""
-
-    def ready() -> dict[str, Any] | None:
-        if proc.poll() is not None:
-            err = proc.stderr.read() if proc.stderr else ""
-            raise AssertionError(f"run exited with {proc.returncode}: {err}")
-        try:
-            return json.loads(path.read_text())  # type: ignore[no-any-return]
-        except (OSError, ValueError):
-            return None
-
-    return wait_for(ready, timeout, "the ready file")  # type: ignore[no-any-return]
-
-
-def finish(proc: subprocess.Popen[str], timeout: float = 90) -> tuple[int, str, str]:
-    """Wait for a run to end: (exit code, stdout, stderr)."""
-    out, err = proc.communicate(timeout=timeout)
-    return proc.returncode, out, err
+# -- mounts ----------------------------------------------------------------------------------
 
 
 def mount_tmpfs(path: Path, options: str) -> None:
@@ -273,88 +217,3 @@ def mounts() -> Iterator[list[Path]]:
     yield points
     for point in points:
         subprocess.run(["umount", "-l", str(point)], capture_output=True)
-
-
-def open_terminal(server: ServerProcess) -> str:
-    """Open a terminal through the REST API; its name."""
-    r = server.request("POST", "/api/terminals")
-    assert r.status == 200, r
-    return str(r.body["name"])
-
-
-def type_in_terminal(
-    server: ServerProcess, name: str, text: str, until: str, timeout: float = 20
-) -> None:
-    """Type text into the terminal name, as a frontend does; return once its output shows until."""
-    common.type_in_terminal(server.port, server.token, name, text, until, timeout)
-
-
-def start_kernel(server: ServerProcess) -> str:
-    """Start a real ipykernel through the REST API (answered once the kernel runs); its id."""
-    r = server.request("POST", "/api/kernels", body={"name": "python3"})
-    assert r.status == 201, r
-    return str(r.body["id"])
-
-
-def execute(
-    server: ServerProcess, kernel_id: str, code: str, wait: bool = True, closing: bool = False
-) -> list[dict]:
-    """Run code in a kernel over its websocket, as a frontend does.
-
-    wait=True returns the IOPub messages once the kernel is idle again; wait=False returns as
-    soon as the kernel reports busy for this request (the cell keeps running). closing=True: the
-    cell stops the server, so a closed websocket ends the messages too.
-    """
-    import asyncio
-    import uuid
-
-    from tornado.httpclient import HTTPRequest
-    from tornado.websocket import websocket_connect
-
-    async def run() -> list[dict]:
-        url = f"ws://127.0.0.1:{server.port}/api/kernels/{kernel_id}/channels"
-        req = HTTPRequest(url, headers={"Authorization": f"token {server.token}"})
-        ws = await websocket_connect(req)
-        msg_id = uuid.uuid4().hex
-        msg = {
-            "header": {
-                "msg_id": msg_id,
-                "msg_type": "execute_request",
-                "username": "test",
-                "session": uuid.uuid4().hex,
-                "version": "5.3",
-                "date": "",
-            },
-            "parent_header": {},
-            "metadata": {},
-            "content": {
-                "code": code,
-                "silent": False,
-                "store_history": False,
-                "user_expressions": {},
-                "allow_stdin": False,
-                "stop_on_error": True,
-            },
-            "channel": "shell",
-            "buffers": [],
-        }
-        await ws.write_message(json.dumps(msg))
-        seen: list[dict] = []
-        try:
-            while True:
-                raw = await asyncio.wait_for(ws.read_message(), 60)
-                if raw is None and closing:
-                    return seen
-                assert raw is not None, "websocket closed"
-                reply = json.loads(raw)
-                if reply.get("parent_header", {}).get("msg_id") != msg_id:
-                    continue
-                seen.append(reply)
-                if reply["msg_type"] == "status":
-                    state = reply["content"]["execution_state"]
-                    if (state == "busy" and not wait) or state == "idle":
-                        return seen
-        finally:
-            ws.close()
-
-    return asyncio.run(run())

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ServerProcess, execute, http, kill_tree, wait_for
 
-from benchmarks import containment
+from harness import ServerProcess, execute, http, kill_tree, wait_for
+from harness.procs import FIGHTERS
 
 BIN = Path(sys.executable).parent
 
@@ -396,10 +396,9 @@ def test_clean_refuses_a_tmpdir_others_can_write(shared_dir, other_user):
 
 # -- 5: children that fight back ------------------------------------------------------------
 
-# the fighters of figure 11 (benchmarks/containment.py): fork on SIGTERM (the parent exits, the
+# the fighters of figure 11 (harness.procs.FIGHTERS): fork on SIGTERM (the parent exits, the
 # child goes on); re-fork every 20 ms (a new pid all the time, too fast for a scan of /proc: each
 # writes the time into its beat file, argv[1], instead)
-FIGHTERS = (containment.FIGHTERS["fork-on-term"], containment.FIGHTERS["refork"])
 MARKS = ("i22-fork-on-term", "i22-refork")
 
 FIGHT = """
@@ -430,7 +429,7 @@ def test_children_that_fork_on_sigterm_or_refork_are_gone_within_2_s(run_task, t
     """Finding 5: a process forking on SIGTERM and one re-forking every 20 ms, detached from a
     kernel, are gone within 2 s of the end of the session, however it ends."""
     beats = [tmp_path / f"{m}.beat" for m in MARKS]
-    specs = [(c, m, str(b)) for c, m, b in zip(FIGHTERS, MARKS, beats, strict=True)]
+    specs = [(c, m, str(b)) for c, m, b in zip(FIGHTERS.values(), MARKS, beats, strict=True)]
     proc, info = run_task()
     sids: set[int] = set()
     try:

@@ -11,8 +11,8 @@ import threading
 import time
 
 import pytest
-from conftest import free_port, wait_for
 
+from harness import free_port, wait_for
 from interactive_ext.task import ranks
 
 SECRET = b"s" * 32

@@ -7,16 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from scripts import (
-    script_fixture,  # noqa: F401 - the `script` fixture
-    write,
-)
 
+from harness import OPTS, write
 from interactive_ext.errors import ReloadError
 from interactive_ext.session.sources import check_sources, snapshot
 from interactive_ext.task.reloader import reload_changed
-
-OPTS = 'port=0, ready_file=os.environ["READY_FILE"], max_idle_seconds=120'
 
 TASK = f"""
 import json, os

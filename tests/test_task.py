@@ -15,21 +15,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import (
+
+from harness import (
+    Script,
     ServerProcess,
-    alive,
-    descendants,
     execute,
     free_port,
     http,
     kill_tree,
+    server_of,
     start_kernel,
+    start_task,
     wait_for,
 )
-from scripts import Script, server_of, start_task
-
 from interactive_ext import IdleTimeout, interactive
 from interactive_ext.options import Options
+from interactive_ext.procs import alive, descendants
 from interactive_ext.task.inputs import call_with_inputs
 from interactive_ext.task.loader import load_function
 from interactive_ext.task.run import run_interactive
@@ -72,7 +73,7 @@ class Task(Script):
     notebook_dir: Path = Path()
 
     def server(self, info: dict[str, Any]) -> ServerProcess:
-        """The task's server, for conftest's helpers."""
+        """The task's server, for the harness's helpers."""
         return server_of(info, self.proc)
 
 

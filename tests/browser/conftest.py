@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BIN, free_port, http, kill_tree, wait_for
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from harness import BIN, free_port, http, kill_tree, wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 BROWSER_TOKEN = "browser-token-0123456789"
@@ -51,7 +52,7 @@ class Served:
         return f"{self.base}/{path.lstrip('/')}?token={self.token}"
 
     def request(self, method: str, path: str, **kw: Any) -> Any:
-        """One authenticated HTTP request to the server (tests/conftest.py's http)."""
+        """One authenticated HTTP request to the server (the harness's http)."""
         return http(method, self.base + path, self.token, **kw)
 
     def heartbeat(self) -> dict[str, Any]:

@@ -1,0 +1,37 @@
+"""The test harness: helpers the tests and the benchmarks share (processes, ports, HTTP,
+kernels, servers, the CLI and task scripts run as a user runs them) and the suite's pytest
+plugin (`harness.plugin`, loaded by the root conftest.py). It imports neither tests/ nor
+benchmarks/."""
+
+from .kernels import Address, Endpoint, execute, open_terminal, start_kernel, type_in_terminal
+from .procs import HOST, free_port, kill_tree, wait_for
+from .scripts import Script, run_cell, server_of, start_task, write
+from .servers import BIN, OPTS, TOKEN, ServerProcess, finish, read_ready, run_cli
+from .web import Response, http
+
+__all__ = [
+    "BIN",
+    "HOST",
+    "OPTS",
+    "TOKEN",
+    "Address",
+    "Endpoint",
+    "Response",
+    "Script",
+    "ServerProcess",
+    "execute",
+    "finish",
+    "free_port",
+    "http",
+    "kill_tree",
+    "open_terminal",
+    "read_ready",
+    "run_cell",
+    "run_cli",
+    "server_of",
+    "start_kernel",
+    "start_task",
+    "type_in_terminal",
+    "wait_for",
+    "write",
+]
