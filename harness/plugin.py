@@ -23,17 +23,15 @@ from .servers import BIN, TOKEN, ServerProcess
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 MARKERS = {
-    "quick": "a fast test with no server or task process (the inner loop: `pytest -m quick`)",
+    "quick": "a fast test with no server or task process: every test under tests/unit/ and the "
+    "modules that say so (the inner loop: `pytest -m quick`)",
     "serial": "timing-sensitive (idle precision, the benchmarks' quick run, browser idle): runs "
     "alone, while no other test runs",
-    "slow": "not quick although it uses no process fixture (it starts processes itself)",
 }
-
-
+UNIT = Path(__file__).resolve().parent.parent / "tests" / "unit"
+"""The unit tests, one folder per folder of the package: quick, all of them."""
 LOCKS = tempfile.gettempdir()
 """Where the run's lock lives (read at import, before a test moves TMPDIR)."""
-PROCESS_FIXTURES = {"start_server", "cli_run", "cli_env", "script", "reaper", "jp_fetch", "mounts"}
-"""Fixtures that start servers or processes: a test that uses none of them is `quick`."""
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -43,15 +41,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark `quick` the tests that start no server or process through a fixture, unless their
-    module says otherwise (`slow`); `serial` tests run in one xdist group."""
+    """Mark `quick` the tests under tests/unit/; `serial` tests run in one xdist group."""
     for item in items:
-        fixtures = set(getattr(item, "fixturenames", ()))
-        serial = item.get_closest_marker("serial") is not None
-        if serial:
-            item.add_marker(pytest.mark.xdist_group("serial"))
-        elif not fixtures & PROCESS_FIXTURES and not item.get_closest_marker("slow"):
+        if UNIT in item.path.parents:
             item.add_marker(pytest.mark.quick)
+        if item.get_closest_marker("serial"):
+            item.add_marker(pytest.mark.xdist_group("serial"))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -79,8 +74,6 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
 @pytest.fixture(autouse=True)
 def private_tmpdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Session directories (kept after a failed task, by design) land in the test's tmp_path."""
-    import tempfile
-
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     monkeypatch.setenv("TMPDIR", str(tmp))

@@ -6,6 +6,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.quick  # reads files only: part of the inner loop
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "interactive_ext"
 TREES = ("interactive_ext", "harness", "benchmarks", "tests")
