@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,12 +51,18 @@ class ServerProcess:
 
     def answers(self) -> bool:
         """True once GET /interactive/status answers 200; AssertionError if the server exited."""
-        if self.proc.poll() is not None:
-            raise AssertionError(f"server exited with {self.proc.returncode}:\n{self.log()}")
-        try:
-            return self.request("GET", "/interactive/status").status == 200
-        except OSError:
-            return False
+        return answers(self.proc, self.url, self.token, self.log)
+
+
+def answers(proc: subprocess.Popen[Any], url: str, token: str, log: Callable[[], str]) -> bool:
+    """True once GET url/interactive/status answers 200; AssertionError with the log if proc
+    has exited."""
+    if proc.poll() is not None:
+        raise AssertionError(f"exited with {proc.returncode}:\n{log()}")
+    try:
+        return http("GET", f"{url}/interactive/status", token).status == 200
+    except OSError:
+        return False
 
 
 def run_cli(

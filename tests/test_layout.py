@@ -103,18 +103,7 @@ def import_graph() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
     for name, path in names.items():
         package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
-        found: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    parts = package.split(".")[: len(package.split(".")) - node.level + 1]
-                    base = ".".join([*parts, base] if base else parts)
-                for alias in node.names:
-                    full = f"{base}.{alias.name}"
-                    found.add(full if full in names else base)
-            elif isinstance(node, ast.Import):
-                found.update(a.name for a in node.names)
+        found = imported(path, package, names)
         graph[name] = {m for m in found if m in names and m != name}
     return graph
 
