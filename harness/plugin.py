@@ -25,11 +25,15 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 MARKERS = {
     "quick": "a fast test with no server or task process: every test under tests/unit/ and the "
     "modules that say so (the inner loop: `pytest -m quick`)",
-    "serial": "timing-sensitive (idle precision, the benchmarks' quick run, browser idle): runs "
-    "alone, while no other test runs",
+    "serial": "measures a timing closely (the idle timer's precision, the benchmarks' quick "
+    "run): under xdist, runs alone while no other test runs",
 }
-UNIT = Path(__file__).resolve().parent.parent / "tests" / "unit"
+TESTS = Path(__file__).resolve().parent.parent / "tests"
+UNIT = TESTS / "unit"
 """The unit tests, one folder per folder of the package: quick, all of them."""
+HEAVY = ("browser", "engines")
+"""Folders whose tests run one at a time under xdist (one group each): one chromium, one Ray or
+Dask cluster at a time is what 2 cores hold beside the other tests."""
 LOCKS = tempfile.gettempdir()
 """Where the run's lock lives (read at import, before a test moves TMPDIR)."""
 
@@ -41,12 +45,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark `quick` the tests under tests/unit/; `serial` tests run in one xdist group."""
+    """Mark `quick` the tests under tests/unit/; under xdist, `serial` tests run in one group,
+    and so do the tests of each HEAVY folder."""
     for item in items:
         if UNIT in item.path.parents:
             item.add_marker(pytest.mark.quick)
+        heavy = [name for name in HEAVY if TESTS / name in item.path.parents]
         if item.get_closest_marker("serial"):
             item.add_marker(pytest.mark.xdist_group("serial"))
+        elif heavy and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(heavy[0]))
 
 
 @pytest.hookimpl(wrapper=True)
