@@ -25,8 +25,8 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 MARKERS = {
     "quick": "a fast test with no server or task process: every test under tests/unit/ and the "
     "modules that say so (the inner loop: `pytest -m quick`)",
-    "serial": "measures a timing closely (the idle timer's precision, the benchmarks' quick "
-    "run): under xdist, runs alone while no other test runs",
+    "serial": "measures a timing closely (the idle timer's precision, a browser tab's idle stop, "
+    "the benchmarks' quick run): under xdist, runs alone while no other test runs",
 }
 TESTS = Path(__file__).resolve().parent.parent / "tests"
 UNIT = TESTS / "unit"
@@ -44,6 +44,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {text}")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark `quick` the tests under tests/unit/; under xdist, `serial` tests run in one group,
     and so do the tests of each HEAVY folder."""
