@@ -32,8 +32,8 @@ TESTS = Path(__file__).resolve().parent.parent / "tests"
 UNIT = TESTS / "unit"
 """The unit tests, one folder per folder of the package: quick, all of them."""
 HEAVY = ("browser", "engines")
-"""Folders whose tests run one at a time under xdist (one group each): one chromium, one Ray or
-Dask cluster at a time is what 2 cores hold beside the other tests."""
+"""Folders of tests/ whose tests run one at a time under xdist, on one worker each: one
+chromium, one Ray or Dask cluster at a time is what 2 cores hold beside the other tests."""
 LOCKS = tempfile.gettempdir()
 """Where the run's lock lives (read at import, before a test moves TMPDIR)."""
 
@@ -44,18 +44,25 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {text}")
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark `quick` the tests under tests/unit/; under xdist, `serial` tests run in one group,
-    and so do the tests of each HEAVY folder."""
+    """Mark `quick` the tests under tests/unit/."""
     for item in items:
         if UNIT in item.path.parents:
             item.add_marker(pytest.mark.quick)
-        heavy = [name for name in HEAVY if TESTS / name in item.path.parents]
-        if item.get_closest_marker("serial"):
-            item.add_marker(pytest.mark.xdist_group("serial"))
-        elif heavy and not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(heavy[0]))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under -n: the tests of each HEAVY folder go to one worker, one after the other; every
+    other test goes to whichever worker is free (xdist's `loadgroup` needs the pytest that
+    let it rename a test, which pytest 9 does not)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class HeavyFolders(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            folder = nodeid.split("/")[1] if nodeid.startswith("tests/") else ""
+            return folder if folder in HEAVY else nodeid
+
+    return HeavyFolders(config, log)
 
 
 @pytest.hookimpl(wrapper=True)
