@@ -20,10 +20,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from harness import wait_for
+
 from . import common
 from .common import Settings
-from .report import _dist, _med, _not_slower_row, _paired_ci, _ratio_row
-from .zero_copy import held_mib, memory_row
+from .probes import held_mib
+from .table import dist, med, memory_row, not_slower_row, paired_ci, ratio_row
+
+TITLE = "12. Capture at failure"
+"""The section of docs/benchmarks.md."""
 
 FAILURES = r"""
 import os, time
@@ -148,8 +153,9 @@ task()
 """
 )
 
-PAIRS = 15
-"""Paired capture/pickle.dump runs of the 1 GiB local in full mode (as figure 8's writes)."""
+PAIRS = 40
+"""Paired capture/pickle.dump runs of the 1 GiB local in full mode (as figure 8's writes): with
+15, a stall of the disk on either side left the interval of the median (0.997-1.312) undecided."""
 SMALL_PAIRS = 200
 """Paired runs of the small locals in full mode: a difference of microseconds in milliseconds."""
 URL_RUNS = 10
@@ -178,7 +184,7 @@ def _to_url(s: Settings, capture: bool) -> float:
                 raise RuntimeError(f"the task exited: {proc.tail()}")
             return (work / "ready.json").exists()
 
-        common.wait_for(ready, 120, what="the ready file")
+        wait_for(ready, 120, what="the ready file")
         failed = float((work / "failed_at").read_text())
         return (work / "ready.json").stat().st_mtime_ns / 1e9 - failed
 
@@ -208,10 +214,10 @@ def measure(s: Settings) -> dict[str, Any]:
             out.setdefault(key, []).append(_to_url(s, capture))
     s.say(
         "capture: small %s vs %s s; url %s vs %s s; 3-process PSS %s vs %s (none %s) MiB",
-        _med(out["small"]["ours"]),
-        _med(out["small"]["plain"]),
-        _med(out["url_capture"]),
-        _med(out["url_none"]),
+        med(out["small"]["ours"]),
+        med(out["small"]["plain"]),
+        med(out["url_capture"]),
+        med(out["url_none"]),
         out["pss3_ours"],
         out["pss3_plain"],
         out["pss3_none"],
@@ -225,7 +231,7 @@ def measure(s: Settings) -> dict[str, Any]:
 def rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
     """Figure 12 rows and notes."""
     table = [
-        _not_slower_row(
+        not_slower_row(
             "12 capture at failure, (a) 100 small locals over 10 frames: `capture_frames` vs raw "
             "`pickle.dump` of the same locals (one process, paired runs)",
             d["small"]["ours"],
@@ -233,13 +239,13 @@ def rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
             "ms",
             1000.0,
         ),
-        _not_slower_row(
+        not_slower_row(
             f"12 capture at failure, (b) a {d['mib']} MiB NumPy array local passed down 2 "
             "frames: `capture_frames` vs raw `pickle.dump` (one process, paired runs)",
             d["array"]["ours"],
             d["array"]["plain"],
         ),
-        _ratio_row(
+        ratio_row(
             "12 failure to ready URL, `run_task_first` task failing with (a): with the capture "
             "vs without",
             d["url_capture"],
@@ -253,13 +259,13 @@ def rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
             "`pickle.load` of the raw dump: ",
         ),
     ]
-    small = _med(d["small"]["ours"]) or 0.0
+    small = med(d["small"]["ours"]) or 0.0
     pairs = zip(d["small"]["ours"], d["small"]["plain"], strict=True)
-    low = _paired_ci([a / b for a, b in pairs if b])[1]
+    low = paired_ci([a / b for a, b in pairs if b])[1]
     notes = [
         ("(a) misses its target" if low > 1 else "(a)")
         + f": {small * 1000:.2f} ms against a raw `pickle.dump` of "
-        f"{(_med(d['small']['plain']) or 0.0) * 1000:.3f} ms. What the capture does beyond one "
+        f"{(med(d['small']['plain']) or 0.0) * 1000:.3f} ms. What the capture does beyond one "
         "`pickle.dump` is fixed work per frame and per local: each local pickled on its own (so "
         "one that does not pickle is a placeholder and the others are kept), the source line "
         "and the library check of each frame, the record of each local, and the atomic private "
@@ -280,7 +286,7 @@ def rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
         "starts, so it is hidden behind it unless it takes longer.",
         "Memory: sum of `Pss` of 3 live processes that each called `load_frames()` in the "
         "session (as a kernel does) and summed the array, minus 3 that imported the same "
-        f"modules only ({_dist(d['pss3_none'], 'MiB', 1, 0)}); the array is a copy-on-write "
+        f"modules only ({dist(d['pss3_none'], 'MiB', 1, 0)}); the array is a copy-on-write "
         "mapping of frames.pkl, its pages the page cache's, counted once across the 3.",
     ]
     return table, notes

@@ -22,6 +22,11 @@ if __package__ in (None, ""):  # run as the probe: python benchmarks/changes.py 
 
 from benchmarks import common
 from benchmarks.common import Settings
+from benchmarks.probes import wrapper_once
+from benchmarks.table import dist, med, row, verdict
+
+TITLE = "13. Keeping the changes: the start's snapshot, the resume's diff"
+"""The section of docs/benchmarks.md."""
 
 FILES = 2000
 PACKAGES = 20
@@ -105,7 +110,6 @@ def probe(tree: Path, runs: int) -> dict[str, Any]:
 
 def measure(s: Settings) -> dict[str, Any]:
     """The probe in a fresh interpreter, and the wrapper's startup (figure 1's clock)."""
-    from .startup import _wrapper_once
 
     work = common.tmpdir(s.work, "changes-")
     make_tree(work / "tree")
@@ -113,7 +117,7 @@ def measure(s: Settings) -> dict[str, Any]:
     out: dict[str, Any] = common.run_json(s.work, args, 600, "the probe")
     out["startup"] = []
     for i in range(s.runs):
-        run = _wrapper_once(s)
+        run = wrapper_once(s)
         out["startup"].append(run["seconds"])
         r = out["runs"][i]
         s.say(
@@ -132,28 +136,27 @@ def measure(s: Settings) -> dict[str, Any]:
 
 def rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
     """Figure 13 rows and notes."""
-    from .report import _dist, _med, _row, _verdict
 
     runs = d["runs"]
     start = [r["snapshot"] + r["keep_originals"] for r in runs]
-    startup = _med(d["startup"])
-    share = (_med(start) or 0) / startup if startup else None
+    startup = med(d["startup"])
+    share = (med(start) or 0) / startup if startup else None
     n = runs[0]["files"] if runs else 0
     table = [
-        _row(
+        row(
             f"13a keeping the sources at the start, {n} module files: snapshot (critical path) "
             "+ originals copied (while the server starts)",
-            f"{_dist(start, 'ms', 1e3, 1)} (snapshot "
-            f"{_dist([r['snapshot'] for r in runs], 'ms', 1e3, 1)})",
-            f"wrapper startup: {_dist(d['startup'])}",
+            f"{dist(start, 'ms', 1e3, 1)} (snapshot "
+            f"{dist([r['snapshot'] for r in runs], 'ms', 1e3, 1)})",
+            f"wrapper startup: {dist(d['startup'])}",
             f"{share:.1%}" if share is not None else "-",
             "< 5 % of startup",
-            _verdict(share < 0.05 if share is not None else None),
+            verdict(share < 0.05 if share is not None else None),
         ),
-        _row(
+        row(
             f"13b the diff at a resume, {runs[0]['changed'] if runs else '-'} of {n} files "
             "changed (stat all, read and diff the changed, patch text)",
-            _dist([r["diff"] for r in runs], "ms", 1e3, 1),
+            dist([r["diff"] for r in runs], "ms", 1e3, 1),
             "-",
             "-",
             "(informative: report)",
@@ -161,10 +164,10 @@ def rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
         ),
     ]
     notes = [
-        f"The originals file is {_med([r['archive_mb'] for r in runs]) or 0:.1f} MiB "
+        f"The originals file is {med([r['archive_mb'] for r in runs]) or 0:.1f} MiB "
         "(the bytes back to back plus a JSON index, 0600 in the session); the patch of 20 "
         f"files is "
-        f"{_med([r['patch_kb'] for r in runs]) or 0:.1f} KiB. Importing the tree itself took "
+        f"{med([r['patch_kb'] for r in runs]) or 0:.1f} KiB. Importing the tree itself took "
         f"{d['imported_seconds']:.2f} s, which the task pays with or without interactive_ext.",
         "The snapshot is one stat per module file; the copy runs in the task process while "
         "the server child starts, so on an idle machine it overlaps the startup rather than "

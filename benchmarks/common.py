@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import os
-import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.client import HTTPException
 from pathlib import Path
 from typing import Any
 
-from interactive_ext.procs import alive, descendants, stat_fields
+from harness import kill_tree
+from harness.web import http
+from interactive_ext.procs import stat_fields
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
@@ -27,7 +26,8 @@ PYTHON = sys.executable
 HOST = "127.0.0.1"
 TOKEN = "bench-token-0123456789abcdef"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-XSRF = "62656e6368"
+GRACE = 3.0
+"""Seconds a stopped process gets between SIGTERM and SIGKILL."""
 
 
 @dataclass
@@ -52,31 +52,7 @@ class Settings:
         print(f"[bench {time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
 
 
-# -- numbers ----------------------------------------------------------------------
-
-
-def summary(values: list[float | None]) -> dict[str, Any]:
-    """Median, min, max and count of the finite values (None = never / failed)."""
-    finite = [v for v in values if v is not None]
-    if not finite:
-        return {"n": 0, "median": None, "min": None, "max": None, "missing": len(values)}
-    return {
-        "n": len(finite),
-        "median": statistics.median(finite),
-        "min": min(finite),
-        "max": max(finite),
-        "missing": len(values) - len(finite),
-    }
-
-
 # -- ports, environments -----------------------------------------------------------
-
-
-def free_port() -> int:
-    """A TCP port free right now on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 def bench_env(work: Path) -> dict[str, str]:
@@ -194,31 +170,7 @@ def kill_all() -> None:
     """Kill every process tree the harness started that is still there."""
     for proc in STARTED:
         if proc.alive():
-            kill_tree(proc)
-
-
-def kill_tree(proc: Proc, grace: float = 3.0) -> None:
-    """Stop a process, its group and every descendant (kernels run in groups of their own)."""
-    pids = [proc.pid, *descendants(proc.pid)]
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            os.killpg(pid, signal.SIGTERM)
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and (proc.alive() or any(alive(p) for p in pids[1:])):
-        time.sleep(0.05)
-    for pid in pids:
-        if pid == proc.pid and not proc.alive():
-            continue
-        if pid != proc.pid and not alive(pid):
-            continue
-        with contextlib.suppress(OSError):
-            os.killpg(pid, signal.SIGKILL)
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.popen.wait(5)
+            kill_tree(proc.popen, GRACE)
 
 
 @contextlib.contextmanager
@@ -228,7 +180,7 @@ def running(cmd: list[str], env: dict[str, str], cwd: Path, log_path: Path) -> I
     try:
         yield proc
     finally:
-        kill_tree(proc)
+        kill_tree(proc.popen, GRACE)
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -266,28 +218,10 @@ def request(
     token: str | None = TOKEN,
     timeout: float = 5.0,
 ) -> tuple[int, Any]:
-    """One HTTP request to 127.0.0.1:port; (status, parsed JSON body or text)."""
-    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
-    try:
-        # Without a token (flytekit's token=''), POSTs need tornado's double-submit XSRF pair.
-        headers = (
-            {"Authorization": f"token {token}"}
-            if token
-            else {"Cookie": f"_xsrf={XSRF}", "X-XSRFToken": XSRF}
-        )
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        conn.request(method, path, body=data, headers=headers)
-        resp = conn.getresponse()
-        raw = resp.read()
-    finally:
-        conn.close()
-    try:
-        return resp.status, json.loads(raw) if raw else None
-    except ValueError:
-        return resp.status, raw.decode(errors="replace")
+    """One HTTP request to 127.0.0.1:port; (status, parsed JSON body or text). Without a token
+    (flytekit's token=''), it sends tornado's XSRF pair, as a page does."""
+    r = http(method, f"http://{HOST}:{port}{path}", token, body, timeout=timeout, xsrf=not token)
+    return r.status, r.body
 
 
 def wait_answer(proc: Proc, port: int, path: str = "/api", timeout: float = 60.0) -> float:
@@ -297,7 +231,7 @@ def wait_answer(proc: Proc, port: int, path: str = "/api", timeout: float = 60.0
         try:
             request(port, "GET", path, token=None, timeout=2.0)
             return time.monotonic()
-        except (ConnectionError, OSError, http.client.HTTPException):
+        except (OSError, HTTPException):
             pass
         if not proc.alive():
             raise RuntimeError(
@@ -308,155 +242,10 @@ def wait_answer(proc: Proc, port: int, path: str = "/api", timeout: float = 60.0
         time.sleep(0.005)
 
 
-def wait_for(predicate: Any, timeout: float, what: str = "", *, interval: float = 0.05) -> Any:
-    """Poll predicate until it returns a truthy value (returned); TimeoutError after timeout s.
-
-    The one poll-with-a-deadline of the benchmarks and the tests (tests/conftest.py imports it
-    from here: the benchmarks never import from tests/).
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout} s waiting for {what or predicate}")
-        time.sleep(interval)
-
-
-def type_in_terminal(
-    port: int, token: str, name: str, text: str, until: str, timeout: float = 30
-) -> None:
-    """Type text into terminal name over its websocket, as a frontend does; return once its
-    output shows until (tests/conftest.py uses it too)."""
-    import asyncio
-
-    from tornado.httpclient import HTTPRequest
-    from tornado.websocket import websocket_connect
-
-    async def run() -> None:
-        url = f"ws://{HOST}:{port}/terminals/websocket/{name}"
-        ws = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {token}"}))
-        try:
-            await ws.write_message(json.dumps(["stdin", text]))
-            while True:
-                msg = await ws.read_message()
-                if msg is None:
-                    raise RuntimeError("the terminal websocket closed")
-                if until in msg:
-                    return
-        finally:
-            ws.close()
-
-    asyncio.run(asyncio.wait_for(run(), timeout))
-
-
 def tmpdir(parent: Path, prefix: str) -> Path:
     """A fresh directory under parent."""
     parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
-
-
-# -- kernels ----------------------------------------------------------------------
-
-
-def start_kernel(port: int, token: str | None = TOKEN) -> str:
-    """Start a kernel over REST; its id (use kernel_session to wait until it answers)."""
-    status, model = request(port, "POST", "/api/kernels", body={"name": "python3"}, token=token)
-    if status != 201:
-        raise RuntimeError(f"POST /api/kernels answered {status}: {model}")
-    return str(model["id"])
-
-
-def _message(msg_type: str, content: dict[str, Any], session: str) -> dict[str, Any]:
-    """A Jupyter message for the kernel websocket (JSON protocol)."""
-    import uuid
-
-    return {
-        "header": {
-            "msg_id": uuid.uuid4().hex,
-            "username": "bench",
-            "session": session,
-            "msg_type": msg_type,
-            "version": "5.3",
-            "date": "",
-        },
-        "parent_header": {},
-        "metadata": {},
-        "content": content,
-        "channel": "shell",
-        "buffers": [],
-    }
-
-
-def kernel_session(
-    port: int,
-    kernel_id: str,
-    code: str | None = None,
-    before_execute: Any = None,
-    timeout: float = 60.0,
-    token: str | None = TOKEN,
-) -> dict[str, Any] | None:
-    """Over the kernel websocket: wait until the kernel answers, then run code (if any).
-
-    Returns once the cell has gone busy (wait_reply False) - the cell goes on running after
-    the websocket closes.
-    """
-    import asyncio
-    import uuid
-
-    from tornado.httpclient import HTTPRequest
-    from tornado.websocket import websocket_connect
-
-    async def until(ws: Any, msg_id: str, match: Any) -> dict[str, Any]:
-        while True:
-            raw = await ws.read_message()
-            if raw is None:
-                raise RuntimeError("the kernel websocket closed")
-            if isinstance(raw, bytes):
-                continue
-            msg = json.loads(raw)
-            if msg.get("parent_header", {}).get("msg_id") == msg_id and match(msg):
-                return dict(msg)
-
-    async def run() -> None:
-        url = f"ws://{HOST}:{port}/api/kernels/{kernel_id}/channels"
-        headers = {"Authorization": f"token {token}"} if token else {}
-        req = HTTPRequest(url, headers=headers, connect_timeout=timeout)
-        ws = await websocket_connect(req)
-        session = uuid.uuid4().hex
-        try:
-            info = _message("kernel_info_request", {}, session)
-            await ws.write_message(json.dumps(info))
-            await until(
-                ws, info["header"]["msg_id"], lambda m: m["msg_type"] == "kernel_info_reply"
-            )
-            if before_execute is not None:
-                before_execute()
-            if code is None:
-                return
-            content = {
-                "code": code,
-                "silent": False,
-                "store_history": True,
-                "user_expressions": {},
-                "allow_stdin": False,
-                "stop_on_error": True,
-            }
-            msg = _message("execute_request", content, session)
-            await ws.write_message(json.dumps(msg))
-            await until(
-                ws,
-                msg["header"]["msg_id"],
-                lambda m: (
-                    m["msg_type"] == "status" and m["content"].get("execution_state") == "busy"
-                ),
-            )
-        finally:
-            ws.close()
-
-    asyncio.run(asyncio.wait_for(run(), timeout))
-    return None
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -26,11 +26,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from interactive_ext.procs import freeze_kill
+from harness import Address, execute, free_port, start_kernel, type_in_terminal, wait_for
+from harness.procs import FIGHTERS, fighter_pids
+from interactive_ext.procs import alive, descendants, freeze_kill
 
 from . import common
 from .common import Settings
-from .startup import wrapper_cmd
+from .probes import wrapper_cmd
+from .table import dist, row, verdict
+
+TITLE = "11. Containment: nothing outlives the session"
+"""The section of docs/benchmarks.md."""
 
 TARGET = 2.0
 """Seconds from the end of the session to the last descendant gone (the issue's target)."""
@@ -46,28 +52,6 @@ os.system("nohup sleep {MARKS[2]} >/dev/null 2>&1 &")
 os.system("(sleep {MARKS[3]} &) &")
 """
 """Run in the kernel: four ways to leave the kernel's process tree."""
-
-FIGHTERS = {
-    "fork-on-term": """
-import os, signal, sys, time
-def again(*_):
-    if os.fork():
-        os._exit(0)
-signal.signal(signal.SIGTERM, again)
-while True:
-    open(sys.argv[1], "w").write(repr(time.time()))
-    time.sleep(0.05)
-""",
-    "refork": """
-import os, sys, time
-while True:
-    open(sys.argv[1], "w").write(repr(time.time()))
-    time.sleep(0.02)
-    if os.fork():
-        os._exit(0)
-""",
-}
-"""Processes that fight back: forks on SIGTERM; re-forks every 20 ms. argv[1]: the beat file."""
 
 FIGHT = """
 import subprocess, sys
@@ -92,7 +76,7 @@ def marked() -> set[int]:
         with contextlib.suppress(OSError):
             cmd = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
             mine = len(cmd) >= 2 and cmd[0] == b"sleep" and cmd[1].decode() in MARKS
-            if mine and common.alive(int(entry)):
+            if mine and alive(int(entry)):
                 found.add(int(entry))
     return found
 
@@ -102,7 +86,7 @@ def _terminal(port: int) -> None:
     status, model = common.request(port, "POST", "/api/terminals")
     if status != 200:
         raise RuntimeError(f"POST /api/terminals answered {status}: {model}")
-    common.type_in_terminal(port, common.TOKEN, model["name"], TERMINAL, "bgok", 30)
+    type_in_terminal(Address(port, common.TOKEN), model["name"], TERMINAL, "bgok", 30)
 
 
 def _beat(path: Path) -> float:
@@ -117,24 +101,11 @@ def _fight(port: int, kernel_id: str, work: Path) -> list[Path]:
     """Detach the fighters from the kernel; their beat files, once both beat."""
     beats = [work / f"{name}.beat" for name in FIGHTERS]
     specs = [(code, str(b)) for code, b in zip(FIGHTERS.values(), beats, strict=True)]
-    common.kernel_session(port, kernel_id, FIGHT.format(specs=specs))
-    common.wait_for(
+    execute(Address(port, common.TOKEN), kernel_id, FIGHT.format(specs=specs), wait=False)
+    wait_for(
         lambda: all(time.time() - _beat(b) < 0.5 for b in beats), 30, "the fighters", interval=0.02
     )
     return beats
-
-
-def fighter_pids(beats: list[Path]) -> set[int]:
-    """Live fighters (their command line names a beat file): none once the session ended."""
-    names = {str(b).encode() for b in beats}
-    found = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError):
-                cmd = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-                if names & set(cmd) and common.alive(int(entry)):
-                    found.add(int(entry))
-    return found
 
 
 def _fighters_gone(beats: list[Path], t0: float, timeout: float) -> float | None:
@@ -150,8 +121,8 @@ def _fighters_gone(beats: list[Path], t0: float, timeout: float) -> float | None
 def _build_tree(port: int, work: Path) -> tuple[set[int], list[Path]]:
     """A kernel and a terminal that detach processes; the detached pids, the fighters' beats."""
     before = marked()
-    kernel_id = common.start_kernel(port)
-    common.kernel_session(port, kernel_id, DETACH)
+    kernel_id = start_kernel(Address(port, common.TOKEN))
+    execute(Address(port, common.TOKEN), kernel_id, DETACH, wait=False)
     beats = _fight(port, kernel_id, work)
     _terminal(port)
 
@@ -159,7 +130,7 @@ def _build_tree(port: int, work: Path) -> tuple[set[int], list[Path]]:
         new = marked() - before
         return new if len(new) == len(MARKS) else None
 
-    return set(common.wait_for(all_started, 30, "the detached processes", interval=0.02)), beats
+    return set(wait_for(all_started, 30, "the detached processes", interval=0.02)), beats
 
 
 def _pidfds(pids: set[int]) -> dict[int, int]:
@@ -228,16 +199,16 @@ def _end(case: str, proc: common.Proc, port: int) -> None:
 def _once(s: Settings, case: str, i: int) -> dict[str, Any]:
     """One session ended by case ("kill" or "resume"); the time to the last process gone."""
     work = common.tmpdir(s.work, f"containment-{case}{i}-")
-    port = common.free_port()
+    port = free_port()
     ready = work / "ready.json"
     cmd = wrapper_cmd(work, port, "trivial", "--ready-file", str(ready))
     fds: dict[int, int] = {}
     beats: list[Path] = []
     try:
         with common.running(cmd, common.bench_env(s.work), work, work / "wrapper.log") as proc:
-            info = common.wait_for(lambda: _read_ready(ready), 90, "the ready file")
+            info = wait_for(lambda: _read_ready(ready), 90, "the ready file")
             detached, beats = _build_tree(port, work)
-            fds = _pidfds(common.descendants(proc.pid) | detached)
+            fds = _pidfds(descendants(proc.pid) | detached)
             names = sorted(_name(pid) for pid in fds)
             t0, wall0 = time.monotonic(), time.time()
             _end(case, proc, port)
@@ -281,3 +252,34 @@ def measure(s: Settings) -> dict[str, Any]:
                 run["exit_code"],
             )
     return {"target": TARGET, **out}
+
+
+# -- the report -----------------------------------------------------------------------
+
+
+def rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Figure 11 rows and notes: every run within the target, a run never done is a miss."""
+    rows = []
+    for key, label in (
+        ("kill", "11a containment: `kill -9` of the task process to the last process gone"),
+        ("resume", "11b containment: resume POST to the last process gone"),
+    ):
+        runs = [r["seconds"] for r in d[key]]
+        ok = bool(runs) and all(v is not None and v <= d["target"] for v in runs)
+        target = f"every run <= {d['target']} s"
+        rows.append(row(label, dist(runs), "-", "-", target, verdict(ok)))
+    first = (d["kill"] or d["resume"])[0]
+    codes = sorted({r["exit_code"] for r in d["kill"] + d["resume"]}, key=str)
+    notes = [
+        f"The tree (first run, {first['processes']} processes): {', '.join(first['names'])}; "
+        f"{first['detached']} of them detached from a kernel (`start_new_session=True, "
+        "env={}`, `setsid -f`, `nohup &`, a double fork) and a terminal (`nohup &`, "
+        "`setsid &`). Each is held by a pidfd; the clock stops when the last one is gone.",
+        f"Task exit codes: {codes} (-9: killed; 0: the task ran after the resume). A ready file "
+        f"left behind: {sum(r['ready_file_left'] for r in d['kill'] + d['resume'])} run(s).",
+        "Where the time goes: the server child's sweep sends SIGTERM, waits a grace of 1 s, then "
+        "SIGKILL (an interactive shell ignores SIGTERM); a resume adds the 0.2 s resume grace "
+        "and the server's own shutdown. A bare jupyter server has no reference figure: what "
+        "detached from it outlives it (docs/failure-modes.md).",
+    ]
+    return rows, notes

@@ -1,47 +1,66 @@
 """Figure 6: putting a NumPy array into the session, and getting it back in a kernel.
 
-Write: in a fresh process per run, the wrapper's own session write
-(`interactive_ext.inputs.write_inputs` into a new session directory) vs a raw
-`pickle.dump` of the same dict to a file in the same folder; alternated, files removed after
-each run and `os.sync()` before each (so neither side pays for the other's writeback); twice
-the usual number of runs, since a write of this size sometimes stalls for the disk.
+Write: paired as figure 8's writes are. One process makes the array once, then writes it
+INPUT_PAIRS times each way, alternating which side goes first: the wrapper's own session write
+(a new session directory and `interactive_ext.task.inputs.write_inputs`) vs a raw
+`pickle.dump` of the same dict to a file in the same folder. Before each write, every file
+written before is removed, `os.sync()` runs, and memory larger than the file is touched and
+freed (so neither side pays for the other's writeback, and both get pages the VM has backed).
 Read: in one ipykernel kernel whose environment names the session (as the provisioner gives
 it), `load_inputs()` vs a raw `pickle.load` of the same file, alternated.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
+from pathlib import Path
 from typing import Any
 
 from . import common
 from .common import Settings
+from .table import not_slower_row, ratio_row
+
+TITLE = "6. Inputs"
+"""The section of docs/benchmarks.md."""
 
 WRITE = r"""
-import json, pickle, sys, time
+import json, os, pickle, shutil, sys, time
 import numpy as np
 from pathlib import Path
-mode, folder, mb = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+from interactive_ext.session.directory import Session
+from interactive_ext.task.inputs import write_inputs
+folder, mb, pairs = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 inputs = {"data": np.ones(mb * 2**20 // 8, dtype=np.float64)}
-if mode == "session":
-    from interactive_ext.session.directory import Session
-    from interactive_ext.task.inputs import write_inputs
-    t0 = time.perf_counter()
-    session = Session.create(folder)
-    write_inputs(session, inputs)
-    dt = time.perf_counter() - t0
-    where = str(session.path)
-else:
-    t0 = time.perf_counter()
+
+def write(side):
+    if side == "session":
+        session = Session.create(folder)
+        write_inputs(session, inputs)
+        return str(session.path)
     with open(folder / "raw.pkl", "wb") as f:
         pickle.dump(inputs, f, protocol=pickle.HIGHEST_PROTOCOL)
-    dt = time.perf_counter() - t0
-    where = str(folder / "raw.pkl")
-print(json.dumps({"seconds": dt, "path": where}))
+    return str(folder / "raw.pkl")
+
+out, written = {"session": [], "raw": []}, []
+for i in range(pairs):
+    for side in ("session", "raw") if i % 2 == 0 else ("raw", "session"):
+        for path in written:  # no dirty page of another write is in flight
+            shutil.rmtree(path) if os.path.isdir(path) else os.unlink(path)
+        written.clear()
+        os.sync()
+        np.ones((mb + 256) * 2**20, dtype=np.uint8)  # touched, then freed
+        t0 = time.perf_counter()
+        written.append(write(side))
+        out[side].append(time.perf_counter() - t0)
+for path in written:
+    shutil.rmtree(path) if os.path.isdir(path) else os.unlink(path)
+out["paths"] = {side: write(side) for side in ("session", "raw")}  # for the loads
+print(json.dumps(out))
 """
+
+INPUT_PAIRS = 30
+"""Paired writes per side in full mode: a 256 MB write stalls now and then for the disk, on
+either side, so it takes this many for the interval of the paired median to decide."""
 
 LOAD = """
 import pickle, time
@@ -58,16 +77,11 @@ del _x
 """
 
 
-def _write(s: Settings, mode: str, folder: Any) -> dict[str, Any]:
-    """One write run in a fresh process."""
-    done = subprocess.run(
-        [common.PYTHON, "-c", WRITE, mode, str(folder), str(s.inputs_mb)],
-        env=common.bench_env(s.work),
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+def _writes(s: Settings, folder: Path) -> dict[str, Any]:
+    """The paired writes, in one fresh process."""
+    pairs = 2 if s.quick else INPUT_PAIRS
+    args = ["-c", WRITE, str(folder), str(s.inputs_mb), str(pairs)]
+    return dict(common.run_json(s.work, args, 1800, "the inputs writes"))
 
 
 def _load_in_kernel(s: Settings, session_dir: str, plain: str, runs: int) -> dict[str, Any]:
@@ -116,29 +130,50 @@ def _load_in_kernel(s: Settings, session_dir: str, plain: str, runs: int) -> dic
 
 def measure(s: Settings) -> dict[str, Any]:
     """Session write vs raw pickle.dump, then load_inputs() vs pickle.load in a kernel."""
-    out: dict[str, Any] = {"mb": s.inputs_mb, "session_write": [], "pickle_dump": []}
     folder = common.tmpdir(s.work, "inputs-")
-    keep: dict[str, str] = {}
-    for i in range(2 * s.runs):
-        for mode in ("session", "raw"):
-            # Each run starts with no dirty pages left by the one before: a 256 MB write that
-            # lands while the kernel flushes the previous one is throttled, whichever side it is.
-            os.sync()
-            run = _write(s, mode, folder)
-            out["session_write" if mode == "session" else "pickle_dump"].append(run["seconds"])
-            if i == 2 * s.runs - 1:
-                keep[mode] = run["path"]
-            elif mode == "session":
-                shutil.rmtree(run["path"], ignore_errors=True)
-            else:
-                common.Path(run["path"]).unlink(missing_ok=True)
-        s.say(
-            "inputs #%d: session write %.3f s, pickle.dump %.3f s",
-            i + 1,
-            out["session_write"][-1],
-            out["pickle_dump"][-1],
-        )
-    out.update(_load_in_kernel(s, keep["session"], keep["raw"], s.runs))
-    s.say("inputs: load_inputs %s, pickle.load %s", out["load_inputs"], out["pickle_load"])
-    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        runs = _writes(s, folder)
+        out: dict[str, Any] = {
+            "mb": s.inputs_mb,
+            "paired": True,
+            "session_write": runs["session"],
+            "pickle_dump": runs["raw"],
+        }
+        s.say("inputs: session write %s, pickle.dump %s", runs["session"], runs["raw"])
+        paths = runs["paths"]
+        out.update(_load_in_kernel(s, paths["session"], paths["raw"], s.runs))
+        s.say("inputs: load_inputs %s, pickle.load %s", out["load_inputs"], out["pickle_load"])
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     return out
+
+
+# -- the report -----------------------------------------------------------------------
+
+
+def rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Figure 6 rows and notes."""
+    mb = d["mb"]
+    label = f"6a put a {mb} MB NumPy array into the session (`write_inputs`) vs raw `pickle.dump`"
+    write = (
+        not_slower_row(f"{label} (one process, paired runs)", d["session_write"], d["pickle_dump"])
+        if d.get("paired")  # an older results.json: runs in a process each, not paired
+        else ratio_row(label, d["session_write"], d["pickle_dump"], limit=1.1)
+    )
+    rows = [
+        write,
+        ratio_row(
+            "6b `load_inputs()` of it in a kernel vs raw `pickle.load`",
+            d["load_inputs"],
+            d["pickle_load"],
+            limit=None,
+        ),
+    ]
+    notes = [
+        f"`from interactive_ext import load_inputs` in the kernel, timed once before the runs: "
+        f"{d.get('import_seconds', 0):.3f} s.",
+        "The session write is atomic: pickle.dump streams into a private (0600) temp file "
+        "in the session directory, which is then renamed into place; no fsync, as for the "
+        "plain pickle.dump.",
+    ]
+    return rows, notes

@@ -36,13 +36,21 @@ import os
 from pathlib import Path
 from typing import Any
 
+from harness import free_port, kill_tree, wait_for
+
 from . import common
 from .common import Settings
-from .report import _not_slower_row, _ratio_row
+from .probes import wrapper_cmd
+from .table import not_slower_row, ratio_row
+
+TITLE = "10. JupyterLab load time with the extension"
+"""The section of docs/benchmarks.md."""
 
 NOTEBOOK = "lab-load.ipynb"
 OURS = "interactive-ext"
-FULL_RUNS = 15  # per side, in rotated order
+FULL_RUNS = 30
+"""Loads per side in full mode, in rotated order: with 15, 10a's interval (0.977-1.082) was
+wider than its margin on a machine whose loads vary by a second."""
 SIDES = ["with", "without", "disabled"]
 
 READY_JS = """
@@ -114,15 +122,13 @@ def _start(s: Settings, side: str) -> tuple[common.Proc, int, Path]:
     import nbformat.v4 as nbf
     from nbformat import write
 
-    from .startup import wrapper_cmd
-
     work = common.tmpdir(s.work, f"lab-load-{side}-")
     nb = nbf.new_notebook(cells=[nbf.new_code_cell("x = 1\nx")])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     write(nb, str(work / NOTEBOOK))
     labext = _linked_labextensions(work, with_ours=side == "with")
     env = common.bench_env(work)
-    port = common.free_port()
+    port = free_port()
     if side == "with":
         config = {"LabApp": {"labextensions_path": [str(labext)]}}
         (work / "jupyter-config" / "jupyter_server_config.json").write_text(json.dumps(config))
@@ -143,7 +149,7 @@ def _close_sessions(port: int) -> None:
     _, sessions = common.request(port, "GET", "/api/sessions")
     for session in sessions or []:
         common.request(port, "DELETE", f"/api/sessions/{session['id']}", timeout=30)
-    common.wait_for(
+    wait_for(
         lambda: not common.request(port, "GET", "/api/kernels")[1], 30, "no kernel", interval=0.1
     )
 
@@ -215,7 +221,7 @@ def measure(s: Settings) -> dict[str, Any]:
     finally:
         pw.stop()
         for proc in procs:
-            common.kill_tree(proc)
+            kill_tree(proc.popen, common.GRACE)
     return {"runs": n, **runs}
 
 
@@ -226,13 +232,13 @@ def rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
     """Figure 10 rows and notes: judged on the raw times, run i paired with run i."""
     w, wo, off = d["with"], d["without"], d.get("disabled") or []
     rows = [
-        _not_slower_row(
+        not_slower_row(
             f"10a JupyterLab load: notebook rendered, kernel idle; with / without the extension "
             f"(runs rotated and paired, n={d['runs']} each)",
             [r["ready"] for r in w],
             [r["ready"] for r in wo],
         ),
-        _ratio_row(
+        ratio_row(
             "10b JupyterLab load: splash gone, notebook rendered (kernel not waited for)",
             [r["restored"] for r in w],
             [r["restored"] for r in wo],
@@ -241,7 +247,7 @@ def rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
     ]
     if off:
         rows.append(
-            _not_slower_row(
+            not_slower_row(
                 "10c the frontend alone: same server, `interactive-ext` on / disabled in "
                 "page_config (as 10a: kernel idle, runs paired)",
                 [r["ready"] for r in w],

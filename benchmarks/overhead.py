@@ -16,6 +16,10 @@ from typing import Any
 
 from . import common
 from .common import Settings
+from .table import dist, med, num, row, verdict
+
+TITLE = "4. Overhead when not interactive"
+"""The section of docs/benchmarks.md."""
 
 VARIANTS = {
     "pass": "pass",
@@ -85,3 +89,62 @@ def measure(s: Settings) -> dict[str, Any]:
     out["calls"] = _run_json(env, CALLS, str(number), str(repeat))
     s.say("overhead: import runs %d, calls %s", s.overhead_runs, out["calls"])
     return out
+
+
+# -- the report -----------------------------------------------------------------------
+
+
+def _import_row(
+    label: str, ours: list[float | None], plain: list[float | None], limit: float | None
+) -> str:
+    """A process start with an import vs `python -c pass`: the milliseconds it adds."""
+    extra = num(med(ours)) - num(med(plain))
+    target, judged = (
+        ("(informative)", "n/a")
+        if limit is None
+        else (f"< {limit * 1000:.0f} ms more", verdict(extra < limit))
+    )
+    cells = dist(ours, "ms", 1000, 1), dist(plain, "ms", 1000, 1), f"+{extra * 1000:.1f} ms"
+    return row(label, *cells, target, judged)
+
+
+def rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Figure 4 rows and notes."""
+    calls = d["calls"]
+    plain = num(med(calls["plain"]))
+    rows = [
+        _import_row(
+            "4a `python -c 'import interactive_ext'` vs `python -c pass`",
+            d["import"],
+            d["pass"],
+            0.030,
+        ),
+        _import_row(
+            "4b `python -c 'from interactive_ext import interactive'` vs `python -c pass`",
+            d["decorator"],
+            d["pass"],
+            None,
+        ),
+    ]
+    for key, label in (("enable_false", "enable=False"), ("env_off", "INTERACTIVE_EXT_ENABLE=0")):
+        middle = num(med(calls[key]))
+        rows.append(
+            row(
+                f"4c call of a disabled @interactive function ({label}) vs the plain function",
+                dist(calls[key], "µs", 1, 3),
+                dist(calls["plain"], "µs", 1, 3),
+                f"+{middle - plain:.3f} µs",
+                "< 5 µs more per call",
+                verdict(middle - plain < 5.0),
+            )
+        )
+    heavy = d.get("heavy_modules_after_decorator_import", [])
+    notes = [
+        f"Process wall times, median of {len(d['pass'])} alternated runs each. Per-call times "
+        f"from timeit (median of {len(calls['plain'])} alternated repeats).",
+        "Heavy modules loaded by `from interactive_ext import interactive`: "
+        + (", ".join(f"`{m}`" for m in heavy) if heavy else "none")
+        + " (jupyter_server must not be among them).",
+        f"`interactive(enable=False)(f) is f`: {calls.get('same_object')}.",
+    ]
+    return rows, notes

@@ -12,13 +12,23 @@ opened session add when each loads the input and reads it all.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import json
+import logging
 import os
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import common
-from benchmarks.common import Settings
+from harness import Address, execute, start_kernel, wait_for
+from harness.storage import moto_s3
+
+from . import common
+from .common import Settings
+from .probes import pss_kib
+from .table import dist, med, row, verdict
+
+TITLE = "14. A failure parked, the machine released, opened elsewhere"
 
 TASK = """
 import os, sys, time
@@ -68,38 +78,20 @@ def _write_once(to: str, mib: int) -> float:
 
 @contextlib.contextmanager
 def _moto(env: dict[str, str]) -> Any:
-    """moto's S3 server on 127.0.0.1 with a bucket; env for it (None: moto is missing)."""
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError:
+    """moto's S3 (the harness's) for the task runs and this process's floor writes; env for
+    it (None: moto is missing)."""
+    if importlib.util.find_spec("moto") is None:
         yield None
         return
-    import logging
-
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-    port = common.free_port()
-    server = ThreadedMotoServer(ip_address=common.HOST, port=port)
-    server.start()
-    url = f"http://{common.HOST}:{port}"
-    aws = {
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": url,
-        "FSSPEC_S3_ENDPOINT_URL": url,
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-    saved = {k: os.environ.get(k) for k in aws}
-    os.environ.update(aws)
-    try:
-        import s3fs
-
-        s3fs.S3FileSystem(skip_instance_cache=True).mkdir("bench")
-        yield {**env, **aws}
-    finally:
-        for k, v in saved.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
-        server.stop()
+    with moto_s3() as aws:
+        saved = {k: os.environ.get(k) for k in aws}
+        os.environ.update(aws)
+        try:
+            yield {**env, **aws}
+        finally:
+            for k, v in saved.items():
+                os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
 
 
 def _releases(s: Settings, mib: int, out: dict[str, Any]) -> Path:
@@ -112,14 +104,14 @@ def _releases(s: Settings, mib: int, out: dict[str, Any]) -> Path:
     }
     with _moto(base) as s3:
         if s3 is not None:
-            ways["s3"] = {**s3, "INTERACTIVE_EXT_PARK_TO": "s3://bench/parks"}
+            ways["s3"] = {**s3, "INTERACTIVE_EXT_PARK_TO": "s3://fixes/parks"}
         for i in range(s.runs):
             for way, env in ways.items():
                 seconds = _fail_once(s, mib, env, s.work / f"park-{way}-{i}.log")
                 out.setdefault(f"release_{way}", []).append(seconds)
             out.setdefault("floor_local", []).append(_write_once(str(parks), mib))
             if s3 is not None:
-                out.setdefault("floor_s3", []).append(_write_once("s3://bench/floor", mib))
+                out.setdefault("floor_s3", []).append(_write_once("s3://fixes/floor", mib))
             s.say(
                 "park #%d: failure to exit local %.2f s, s3 %s s, plain %.2f s",
                 i + 1,
@@ -134,12 +126,7 @@ def _releases(s: Settings, mib: int, out: dict[str, Any]) -> Path:
 
 def _pss_mib(pids: list[int]) -> float:
     """The summed PSS of pids, in MiB."""
-    total = 0
-    for pid in pids:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                total += int(line.split()[1])
-    return total / 1024
+    return sum(pss_kib(pid) for pid in pids) / 1024
 
 
 def _open(s: Settings, folder: Path, out: dict[str, Any]) -> None:
@@ -152,22 +139,20 @@ def _open(s: Settings, folder: Path, out: dict[str, Any]) -> None:
     cmd += ["--port", "0", "--ready-file", str(ready), "--max-idle-seconds", "600"]
     work = common.tmpdir(s.work, "open-")
     with common.running(cmd, common.bench_env(s.work), work, s.work / "open.log") as proc:
-        common.wait_for(lambda: ready.exists() or not proc.alive(), 120, "open's ready file")
+        wait_for(lambda: ready.exists() or not proc.alive(), 120, "open's ready file")
         out.setdefault("open_seconds", []).append(time.monotonic() - proc.t0)
-        import json
-
         info = json.loads(ready.read_text())
         port, token = info["port"], info["token"]
-        kernels = [common.start_kernel(port, token) for _ in range(3)]
-        for k in kernels:
-            common.kernel_session(port, k, "import numpy, interactive_ext.kernel", token=token)
-        time.sleep(1.0)  # the imports settle (the cells above return once busy)
+        server = Address(port, token)
+        kernels = [start_kernel(server) for _ in range(3)]
+        for k in kernels:  # each answers, its imports done
+            execute(server, k, "import numpy, interactive_ext.kernel", timeout=120)
         pids = [p for p in descendants(proc.pid) if "ipykernel" in _cmdline(p)]
         before = _pss_mib(pids)
         for i, k in enumerate(kernels):
             done = work / f"loaded-{i}"
-            common.kernel_session(port, k, LOAD.format(done=str(done)), token=token)
-            common.wait_for(done.exists, 300, f"kernel {i} to load the input")
+            execute(server, k, LOAD.format(done=str(done)), wait=False)
+            wait_for(done.exists, 300, f"kernel {i} to load the input")
         out.setdefault("pss3_added", []).append(_pss_mib(pids) - before)
 
 
@@ -192,49 +177,47 @@ def measure(s: Settings) -> dict[str, Any]:
 
 def rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
     """Figure 14 rows and notes."""
-    from .report import _dist, _med, _row, _verdict
-
     mib = d["mib"]
     table = []
     for way in ("local", "s3"):
         runs = d.get(f"release_{way}")
         if not runs:
             continue
-        plain, floor = _med(d["release_plain"]) or 0, _med(d[f"floor_{way}"]) or 0
-        extra = (_med(runs) or 0) - plain
+        plain, floor = med(d["release_plain"]) or 0, med(d[f"floor_{way}"]) or 0
+        extra = (med(runs) or 0) - plain
         ratio = extra / floor if floor else None
-        ok = ratio is not None and ratio <= 1.2 and (way != "local" or (_med(runs) or 9) < 2)
+        ok = ratio is not None and ratio <= 1.2 and (way != "local" or (med(runs) or 9) < 2)
         table.append(
-            _row(
+            row(
                 f"14a failure to the task's exit, parked to {way} ({mib} MiB input), beyond "
                 "the same task failing plainly",
-                f"{_dist(runs)} (plain {_dist(d['release_plain'])})",
-                f"writing the data once: {_dist(d[f'floor_{way}'])}",
+                f"{dist(runs)} (plain {dist(d['release_plain'])})",
+                f"writing the data once: {dist(d[f'floor_{way}'])}",
                 f"{ratio:.2f}" if ratio is not None else "-",
                 "<= 1.2x writing the data once" + ("; < 2 s" if way == "local" else ""),
-                _verdict(ok),
+                verdict(ok),
             )
         )
-    opened = _med(d["open_seconds"])
+    opened = med(d["open_seconds"])
     table.append(
-        _row(
+        row(
             f"14b `open` to its ready URL, a {mib} MiB parked session (lazy)",
-            _dist(d["open_seconds"]),
+            dist(d["open_seconds"]),
             "-",
             "-",
             "< 3 s",
-            _verdict(opened < 3 if opened is not None else None),
+            verdict(opened < 3 if opened is not None else None),
         )
     )
-    copies = (_med(d["pss3_added"]) or 0) / mib
+    copies = (med(d["pss3_added"]) or 0) / mib
     table.append(
-        _row(
+        row(
             f"14c PSS 3 kernels of an opened session add loading the {mib} MiB input",
-            f"{_dist(d['pss3_added'], 'MiB', 1, 0)} = {copies:.2f} copies",
+            f"{dist(d['pss3_added'], 'MiB', 1, 0)} = {copies:.2f} copies",
             "-",
             "-",
             "<= 1.1 copies of the data",
-            _verdict(copies <= 1.1),
+            verdict(copies <= 1.1),
         )
     )
     notes = [

@@ -11,9 +11,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness import Address, execute, free_port, start_kernel, wait_for
+
 from . import common
 from .common import Settings
-from .startup import wrapper_cmd
+from .probes import wrapper_cmd
+from .table import dist, med, row, verdict
+
+TITLE = "3. Resume latency"
+"""The section of docs/benchmarks.md."""
 
 CHANGED = 20
 """Modules the task imports and that are edited before the resume (the reload case)."""
@@ -34,7 +40,7 @@ def _task_with_modules(work: Path) -> str:
 def _once(s: Settings, kernels: int, changed: bool = False) -> dict[str, Any]:
     """One resume with the given number of open kernels (and CHANGED edited modules)."""
     work = common.tmpdir(s.work, f"resume-{kernels}k-")
-    port = common.free_port()
+    port = free_port()
     stamp = work / "first_line.txt"
     cmd = wrapper_cmd(work, port, "first_line", "--kwargs", f'{{"path": "{stamp}"}}')
     if changed:
@@ -43,15 +49,15 @@ def _once(s: Settings, kernels: int, changed: bool = False) -> dict[str, Any]:
     with common.running(cmd, common.bench_env(s.work), work, work / "wrapper.log") as proc:
         common.wait_answer(proc, port)
         for _ in range(kernels):
-            kernel_id = common.start_kernel(port)
-            common.kernel_session(port, kernel_id)
+            kernel_id = start_kernel(Address(port, common.TOKEN))
+            execute(Address(port, common.TOKEN), kernel_id)
         for i in range(CHANGED if changed else 0):  # edited while the server waits
             (work / f"mod{i}.py").write_text(f"def value():\n    return {i + 100}\n")
         t0 = time.time()
         status, body = common.request(port, "POST", "/interactive/resume", body={})
         if status != 202:
             raise RuntimeError(f"resume answered {status}: {body}")
-        text = common.wait_for(
+        text = wait_for(
             lambda: stamp.exists() and stamp.read_text(),
             60,
             "the task's first line",
@@ -94,3 +100,40 @@ def measure(s: Settings) -> dict[str, Any]:
             run["exit_code"],
         )
     return out
+
+
+# -- the report -----------------------------------------------------------------------
+
+
+def rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Figure 3 rows and notes."""
+    rows = []
+    for k in (0, 2):
+        runs = d[f"{k}_kernels"]
+        vals = [r["seconds"] for r in runs]
+        middle = med(vals)
+        rows.append(
+            row(
+                f"3 resume: POST /interactive/resume -> task's first line, {k} kernels open",
+                dist(vals),
+                "- (flytekit: no resume)",
+                "-",
+                "median < 1 s" if k == 2 else "(informative)",
+                verdict(middle < 1.0 if middle is not None else None) if k == 2 else "n/a",
+            )
+        )
+    changed = d.get("2_kernels_changed") or []
+    if changed:
+        vals = [r["seconds"] for r in changed]
+        rows.append(
+            row(
+                f"3 resume, 2 kernels, {changed[0].get('changed')} changed modules re-loaded",
+                dist(vals),
+                "- (flytekit: no resume)",
+                "-",
+                "(informative)",
+                "n/a",
+            )
+        )
+    codes = sorted({r.get("exit_code") for k in (0, 2) for r in d[f"{k}_kernels"]}, key=str)
+    return rows, [f"Exit codes of the resumed runs: {codes} (0 = the task returned)."]

@@ -19,7 +19,6 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,41 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import (  # noqa: E402
-    capture,
-    changes,
-    common,
-    containment,
-    idle,
-    idle_cost,
-    inputs,
-    lab_idle,
-    lab_load,
-    memory,
-    overhead,
-    park,
-    report,
-    resume,
-    startup,
-    zero_copy,
-)
-
-FIGURES: dict[str, Callable[[common.Settings], dict[str, Any]]] = {
-    "overhead": overhead.measure,
-    "startup": startup.measure,
-    "resume": resume.measure,
-    "idle": idle.measure,
-    "idle_cost": idle_cost.measure,
-    "inputs": inputs.measure,
-    "memory": memory.measure,
-    "lab_idle": lab_idle.measure,
-    "lab_load": lab_load.measure,
-    "zero_copy": zero_copy.measure,
-    "containment": containment.measure,
-    "capture": capture.measure,
-    "changes": changes.measure,
-    "park": park.measure,
-}
+from benchmarks import common, report  # noqa: E402
+from benchmarks.figures import FIGURES  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -176,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             s.say("figure %s ...", name)
             t0 = time.monotonic()
             try:
-                data = FIGURES[name](s)
+                data = FIGURES[name].measure(s)
             except Exception as e:
                 s.say("figure %s failed: %r", name, e)
                 data = {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}

@@ -13,19 +13,23 @@ trivial task completes (exit 0).
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
+
+from harness import free_port
 
 from . import common
 from .common import Settings
+from .probes import OFF, wrapper_once
+from .table import dist, med, not_slower_row, ratio_row
 
-OFF = "--ServerApp.jpserver_extensions=interactive_ext=False"
+TITLE = "1. Startup"
+"""The section of docs/benchmarks.md."""
+
 WRAPPER_PAIRS = 15
 """Wrapper runs per side in full mode: 1c is a paired row, and 5 pairs give an interval wider
 than its 5 % margin on a machine whose server starts vary by a second (as figure 8's 15)."""
@@ -34,7 +38,7 @@ than its 5 % margin on a machine whose server starts vary by a second (as figure
 def _server_once(s: Settings, extension: bool) -> dict[str, Any]:
     """One `jupyter server` run, with or without the extension: seconds to first answer."""
     work = common.tmpdir(s.work, "startup-server-")
-    port = common.free_port()
+    port = free_port()
     cmd = common.jupyter("server", *common.server_flags(port, work), *([] if extension else [OFF]))
     with common.running(cmd, common.bench_env(s.work), work, work / "server.log") as proc:
         t = common.wait_answer(proc, port) - proc.t0
@@ -42,47 +46,6 @@ def _server_once(s: Settings, extension: bool) -> dict[str, Any]:
     if loaded != extension:
         raise RuntimeError(f"extension loaded={loaded}, expected {extension}: {proc.tail()}")
     return {"seconds": t}
-
-
-def wrapper_cmd(work: Path, port: int, task: str, *extra: str) -> list[str]:
-    """`jupyter interactive-task run` of a task in benchmarks/tasks.py."""
-    return common.jupyter(
-        "interactive-task",
-        "run",
-        f"{common.BENCH / 'tasks.py'}:{task}",
-        "--port",
-        str(port),
-        "--token",
-        common.TOKEN,
-        "--max-idle-seconds",
-        "600",
-        "--notebook-dir",
-        str(work),
-        *extra,
-    )
-
-
-def server_child(wrapper_pid: int) -> int | None:
-    """The wrapper's server child (python -m interactive_ext.child.main)."""
-    for pid in common.descendants(wrapper_pid):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"interactive_ext.child.main" in cmdline:
-            return pid
-    return None
-
-
-def resume_and_wait(proc: common.Proc, port: int, timeout: float = 60.0) -> int | None:
-    """POST /interactive/resume and wait for the wrapper to exit; its exit code."""
-    status, body = common.request(port, "POST", "/interactive/resume", body={})
-    if status != 202:
-        raise RuntimeError(f"resume answered {status}: {body}")
-    try:
-        return proc.popen.wait(timeout)
-    except Exception:
-        return None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -110,39 +73,6 @@ def notification_target() -> Iterator[ThreadingHTTPServer]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-def _wrapper_once(
-    s: Settings, env_extra: dict[str, str] | None = None, notify: str | None = None
-) -> dict[str, Any]:
-    """One wrapper run on the trivial task: seconds to first answer, and the phases."""
-    work = common.tmpdir(s.work, "startup-wrapper-")
-    port = common.free_port()
-    env = common.bench_env(s.work)
-    env.update(env_extra or {})
-    cmd = wrapper_cmd(work, port, "trivial", *(["--notify", notify] if notify else []))
-    with common.running(cmd, env, work, work / "wrapper.log") as proc:
-        t = common.wait_answer(proc, port) - proc.t0
-        child = server_child(proc.pid)
-        wrapper_start = common.start_ticks(proc.pid)
-        child_start = common.start_ticks(child) if child else None
-        spawn = (
-            None if wrapper_start is None or child_start is None else child_start - wrapper_start
-        )
-        child_log = ""
-        if child is not None and env_extra:
-            # the child's stdout is its log once it has its config (child/handover.py)
-            log_path = Path(os.readlink(f"/proc/{child}/fd/1"))
-            child_log = log_path.read_text(errors="replace")
-        code = resume_and_wait(proc, port)
-        wrapper_log = proc.log_text()
-    return {
-        "seconds": t,
-        "wrapper_before_spawn": spawn,
-        "exit_code": code,
-        "child_log": child_log,
-        "wrapper_log": wrapper_log,
-    }
 
 
 def importtime_top(text: str, top: int = 12) -> dict[str, Any]:
@@ -197,11 +127,11 @@ def measure(s: Settings) -> dict[str, Any]:
             # each pair's order turns every run: the run after a stop pays for its leftovers
             plain_first = i % 2 == 0
             if not plain_first:
-                notified = _wrapper_once(s, notify=url)  # 1c: the same run, notifying a target
-            run = _wrapper_once(s)
+                notified = wrapper_once(s, notify=url)  # 1c: the same run, notifying a target
+            run = wrapper_once(s)
             out["bare_for_wrapper"].append(_server_once(s, extension=False))
             if plain_first:
-                notified = _wrapper_once(s, notify=url)
+                notified = wrapper_once(s, notify=url)
             for one in (run, notified):
                 del one["child_log"], one["wrapper_log"]
             out["wrapper"].append(run)
@@ -239,10 +169,97 @@ def measure(s: Settings) -> dict[str, Any]:
     for _ in range(s.runs):
         out["lean"]["bare"].append(server_import(s, lean=False))
         out["lean"]["lean"].append(server_import(s, lean=True))
-    prof = _wrapper_once(s, {"PYTHONPROFILEIMPORTTIME": "1"})
+    prof = wrapper_once(s, {"PYTHONPROFILEIMPORTTIME": "1"})
     out["importtime"] = {
         "wrapper": importtime_top(prof["wrapper_log"]),
         "server_child": importtime_top(prof["child_log"]),
         "wrapper_before_spawn": prof["wrapper_before_spawn"],
     }
     return out
+
+
+# -- the report -----------------------------------------------------------------------
+
+
+def rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Figure 1 rows and notes."""
+    w = [r["seconds"] for r in d["wrapper"]]
+    b = [r["seconds"] for r in d["bare_for_wrapper"]]
+    e = [r["seconds"] for r in d["ext"]]
+    bb = [r["seconds"] for r in d["bare"]]
+    rows = [
+        ratio_row(
+            "1a startup: `jupyter interactive-task run` (trivial task) vs bare `jupyter server`",
+            w,
+            b,
+            limit=1.00,  # issue 13: at or below a bare server
+        ),
+        ratio_row("1b startup: `jupyter server` with the extension vs extension off", e, bb),
+    ]
+    n = [r["seconds"] for r in d.get("wrapper_notify", [])]
+    if n:
+        label = "1c startup: 1a's run with `--notify json://...` vs without"
+        rows.append(not_slower_row(label, n, w))
+    codes = sorted({r.get("exit_code") for r in d["wrapper"]}, key=str)
+    notes = [f"Wrapper runs ended by a resume; exit codes: {codes} (0 = the task ran)."]
+    if n:
+        notes.append(
+            f"1c: each run notified a local JSON receiver (Apprise); it received "
+            f"{d.get('notifications_received')} notifications from {len(n)} runs "
+            "(waiting and stop: 2 a run)."
+        )
+    notes += _startup_spawn_notes(d, med(w), med(b))
+    notes += _startup_import_notes(d)
+    return rows, notes
+
+
+def _startup_spawn_notes(d: dict[str, Any], ours: float | None, bare: float | None) -> list[str]:
+    """Figure 1 notes: the wrapper's time before the spawn, the child's after it."""
+    notes = []
+    before = [r.get("wrapper_before_spawn") for r in d["wrapper"]]
+    if any(v is not None for v in before):
+        notes.append(
+            "Time the wrapper spends before it spawns the server child (the `jupyter` "
+            "dispatcher, its own Python start and the CLI's imports; the task is loaded after "
+            f"the spawn; /proc start times, 10 ms ticks): {dist(before)}."
+        )
+    after = [
+        r["seconds"] - r["wrapper_before_spawn"]
+        for r in d["wrapper"]
+        if r.get("wrapper_before_spawn") is not None
+    ]
+    if ours is not None and bare is not None and after:
+        pre = med([v for v in before if v is not None])
+        notes.append(
+            f"Where the time goes: ours - bare = {ours - bare:+.3f} s. The wrapper spends "
+            f"{pre:.3f} s before the spawn; from its spawn, the server child answers in "
+            f"{dist(after)}, against {bare:.3f} s for the whole bare server, its own "
+            "dispatcher included. The child imports jupyter_server while the wrapper loads the "
+            "task, writes the session and the notebook, then takes its config over a pipe "
+            "(interactive_ext/child/handover.py); it skips what a task session never needs and a "
+            "bare server imports (child/skipped_imports.py, measured in the next note)."
+        )
+    return notes
+
+
+def _startup_import_notes(d: dict[str, Any]) -> list[str]:
+    """Figure 1 notes: the imports the child skips, and the import profiles."""
+    notes = []
+    lean = d.get("lean") or {}
+    if lean.get("bare"):
+        notes.append(
+            "`import jupyter_server.serverapp` in a fresh interpreter, alternated: as a bare "
+            f"server imports it {dist(lean['bare'])}; without the imports the server child "
+            "skips (rfc3987_syntax, which jsonschema uses for the `iri` formats only) "
+            f"{dist(lean['lean'])}."
+        )
+    prof = d.get("importtime") or {}
+    for key, label in (("wrapper", "wrapper process"), ("server_child", "server child")):
+        p = prof.get(key) or {}
+        if p.get("top"):
+            top = ", ".join(f"`{t['module']}` {t['cumulative_ms']:.0f} ms" for t in p["top"][:8])
+            notes.append(
+                f"Import profile (`-X importtime`, one run) of the {label}: "
+                f"{p['total_ms']:.0f} ms of imports in all; slowest top-level: {top}."
+            )
+    return notes

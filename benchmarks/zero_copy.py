@@ -14,14 +14,17 @@ load alternated in one process, against the same plain pickle calls.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 from typing import Any
 
 from . import common
 from .common import Settings
-from .report import _dist, _med, _not_slower_row, _ratio, _ratio_row, _row, _verdict
+from .probes import held_mib
+from .table import dist, memory_row, not_slower_row, ratio_row, row
+
+TITLE = "8. Big inputs shared, not copied"
+"""The section of docs/benchmarks.md."""
 
 WORKER = r"""
 import json, os, pickle, sys, tempfile, time
@@ -112,8 +115,9 @@ else:  # mode "small-N": N alternated writes and loads of both sides in this pro
 """
 
 
-WRITE_RUNS = 15
-"""Paired writes of each big input per side in full mode, in one process."""
+WRITE_RUNS = 40
+"""Paired writes of each big input per side in full mode, in one process: with 15, the stalls
+of the disk on either side left the interval of the median undecided (pandas: 0.966-1.626)."""
 SMALL_RUNS = 200
 """Paired write-and-load runs of each small input in full mode: their difference is a few
 microseconds in milliseconds, so it takes this many for the interval to be narrow."""
@@ -133,36 +137,6 @@ def _evict(path: Path) -> None:
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
     finally:
         os.close(fd)
-
-
-def _pss_kib(pid: int) -> int:
-    """Proportional set size of a live process (shared pages divided among their users)."""
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-        if line.startswith("Pss:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no Pss in /proc/{pid}/smaps_rollup")
-
-
-def held_mib(
-    s: Settings, side: str, kind: str, path: Path, mib: int, worker: str = WORKER
-) -> float:
-    """Sum of the PSS of 3 worker processes that each loaded path and read it all, in MiB."""
-    cmd = [common.PYTHON, "-c", worker, f"hold-{side}", kind, str(path), str(mib)]
-    env = common.bench_env(s.work)
-    with contextlib.ExitStack() as stack:
-        procs = [
-            stack.enter_context(common.running(cmd, env, s.work, s.work / f"hold-{side}-{i}.log"))
-            for i in range(3)
-        ]
-        for proc in procs:
-
-            def ready(proc: common.Proc = proc) -> bool:
-                if not proc.alive():
-                    raise RuntimeError(f"hold-{side} exited: {proc.tail()}")
-                return "ready" in proc.log_text()
-
-            common.wait_for(ready, 300, f"hold-{side} to load", interval=0.02)
-        return sum(_pss_kib(p.pid) for p in procs) / 1024
 
 
 def _writes(s: Settings, kind: str, paths: dict[str, Path], out: dict[str, Any]) -> None:
@@ -190,7 +164,9 @@ def _big(s: Settings, kind: str, mib: int) -> dict[str, Any]:
         for _ in range(min(s.runs, 3)):
             for side in ("none", "ours", "plain"):
                 path = paths.get(side, paths["ours"])
-                out.setdefault(f"pss3_{side}", []).append(held_mib(s, side, kind, path, mib))
+                out.setdefault(f"pss3_{side}", []).append(
+                    held_mib(s, side, kind, path, mib, WORKER)
+                )
         s.say(
             "zero_copy %s: load warm %s vs %s; 3-process PSS %s vs %s (none %s) MiB",
             kind,
@@ -228,48 +204,30 @@ def measure(s: Settings) -> dict[str, Any]:
 # -- the report -----------------------------------------------------------------------
 
 
-def memory_row(label: str, d: dict[str, Any], reference: str = "`pickle.load`: ") -> str:
-    """Memory 3 loading processes add, ours vs plain, against one copy of the data."""
-    added = {
-        side: [a - b for a, b in zip(d[f"pss3_{side}"], d["pss3_none"], strict=False)]
-        for side in ("ours", "plain")
-    }
-    ours = _med(added["ours"])
-    copies = None if ours is None else ours / d["mib"]
-    return _row(
-        label,
-        _dist(added["ours"], "MiB", 1, 0) + (f" = {copies:.2f} copies" if copies else ""),
-        reference + _dist(added["plain"], "MiB", 1, 0),
-        _ratio(ours, _med(added["plain"])),
-        "<= 1.1 copies of the data",
-        _verdict(copies <= 1.1 if copies is not None else None),
-    )
-
-
 def _big_rows(name: str, d: dict[str, Any]) -> list[str]:
     """The rows of one big input."""
     what = f"a {d['mib']} MiB {name}"
     return [
-        _ratio_row(
+        ratio_row(
             f"8 load of {what} in a fresh process (warm cache): `pickles.load` vs `pickle.load`",
             d["load_warm_ours"],
             d["load_warm_plain"],
             limit=0.05,
         ),
-        _ratio_row(
+        ratio_row(
             "8 same, cold cache: load then a first pass over the data (informative)",
             d["pass_cold_ours"],
             d["pass_cold_plain"],
             limit=None,
         ),
         memory_row(f"8 memory added by 3 processes that loaded {what} and read it all", d),
-        _not_slower_row(
+        not_slower_row(
             f"8 write of {what} to a new file: `pickles.dump` (atomic, 0600) vs raw "
             "`pickle.dump` (one process, paired runs)",
             d["write_ours"],
             d["write_plain"],
         ),
-        _ratio_row(
+        ratio_row(
             f"8 write of {what} over the existing file: `pickles.dump` vs the session's write "
             "before (`pickle.dump` into a temp file renamed over it)",
             d["write_over_ours"],
@@ -285,13 +243,13 @@ def rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
     frame = d["frame"]
     notes = []
     if "skipped" in frame:
-        table.append(_row("8 a pandas frame", "not measured", "-", "-", "-", frame["skipped"]))
+        table.append(row("8 a pandas frame", "not measured", "-", "-", "-", frame["skipped"]))
     else:
         table += _big_rows("pandas frame", frame)
     for key, what in (("array10", "a 10 MiB array"), ("small", "a dict of 100k small objects")):
         for op in ("write", "load"):
             table.append(
-                _not_slower_row(
+                not_slower_row(
                     f"8 {op} of {what}: ours vs the plain pickle path (one process, paired runs)",
                     d[key][f"{op}_ours"],
                     d[key][f"{op}_plain"],
@@ -304,8 +262,8 @@ def rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
         "kernel that loads the inputs the wrapper has just written. Cold: each file's pages "
         "dropped before each run (`posix_fadvise(DONTNEED)`); the mapped load itself reads "
         "nothing, and the first pass then faults the pages in from the disk. With the "
-        f"first pass, warm: {_dist(a['pass_warm_ours'])} ours vs "
-        f"{_dist(a['pass_warm_plain'])} `pickle.load` (array)."
+        f"first pass, warm: {dist(a['pass_warm_ours'])} ours vs "
+        f"{dist(a['pass_warm_plain'])} `pickle.load` (array)."
     )
     notes.append(
         "Writes: in one process that made the object once, paired runs (which side goes "
@@ -333,7 +291,7 @@ def rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
     notes.append(
         "Memory: sum of `Pss` (/proc/PID/smaps_rollup) of 3 live processes that each loaded "
         "the file and summed every value, minus that of 3 processes that imported the same "
-        f"modules and loaded nothing ({_dist(a['pss3_none'], 'MiB', 1, 0)}). Mapped pages "
+        f"modules and loaded nothing ({dist(a['pss3_none'], 'MiB', 1, 0)}). Mapped pages "
         "are the page cache's, counted once across the 3; `pickle.load` gives each its copy."
     )
     return table, notes

@@ -6,16 +6,9 @@ import inspect
 import json
 from pathlib import Path
 
-from conftest import finish, http, read_ready, wait_for
-from scripts import (
-    script_fixture,  # noqa: F401 - the `script` fixture
-    write,
-)
-
+from harness import OPTS, finish, http, read_ready, wait_for, write
 from interactive_ext import interactive
 from interactive_ext.session.directory import Session
-
-OPTS = 'port=0, ready_file=os.environ["READY_FILE"], max_idle_seconds=120'
 
 TASK = f"""
 import asyncio, json, os, sys

@@ -17,9 +17,9 @@ import signal
 from pathlib import Path
 
 import pytest
-from conftest import finish, http, mount_tmpfs, read_ready, start_kernel, wait_for
-from scripts import run_cell, server_of, write
 
+from harness import finish, http, read_ready, run_cell, server_of, start_kernel, wait_for, write
+from harness.plugin import mount_tmpfs
 from interactive_ext.procs import alive
 
 TASKS = """

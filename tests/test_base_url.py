@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import finish, http, read_ready, run_cli, wait_for
 
+from harness import finish, http, read_ready, run_cli, wait_for
 from interactive_ext.options import options_from
 
 PREFIX = "/user/ana/task/"

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.serial  # idle precision and containment within 2 s, measured
+
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = {
     "overhead",

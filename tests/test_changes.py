@@ -10,12 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import s3_fs
-from scripts import (
-    script_fixture,  # noqa: F401 - the `script` fixture
-    write,
-)
 
+from harness import s3_fs, write
 from interactive_ext.session.changes import Originals, common_root, keep_originals
 from interactive_ext.session.directory import Session
 from interactive_ext.session.sources import _stat

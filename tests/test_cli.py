@@ -17,8 +17,9 @@ from typing import Any
 
 import psutil
 import pytest
-from conftest import finish, free_port, http, kill_tree, read_ready, wait_for
-from conftest import run_cli as cli
+
+from harness import finish, free_port, http, kill_tree, read_ready, wait_for
+from harness import run_cli as cli
 
 BIN = Path(sys.executable).parent
 TOKEN = "cli-test-token"

@@ -13,19 +13,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import (
+
+from harness import (
+    Script,
     ServerProcess,
-    alive,
     execute,
     http,
     kill_tree,
     open_terminal,
+    start_task,
     type_in_terminal,
     wait_for,
 )
-from scripts import Script, start_task
-
 from interactive_ext.child import containment
+from interactive_ext.procs import alive
 
 TASK = """
 import json, os, sys

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scripts import script_fixture, write  # noqa: F401 - the `script` fixture
 
+from harness import write
 from interactive_ext.errors import InputsError
 from interactive_ext.records import Reason
 from interactive_ext.session.conversion import ConversionService, check_resume

@@ -7,10 +7,13 @@ import re
 import textwrap
 from pathlib import Path
 
+import pytest
 import yaml
 
 from interactive_ext.server.app import InteractiveApp
 from interactive_ext.server.config import InteractiveConfig
+
+pytestmark = pytest.mark.quick  # reads files only: part of the inner loop
 
 DOCS = Path(__file__).parent.parent / "docs"
 

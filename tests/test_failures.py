@@ -15,8 +15,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import finish, free_port, http, mount_tmpfs, read_ready, run_cli, wait_for
 
+from harness import finish, free_port, http, read_ready, run_cli, wait_for
+from harness.plugin import mount_tmpfs
 from interactive_ext.errors import SessionError
 from interactive_ext.session.directory import Session, safe_parent
 
@@ -63,7 +64,7 @@ PLAIN_AND_ASYNC = pytest.mark.parametrize("suffix", ["", "_async"], ids=["plain"
 
 @pytest.fixture
 def env(tmp_path: Path, cli_env: dict[str, str]) -> dict[str, str]:
-    """A user's environment (conftest's cli_env) with the task module on the path."""
+    """A user's environment (the plugin's cli_env) with the task module on the path."""
     (tmp_path / "failtasks.py").write_text(TASKS)
     path = os.pathsep.join([str(tmp_path), cli_env.get("PYTHONPATH", "")])
     return {**cli_env, "PYTHONPATH": path}

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
-from conftest import TOKEN, ServerProcess
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 
+from harness import TOKEN, ServerProcess
 from interactive_ext.task.parameters import describe
 
 OPENAPI = Path(__file__).resolve().parent.parent / "docs" / "openapi.yaml"

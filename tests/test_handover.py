@@ -17,8 +17,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import run_cli, wait_for
 
+from harness import run_cli, wait_for
 from interactive_ext.child.handover import WAIT_FLAG
 
 # Imported by the CLI: waits until the server child spawned ahead (it carries the same MARK in

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ServerProcess, execute, http, kill_tree, wait_for
 
-from benchmarks import containment
+from harness import ServerProcess, execute, http, kill_tree, wait_for
+from harness.procs import FIGHTERS, fighter_pids
 
 BIN = Path(sys.executable).parent
 
@@ -396,10 +396,9 @@ def test_clean_refuses_a_tmpdir_others_can_write(shared_dir, other_user):
 
 # -- 5: children that fight back ------------------------------------------------------------
 
-# the fighters of figure 11 (benchmarks/containment.py): fork on SIGTERM (the parent exits, the
+# the fighters of figure 11 (harness.procs.FIGHTERS): fork on SIGTERM (the parent exits, the
 # child goes on); re-fork every 20 ms (a new pid all the time, too fast for a scan of /proc: each
 # writes the time into its beat file, argv[1], instead)
-FIGHTERS = (containment.FIGHTERS["fork-on-term"], containment.FIGHTERS["refork"])
 MARKS = ("i22-fork-on-term", "i22-refork")
 
 FIGHT = """
@@ -430,7 +429,7 @@ def test_children_that_fork_on_sigterm_or_refork_are_gone_within_2_s(run_task, t
     """Finding 5: a process forking on SIGTERM and one re-forking every 20 ms, detached from a
     kernel, are gone within 2 s of the end of the session, however it ends."""
     beats = [tmp_path / f"{m}.beat" for m in MARKS]
-    specs = [(c, m, str(b)) for c, m, b in zip(FIGHTERS, MARKS, beats, strict=True)]
+    specs = [(c, m, str(b)) for c, m, b in zip(FIGHTERS.values(), MARKS, beats, strict=True)]
     proc, info = run_task()
     sids: set[int] = set()
     try:
@@ -661,7 +660,7 @@ def test_the_tasks_own_children_are_gone_within_2_s_of_its_end(run_task, tmp_pat
     """Finding 4 (issue 27): a child of the task that forks on SIGTERM and a setsid grandchild
     are gone within 2 s of the task's end, whether it returns, raises or gets a signal."""
     fork, beat = tmp_path / "fork.py", tmp_path / "beat.py"
-    fork.write_text(containment.FIGHTERS["fork-on-term"])
+    fork.write_text(FIGHTERS["fork-on-term"])
     beat.write_text(BEAT)
     beats = tmp_path / "i27"
     files = [Path(f"{beats}.fork"), Path(f"{beats}.setsid")]
@@ -676,20 +675,18 @@ def test_the_tasks_own_children_are_gone_within_2_s_of_its_end(run_task, tmp_pat
         proc.communicate(timeout=60)
         ended = time.time()
         wait_for(
-            lambda: not containment.fighter_pids(files) or None,
+            lambda: not fighter_pids(files) or None,
             10,
             "the task's children to be gone",
         )
-        gone = max(
-            time.time() if containment.fighter_pids(files) else 0, *(last_beat(b) for b in files)
-        )
+        gone = max(time.time() if fighter_pids(files) else 0, *(last_beat(b) for b in files))
         print(f"{end}: exit {proc.returncode}, last beat {gone - ended:+.2f} s after the end")
         assert gone - ended < 2.0
         assert proc.returncode == {"return": 0, "raise": 1, "SIGTERM": 143, "SIGINT": 130}[end]
     finally:
         from interactive_ext.procs import freeze_kill
 
-        freeze_kill(lambda _children: containment.fighter_pids(files))
+        freeze_kill(lambda _children: fighter_pids(files))
 
 
 def test_sigint_of_the_server_child_leaves_no_runtime_files(run_task, tmp_path):
@@ -790,7 +787,7 @@ def test_an_unknown_or_uninstalled_scheme_is_refused_at_start(tmp_path, url, wor
 def test_rank_0_whose_other_rank_never_came_does_not_succeed(run_task):
     """Finding 3 (issue 27): rank 0 of 2, resumed, its rank 1 never started: after waiting for
     it (30 s) rank 0 exits 1 with one line saying so, not 0 with half the job done."""
-    from conftest import free_port
+    from harness import free_port
 
     env = {"WORLD_SIZE": "2", "RANK": "0", "INTERACTIVE_EXT_RANK_SECRET": "s" * 32}
     env["INTERACTIVE_EXT_RANK_ADDR"] = f"127.0.0.1:{free_port()}"
@@ -808,8 +805,7 @@ def test_a_real_rank_1_finishes_while_64_strangers_hammer_rank_0s_port(run_task,
     overrides and both ranks exit 0 with the same result."""
     import threading
 
-    from conftest import free_port
-    from test_rank_port import hammer
+    from harness import free_port, hammer
 
     port = free_port()
     env = {"WORLD_SIZE": "2", "INTERACTIVE_EXT_RANK_SECRET": "s" * 32}

@@ -1,4 +1,5 @@
-"""The package's shape: module and function sizes, one HTTP client, typed definitions."""
+"""The package's shape: module and function sizes, one HTTP client, typed definitions; the
+repository's: no import cycle, tests that import no benchmark."""
 
 from __future__ import annotations
 
@@ -6,7 +7,14 @@ import ast
 import itertools
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent.parent / "interactive_ext"
+import pytest
+
+pytestmark = pytest.mark.quick  # reads files only: part of the inner loop
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "interactive_ext"
+TREES = ("interactive_ext", "harness", "benchmarks", "tests")
+"""The repository's Python: the package, the test harness, the benchmarks, the tests."""
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 HTTP_MODULES = {"urllib.request", "http.client"}
@@ -84,9 +92,9 @@ ALLOWED = {
 }
 
 
-def module_name(path: Path) -> str:
+def module_name(path: Path, root: Path = ROOT) -> str:
     """interactive_ext.a.b for interactive_ext/a/b.py (a package for __init__.py)."""
-    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    parts = list(path.relative_to(root).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
@@ -96,18 +104,7 @@ def import_graph() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
     for name, path in names.items():
         package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
-        found: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    parts = package.split(".")[: len(package.split(".")) - node.level + 1]
-                    base = ".".join([*parts, base] if base else parts)
-                for alias in node.names:
-                    full = f"{base}.{alias.name}"
-                    found.add(full if full in names else base)
-            elif isinstance(node, ast.Import):
-                found.update(a.name for a in node.names)
+        found = imported(path, package, names)
         graph[name] = {m for m in found if m in names and m != name}
     return graph
 
@@ -228,3 +225,74 @@ def test_routes_are_named_in_protocol_only() -> None:
             ):
                 wrong.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
     assert not wrong, f"routes written out: {wrong}"
+
+
+def repository_modules() -> dict[str, Path]:
+    """Every Python module of TREES by its dotted name from the root; a module of tests/ also
+    by the name pytest imports it as (from its first folder up that is not a package)."""
+    names: dict[str, Path] = {}
+    for tree in TREES:
+        for path in sorted((ROOT / tree).rglob("*.py")):
+            if "site" in path.relative_to(ROOT).parts:  # tests/mutations/site: mutants' copies
+                continue
+            names[module_name(path, ROOT)] = path
+            if tree == "tests":
+                base = path.parent
+                while (base / "__init__.py").exists():
+                    base = base.parent
+                names.setdefault(module_name(path, base), path)
+    return names
+
+
+def repository_graph() -> dict[str, set[str]]:
+    """Each module's imports of the repository's modules (by path), lazy ones included."""
+    names = repository_modules()
+    by_path = {path: module_name(path, ROOT) for path in names.values()}
+    graph: dict[str, set[str]] = {}
+    for path, name in by_path.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        found = imported(path, package, names)
+        graph[name] = {by_path[names[m]] for m in found if m in names} - {name}
+    return graph
+
+
+def imported(path: Path, package: str, modules: dict[str, Path]) -> set[str]:
+    """The dotted names a module imports (X.NAME for `from X import NAME` when X.NAME is one of
+    modules, else X)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, base] if base else parts)
+            for alias in node.names:
+                full = f"{base}.{alias.name}"
+                found.add(full if full in modules else base)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+    return found
+
+
+def test_no_import_cycle_in_the_repository() -> None:
+    """No cycle among the package, the harness, the benchmarks and the tests (lazy imports
+    included): benchmarks/ among its own modules included."""
+    import graphlib
+
+    try:
+        graphlib.TopologicalSorter(repository_graph()).prepare()
+    except graphlib.CycleError as e:
+        raise AssertionError(f"import cycle: {' -> '.join(e.args[1])}") from None
+
+
+def test_no_test_imports_a_benchmark() -> None:
+    """Tests and the harness import no module of benchmarks/ (the harness is what both share),
+    and the harness imports no test."""
+    wrong = [
+        f"{name} -> {dep}"
+        for name, deps in repository_graph().items()
+        for dep in deps
+        if (name.startswith(("tests.", "harness")) and dep.startswith("benchmarks"))
+        or (name.startswith("harness") and dep.startswith("tests"))
+    ]
+    assert not wrong, wrong

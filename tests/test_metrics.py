@@ -6,7 +6,7 @@ import re
 import time
 from typing import Any
 
-from conftest import wait_for
+from harness import wait_for
 
 
 def scrape(server: Any) -> dict[str, float]:

@@ -12,11 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from conftest import free_port, run_cli, wait_for
-from scripts import (
-    script_fixture,  # noqa: F401 - the `script` fixture
-    write,
-)
+
+from harness import free_port, run_cli, wait_for, write
 
 pytest.importorskip("apprise")  # the test extra installs it
 

@@ -15,8 +15,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import http, kill_tree, read_ready, run_cli, start_kernel, wait_for
-from scripts import run_cell, server_of, start_task, write
+
+from harness import (
+    http,
+    kill_tree,
+    read_ready,
+    run_cell,
+    run_cli,
+    server_of,
+    start_kernel,
+    start_task,
+    wait_for,
+    write,
+)
 
 TRAIN = """
 import os

@@ -5,13 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import start_kernel
-from scripts import (
-    run_cell,
-    script_fixture,  # noqa: F401 - the `script` fixture
-    server_of,
-    write,
-)
+from harness import run_cell, server_of, start_kernel, write
 
 TASK = """
 import json, os

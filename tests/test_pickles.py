@@ -281,8 +281,7 @@ def printed(messages: list[dict]) -> str:
 def test_a_write_in_one_kernel_is_not_seen_by_another(
     tmp_path: Path, start_server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from conftest import execute, start_kernel
-
+    from harness import execute, start_kernel
     from interactive_ext.session.directory import Session
 
     session = Session.create(tmp_path)

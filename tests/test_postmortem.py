@@ -11,14 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import start_kernel
-from scripts import (
-    run_cell,
-    script_fixture,  # noqa: F401 - the `script` fixture
-    server_of,
-    write,
-)
 
+from harness import run_cell, server_of, start_kernel, write
 from interactive_ext.options import Options
 from interactive_ext.protocol import FRAMES
 from interactive_ext.session.directory import Session

@@ -6,12 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import wait_for
-from scripts import (
-    script_fixture,  # noqa: F401 - the `script` fixture
-    write,
-)
 
+from harness import wait_for, write
 from interactive_ext.session.reaching import first_node
 
 TASK = """

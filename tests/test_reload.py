@@ -8,16 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scripts import (
-    script_fixture,  # noqa: F401 - the `script` fixture
-    write,
-)
 
+from harness import OPTS, write
 from interactive_ext.errors import ReloadError
 from interactive_ext.session.sources import check_sources, snapshot
 from interactive_ext.task.reloader import reload_changed
-
-OPTS = 'port=0, ready_file=os.environ["READY_FILE"], max_idle_seconds=120'
 
 TASK = f"""
 import json, os
@@ -40,13 +35,18 @@ def prep():
 """
 
 
-def test_edited_helper_modules_run_after_resume(tmp_path, script):
-    """helpers.py, consts.py (imported by helpers) and task.py edited: all three re-loaded."""
+def start_three_modules(tmp_path, script):
+    """task.py importing helpers.py importing consts.py, started; (the script, its ready info)."""
     write(tmp_path, "consts.py", 'WORD = "OLD"\n')
     write(tmp_path, "helpers.py", HELPERS)
     write(tmp_path, "task.py", TASK)
     s = script("task.py")
-    info = s.ready()
+    return s, s.ready()
+
+
+def test_edited_helper_modules_run_after_resume(tmp_path, script):
+    """helpers.py, consts.py (imported by helpers) and task.py edited: all three re-loaded."""
+    s, info = start_three_modules(tmp_path, script)
     context = json.loads((Path(info["session_dir"]) / "context.json").read_text())
     assert str(tmp_path / "helpers.py") in context["modules"]
     assert not any("site-packages" in p for p in context["modules"])
@@ -90,11 +90,7 @@ def test_a_scripts_module_level_code_is_not_run_again(tmp_path, script):
 
 
 def test_a_syntax_error_is_a_400_and_the_server_stays(tmp_path, script):
-    write(tmp_path, "consts.py", 'WORD = "OLD"\n')
-    write(tmp_path, "helpers.py", HELPERS)
-    write(tmp_path, "task.py", TASK)
-    s = script("task.py")
-    info = s.ready()
+    s, info = start_three_modules(tmp_path, script)
     broken = (tmp_path / "helpers.py", HELPERS + "\ndef broken(:\n")
     fixed = (tmp_path / "helpers.py", HELPERS.replace("helper", "fixed"))
     out = refused_then_fixed(s, info, broken, fixed, f"{tmp_path / 'helpers.py'}, line 7")
@@ -119,11 +115,7 @@ def refused_then_fixed(
 
 
 def test_a_module_that_fails_to_reload_fails_the_run_with_its_line(tmp_path, script):
-    write(tmp_path, "consts.py", 'WORD = "OLD"\n')
-    write(tmp_path, "helpers.py", HELPERS)
-    write(tmp_path, "task.py", TASK)
-    s = script("task.py")
-    info = s.ready()
+    s, info = start_three_modules(tmp_path, script)
     write(tmp_path, "helpers.py", HELPERS + "\nundefined_name\n")
     assert s.resume(info).status == 202
     code, _, err = s.finish()

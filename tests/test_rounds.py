@@ -6,12 +6,7 @@ import json
 import re
 from typing import Any
 
-from conftest import wait_for
-from scripts import (
-    Script,
-    script_fixture,  # noqa: F401 - the `script` fixture
-    write,
-)
+from harness import Script, wait_for, write
 
 TASK = """
 import json, os, socket

@@ -10,20 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import start_kernel
-from scripts import (
-    run_cell,
-    script_fixture,  # noqa: F401 - the `script` fixture
-    server_of,
-    write,
-)
 
+from harness import OPTS, run_cell, server_of, start_kernel, write
 from interactive_ext.errors import ReloadError
 from interactive_ext.records import Redefine, TaskContext
 from interactive_ext.session.definitions import CELL_TAG, SOURCE_ELSEWHERE, carried_cell
 from interactive_ext.task.scripts import load_definitions, run_definitions
-
-OPTS = 'port=0, ready_file=os.environ["READY_FILE"], max_idle_seconds=120'
 
 SCRIPT = f"""
 import json, os, sys
@@ -97,7 +89,7 @@ def test_source_not_on_this_machine_resume_runs_the_notebook_cell(
     status = s.status(info)
     assert status["task"]["redefine"] == "notebook"
     assert status["task"]["notice"] == SOURCE_ELSEWHERE
-    from conftest import http
+    from harness import http
 
     page = http("GET", info["server_url"] + "interactive", info["token"])
     assert SOURCE_ELSEWHERE in page.body

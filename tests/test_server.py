@@ -11,16 +11,9 @@ import time
 from datetime import datetime
 
 import pytest
-from conftest import (
-    BIN,
-    alive,
-    descendants,
-    execute,
-    open_terminal,
-    start_kernel,
-    type_in_terminal,
-    wait_for,
-)
+
+from harness import BIN, execute, open_terminal, start_kernel, type_in_terminal, wait_for
+from interactive_ext.procs import alive, descendants
 
 DECIDED_LATE = 0.1  # s after the deadline: the outcome is recorded by then
 EXITED_LATE = 1.5  # s after the deadline: the process is gone by then (the promise: <= 1 s)

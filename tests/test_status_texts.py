@@ -11,9 +11,9 @@ import re
 from typing import Any
 
 import pytest
-from conftest import run_cli, wait_for
 from test_cli import TOKEN, cli_server, get_json  # noqa: F401 - fixtures
 
+from harness import run_cli, wait_for
 from interactive_ext.records import Reason
 from interactive_ext.server.states import State
 from interactive_ext.server.status import clock, summary, why

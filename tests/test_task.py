@@ -15,21 +15,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import (
+
+from harness import (
+    Script,
     ServerProcess,
-    alive,
-    descendants,
     execute,
     free_port,
     http,
     kill_tree,
+    server_of,
     start_kernel,
+    start_task,
     wait_for,
 )
-from scripts import Script, server_of, start_task
-
 from interactive_ext import IdleTimeout, interactive
 from interactive_ext.options import Options
+from interactive_ext.procs import alive, descendants
 from interactive_ext.task.inputs import call_with_inputs
 from interactive_ext.task.loader import load_function
 from interactive_ext.task.run import run_interactive
@@ -72,7 +73,7 @@ class Task(Script):
     notebook_dir: Path = Path()
 
     def server(self, info: dict[str, Any]) -> ServerProcess:
-        """The task's server, for conftest's helpers."""
+        """The task's server, for the harness's helpers."""
         return server_of(info, self.proc)
 
 
@@ -203,11 +204,17 @@ def test_resume_from_a_cell(task: Callable[..., Task]) -> None:
     assert out == {"result": {"epochs": 1, "lr": 0.2, "version": 1}}
 
 
-def test_run_task_first_success_starts_nothing(task: Callable[..., Task]) -> None:
-    t = task({"epochs": 4}, run_task_first=True)
+def finish_ok(t: Task, **result: Any) -> str:
+    """Wait for the task to exit 0 with this result; its stderr."""
     code, out, err = t.finish()
     assert code == 0, err
-    assert out == {"result": {"epochs": 4, "lr": 0.1, "version": 1}}
+    assert out == {"result": result}
+    return err
+
+
+def test_run_task_first_success_starts_nothing(task: Callable[..., Task]) -> None:
+    t = task({"epochs": 4}, run_task_first=True)
+    err = finish_ok(t, epochs=4, lr=0.1, version=1)
     assert "Jupyter for task" not in err
     assert not list(t.notebook_dir.iterdir()), "no notebook either"
 
@@ -287,9 +294,7 @@ def test_token_from_jupyter_token(task: Callable[..., Task]) -> None:
 
 def test_idle_resume_runs_the_task(task: Callable[..., Task]) -> None:
     t = task({"epochs": 6}, max_idle_seconds=2, on_idle="resume")
-    code, out, err = t.finish()
-    assert code == 0, err
-    assert out == {"result": {"epochs": 6, "lr": 0.1, "version": 1}}
+    finish_ok(t, epochs=6, lr=0.1, version=1)
 
 
 def test_enable_false_and_the_env_override(task: Callable[..., Task]) -> None:

@@ -8,19 +8,11 @@ import json
 from typing import Literal, Optional
 
 import pytest
-from conftest import run_cli, start_kernel
-from scripts import (
-    run_cell,
-    script_fixture,  # noqa: F401 - the `script` fixture
-    server_of,
-    write,
-)
 
+from harness import OPTS, run_cell, run_cli, server_of, start_kernel, write
 from interactive_ext.errors import InputsError
 from interactive_ext.session.overrides import check_json
 from interactive_ext.task.parameters import convert, describe
-
-OPTS = 'port=0, ready_file=os.environ["READY_FILE"], max_idle_seconds=120'
 
 TASK = f"""
 import dataclasses, enum, json, os

@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BIN, free_port, http, kill_tree, wait_for
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from harness import BIN, free_port, http, kill_tree, wait_for
+from harness.servers import answers
 
 CHROMIUM = Path("/usr/bin/chromium")
 BROWSER_TOKEN = "browser-token-0123456789"
@@ -52,7 +54,7 @@ class Served:
         return f"{self.base}/{path.lstrip('/')}?token={self.token}"
 
     def request(self, method: str, path: str, **kw: Any) -> Any:
-        """One authenticated HTTP request to the server (tests/conftest.py's http)."""
+        """One authenticated HTTP request to the server (the harness's http)."""
         return http(method, self.base + path, self.token, **kw)
 
     def heartbeat(self) -> dict[str, Any]:
@@ -113,12 +115,7 @@ class Watched:
 
 def _answers(served: Served) -> bool:
     """True once GET /interactive/status answers 200; fails if the process died."""
-    if served.proc.poll() is not None:
-        raise AssertionError(f"exited with {served.proc.returncode}:\n{served.log()}")
-    try:
-        return served.request("GET", "/interactive/status").status == 200
-    except OSError:
-        return False
+    return answers(served.proc, served.base, served.token, served.log)
 
 
 def _notebook_of(served: Served, ready: dict[str, Any]) -> str | None:

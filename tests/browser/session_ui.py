@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conftest import wait_for
 from playwright.sync_api import Locator, Page, expect
+
+from harness import wait_for
 
 SCREENSHOTS_ENV = "INTERACTIVE_EXT_SCREENSHOTS"
 INDICATOR = ".jp-InteractiveTask-indicator"

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BIN, free_port, http, kill_tree, run_cli, wait_for
 from playwright.sync_api import Browser, Page, expect
 from test_notify import Receiver
+
+from harness import BIN, free_port, http, kill_tree, run_cli, wait_for
 
 from .conftest import TaskSession
 from .session_ui import RESUME_FORM, final_view, indicator

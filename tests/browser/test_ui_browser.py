@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import BIN, wait_for
 from playwright.sync_api import Page, expect
+
+from harness import BIN, wait_for
 
 from .conftest import TaskSession
 from .session_ui import (

@@ -6,8 +6,9 @@ import re
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from conftest import wait_for
 from playwright.sync_api import Locator, Page, Response, expect
+
+from harness import wait_for
 
 KERNEL_READY_TIMEOUT = 90.0
 RUN_TIMEOUT = 60_000  # ms

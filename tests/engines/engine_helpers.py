@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from conftest import run_cli as cli
-from conftest import wait_for
+
+from harness import run_cli as cli
+from harness import wait_for
 
 HERE = Path(__file__).parent
 BIN = Path(sys.executable).parent

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import kill_tree
 from engine_helpers import Driver, cli, script
+
+from harness import kill_tree
 
 pytest.importorskip("distributed")  # the test extra installs it
 

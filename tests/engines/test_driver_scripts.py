@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ServerProcess, execute, http, kill_tree, wait_for
 from engine_helpers import TIMEOUT, Driver, cli, task_sessions
+
+from harness import ServerProcess, execute, http, kill_tree, wait_for
 
 OPTIONS = "port=0, max_idle_seconds=120, notebook_dir={notebooks!r}"
 

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import kill_tree
 from engine_helpers import BIN, Driver, cli
+
+from harness import kill_tree
 
 pytest.importorskip("flytekit")  # the test extra installs it
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import free_port, kill_tree, wait_for
 from engine_helpers import HERE, cli, engine_env, server_children, task_sessions, tree
 
+from harness import free_port, kill_tree, wait_for
 from interactive_ext.protocol import RANK_ADDR_ENV, RANK_SECRET_ENV
 from interactive_ext.task import ranks
 from interactive_ext.task.rank_port import _recv, _send

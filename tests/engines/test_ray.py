@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import http, kill_tree, wait_for
 from engine_helpers import Driver, cli, gone, runtime_pids, script, tree
+
+from harness import http, kill_tree, wait_for
 
 pytest.importorskip("ray")  # the test extra installs it; a plain install has no Ray
 

@@ -22,8 +22,9 @@ from typing import Any
 
 import psutil
 import pytest
-from conftest import free_port, kill_tree, wait_for
 from engine_helpers import BIN, Driver, cli, engine_env, script
+
+from harness import free_port, kill_tree, wait_for
 
 pytest.importorskip("ray")  # the test extra installs it
 

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ServerProcess, execute, free_port, http, kill_tree, wait_for
 from engine_helpers import BIN, TIMEOUT, cli, engine_env, task_sessions
 
+from harness import ServerProcess, execute, free_port, http, kill_tree, wait_for
 from interactive_ext.protocol import RANK_SECRET_ENV
 
 ROOT = Path(__file__).resolve().parents[2]

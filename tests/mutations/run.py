@@ -32,7 +32,7 @@ SITE = HERE / "site"
 SUITES = {
     # the idle rule and its precision: the watcher alone, then real servers
     "idle": [
-        "tests/test_idle.py",
+        "tests/unit/server/test_idle.py",
         "tests/test_server.py",
         "-k",
         "idle or heartbeat or polling or busy",
@@ -58,7 +58,9 @@ def run_suite(suite: str, mutation: str | None, work: Path) -> tuple[dict[str, s
     if mutation:
         env["INTERACTIVE_EXT_MUTATION"] = mutation
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SITE), env.get("PYTHONPATH")]))
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={xml}"]
+    # one process (-n 0): a mutation's catches do not depend on what runs beside it
+    cmd = [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider"]
+    cmd.append(f"--junitxml={xml}")
     started = time.monotonic()
     subprocess.run(
         [*cmd, *SUITES[suite]],
@@ -91,8 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--suite", choices=sorted(SUITES), help="only the mutations of this suite")
     p.add_argument(
         "--select",
-        help="pytest arguments instead of the suites' (e.g. 'tests/test_idle.py -k precise'), "
-        "for a quick check of a few tests; one baseline, then each chosen mutation",
+        help="pytest arguments instead of the suites' "
+        "(e.g. 'tests/unit/server/test_idle.py -k precise'), for a quick check of a few tests; "
+        "one baseline, then each chosen mutation",
     )
     args = p.parse_args(argv)
     if args.select:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import textwrap
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-from conftest import ServerProcess, alive, execute, http, kill_tree, wait_for
+from interactive_ext.procs import alive
+
+from .kernels import execute
+from .procs import kill_tree, wait_for
+from .servers import ServerProcess
+from .web import http
 
 
 @dataclass
@@ -73,7 +75,7 @@ class Script:
 
 
 def server_of(info: dict[str, Any], proc: subprocess.Popen[str]) -> ServerProcess:
-    """The round's server, for conftest's kernel helpers."""
+    """The round's server, for the kernel helpers."""
     return ServerProcess(proc, info["port"], info["token"], Path(info["session_dir"]), Path())
 
 
@@ -107,18 +109,3 @@ def start_task(argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.Po
         cwd=cwd,
         start_new_session=True,
     )
-
-
-@pytest.fixture(name="script")
-def script_fixture(tmp_path: Path, reaper: list[subprocess.Popen[Any]]) -> Callable[..., Script]:
-    """Factory: run tmp_path/NAME with python; every process is killed at the end."""
-
-    def start(name: str, *args: str, env: dict[str, str] | None = None) -> Script:
-        ready = tmp_path / "ready.json"
-        full_env = {**os.environ, "READY_FILE": str(ready), "PYTHONUNBUFFERED": "1", **(env or {})}
-        full_env.pop("JUPYTER_TOKEN", None)
-        proc = start_task([sys.executable, str(tmp_path / name), *args], full_env, tmp_path)
-        reaper.append(proc)
-        return Script(proc, tmp_path, ready)
-
-    return start

@@ -13,8 +13,8 @@ import threading
 import time
 
 import pytest
-from conftest import free_port, wait_for
 
+from harness import free_port, hammer, wait_for
 from interactive_ext.task import ranks
 
 SECRET = b"s" * 32
@@ -129,38 +129,6 @@ def _closed_soon(s: socket.socket) -> bool:
 
 
 # -- issue 27: a flood of strangers, a squatter, the address, a rank that never came ----------
-
-
-def hammer(port: int, stop: threading.Event, count: list[int]) -> None:
-    """Keep 64 connections open to rank 0's port, each reopened as soon as it is cut."""
-    import selectors
-
-    sel = selectors.DefaultSelector()
-
-    def open_one() -> None:
-        with contextlib.suppress(OSError):
-            s = socket.create_connection(("127.0.0.1", port), timeout=1)
-            s.setblocking(False)
-            sel.register(s, selectors.EVENT_READ)
-            count[0] += 1
-
-    for _ in range(64):
-        open_one()
-    while not stop.is_set():
-        for key, _ in sel.select(0.05):
-            sock = key.fileobj
-            try:
-                data = sock.recv(1024)  # type: ignore[union-attr]
-            except OSError:
-                data = b""
-            if not data:
-                sel.unregister(sock)
-                sock.close()  # type: ignore[union-attr]
-                open_one()
-        while len(sel.get_map()) < 64 and not stop.is_set():
-            open_one()
-    for key in list(sel.get_map().values()):
-        key.fileobj.close()  # type: ignore[union-attr]
 
 
 def test_a_real_rank_gets_the_outcome_while_64_strangers_hammer_the_port(leader):
