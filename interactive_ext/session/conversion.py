@@ -17,7 +17,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,25 +33,38 @@ log = logging.getLogger("interactive_ext")
 ANSWER_TIMEOUT = 60.0
 """Seconds the server waits for the task's answer before it refuses the resume (503)."""
 MAX_SOCKET_PATH = 100
-"""A Unix socket's path is at most 107 bytes: a longer session path has no conversion socket."""
+"""A Unix socket's path is at most 107 bytes: a longer one is reached through its folder's
+descriptor (socket_path)."""
+
+
+@contextlib.contextmanager
+def socket_path(path: Path) -> Iterator[str]:
+    """path as bind() and connect() take it: itself, or when too long for a Unix socket the
+    same file through an open descriptor of its folder (/proc/self/fd/N/name)."""
+    if len(str(path)) <= MAX_SOCKET_PATH:
+        yield str(path)
+        return
+    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        yield f"/proc/self/fd/{fd}/{path.name}"
+    finally:
+        os.close(fd)
 
 
 class ConversionService:
     """The task process's side: converts each request's overrides, answers ok or why not."""
 
     def __init__(self, session: Session, convert: Callable[[dict[str, Any]], Any]) -> None:
-        """Listen on the session's socket (not when its path is too long for one)."""
+        """Listen on the session's socket."""
         self.session = session
         self.convert = convert
         self.path = session.path / CONVERT_SOCKET
         self.sock: socket.socket | None = None
-        if len(str(self.path)) > MAX_SOCKET_PATH:
-            log.info("session path too long for a socket: overrides checked by schema only")
-            return
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self.path.unlink(missing_ok=True)
-            sock.bind(str(self.path))
+            with socket_path(self.path) as where:
+                sock.bind(where)
             os.chmod(self.path, 0o600)
             sock.listen(8)
         except OSError as e:  # a file system without sockets: the schema check stands alone
@@ -121,7 +134,8 @@ async def ask_task(session_dir: Path, inputs: dict[str, Any]) -> bool:
     if not path.exists():
         return False
     try:
-        reader, writer = await asyncio.open_unix_connection(str(path), limit=1 << 20)
+        with socket_path(path) as where:
+            reader, writer = await asyncio.open_unix_connection(where, limit=1 << 20)
     except OSError:  # the task process is gone or never listened: the schema check stands
         return False
     try:

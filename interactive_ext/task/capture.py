@@ -156,6 +156,12 @@ class LocalPickler:
         return Pickled(self.stream.getvalue(), self.buffers, type_name(value))
 
 
+def _is_small(value: Any) -> bool:
+    """A scalar or a short text: kept as it is, never pickled on its own."""
+    kind = type(value)
+    return kind in SCALARS or (kind in TEXT and len(value) <= SMALL_TEXT)
+
+
 class Capture:
     """The locals of the failure's frames within a budget of bytes."""
 
@@ -198,16 +204,18 @@ class Capture:
         return kept
 
     def ref(self, value: Any) -> Any:
-        """An InputRef for a local that is one of the inputs (inputs.pkl holds it), else value."""
+        """An InputRef for a local that is one of the inputs (inputs.pkl holds it), else value
+        (a small scalar or text too: interned, it is no evidence of being the input)."""
         name = self.inputs.get(id(value))
-        return value if name is None else InputRef(name)
+        return value if name is None or _is_small(value) else InputRef(name)
 
     def small(self, value: Any) -> Any:
         """value itself (a small scalar or text, always pickles), the kept value of an object
         seen in another frame, else _NOT_SMALL."""
         kind = type(value)
-        small = kind in SCALARS or (kind in TEXT and len(value) <= SMALL_TEXT)
-        if small and self.written + SMALL_TEXT <= self.budget:  # always pickles: kept as is
+        if (
+            _is_small(value) and self.written + SMALL_TEXT <= self.budget
+        ):  # always pickles: kept as is
             self.written += len(value) if kind in TEXT else 8
             return value
         return self.seen.get(id(value), _NOT_SMALL)  # an object in several frames: written once
@@ -241,8 +249,8 @@ class Capture:
         for i, f in enumerate(frames):
             # a module frame's __builtins__ is left out: the kernel has its own
             values[str(i)] = {n: self.ref(v) for n, v in f.f_locals.items() if n != "__builtins__"}
-        if not values:
-            return {}
+        if not any(not _is_small(v) for kept in values.values() for v in kept.values()):
+            return {}  # nothing to pickle: each frame keeps its scalars as they are (keep_all)
         try:
             group = self.pickling.dump(values, self.budget - self.written, together=True)
         except Exception:  # over the budget, a local that does not pickle: frame by frame
