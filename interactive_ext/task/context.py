@@ -55,7 +55,6 @@ def describe_task(
 ) -> None:
     """The context's parameters and module files; result.pkl when the first run succeeded."""
     context.parameters = describe(unwrap(func), inputs)
-    note_task_file(context, modules)
     context.modules = dict(modules)
     session.remove(SAVED_VALUES)
     if result is None:

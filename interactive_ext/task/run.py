@@ -28,7 +28,7 @@ from ..session.directory import Session
 from ..session.reaching import TaskNotices, idle_message
 from ..session.reading import saved_inputs
 from ..session.sources import snapshot
-from .context import describe_task, make_context, record_error
+from .context import describe_task, make_context, note_task_file, record_error
 from .direct import direct, running_directly, unwrap
 from .environment import exit_ok
 from .inputs import bind_inputs, call_with_inputs, declared_inputs, write_inputs
@@ -184,6 +184,7 @@ class TaskRun(ServerRounds):
         self.session = Session.create()
         log.info("interactive session directory %s", self.session.path)
         self.context = make_context(self.func, self.notebook_dir / notebook_name(self.qualname))
+        note_task_file(self.context, self.modules)  # a driver script shipped by value: noted too
         if self.context.redefine is Redefine.NOTEBOOK:
             log.warning("%s (%s)", SOURCE_ELSEWHERE, self.context.source_file)
 
