@@ -318,18 +318,6 @@ class Options:
         type=float,
         metavar="MB",
     )
-    notify: tuple[str, ...] = option(
-        (),
-        _urls,
-        "notify URL (an Apprise URL: slack://..., ntfy://..., mailto://..., json://...) when "
-        "the session waits, warns and stops; repeat it for several; "
-        "$INTERACTIVE_EXT_NOTIFY adds more",
-        action="append",
-        metavar="URL",
-    )
-    notify_include_token: bool = option(
-        False, _flag, "put the token in the notifications' URL (default: they say where it is)"
-    )
     hub: str | None = option(
         None,
         _hub,
@@ -346,6 +334,18 @@ class Options:
     )
     hub_groups: tuple[str, ...] = option(
         (), _names, "the Hub groups whose members are allowed in, comma-separated", metavar="G,H"
+    )
+    notify: tuple[str, ...] = option(
+        (),
+        _urls,
+        "notify URL (an Apprise URL: slack://..., ntfy://..., mailto://..., json://...) when "
+        "the session waits, warns and stops; repeat it for several; "
+        "$INTERACTIVE_EXT_NOTIFY adds more",
+        action="append",
+        metavar="URL",
+    )
+    notify_include_token: bool = option(
+        False, _flag, "put the token in the notifications' URL (default: they say where it is)"
     )
 
     def __post_init__(self) -> None:

@@ -13,7 +13,15 @@ from .errors import SessionError
 R = TypeVar("R", bound="Record")
 
 
-class Reason(str, enum.Enum):
+class ValueEnum(str, enum.Enum):
+    """An enum that reads as its value, as JSON files and the status write it."""
+
+    def __str__(self) -> str:
+        """The value."""
+        return self.value
+
+
+class Reason(ValueEnum):
     """Why the server stopped."""
 
     RESUMED = "resumed"
@@ -21,10 +29,6 @@ class Reason(str, enum.Enum):
     LIFETIME = "lifetime"
     KILLED = "killed"
     """A signal or a dead parent: never recorded as an outcome (the server's listeners hear it)."""
-
-    def __str__(self) -> str:
-        """The value, as written in outcome.json."""
-        return self.value
 
 
 class Record:
@@ -47,7 +51,7 @@ class Record:
         return {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in data.items()}
 
 
-class Redefine(str, enum.Enum):
+class Redefine(ValueEnum):
     """How a resume re-defines the task (and how a kernel loads it)."""
 
     MODULE = "module"
@@ -58,10 +62,6 @@ class Redefine(str, enum.Enum):
     """Shipped by value, its file not on this machine: the starter notebook's definitions cell."""
     AS_IS = "as-is"
     """No source to re-define it from (a nested function, no file, nothing carried)."""
-
-    def __str__(self) -> str:
-        """The value, as written in context.json."""
-        return self.value
 
 
 @dataclass

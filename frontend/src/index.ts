@@ -169,27 +169,38 @@ const commandsPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
+/** A plugin that needs the session model only: start makes what it adds of it. */
+function modelPlugin(
+  id: string,
+  description: string,
+  start: (app: JupyterFrontEnd, model: SessionModel) => void
+): JupyterFrontEndPlugin<void> {
+  return {
+    id,
+    description,
+    autoStart: true,
+    requires: [IInteractiveSession],
+    activate: start
+  };
+}
+
 /** The idle warning dialog. */
-const warningPlugin: JupyterFrontEndPlugin<void> = {
-  id: 'interactive-ext:idle-warning',
-  description: 'Warns once per approach to the idle deadline.',
-  autoStart: true,
-  requires: [IInteractiveSession],
-  activate: (app: JupyterFrontEnd, model: SessionModel) => {
+const warningPlugin = modelPlugin(
+  'interactive-ext:idle-warning',
+  'Warns once per approach to the idle deadline.',
+  (app, model) => {
     new IdleWarning(model, () => void app.commands.execute(CommandIDs.resume));
   }
-};
+);
 
 /** Typing, clicking and scrolling in the page count as activity. */
-const activityPlugin: JupyterFrontEndPlugin<void> = {
-  id: 'interactive-ext:activity',
-  description: "Sends throttled heartbeats on a person's input in the page.",
-  autoStart: true,
-  requires: [IInteractiveSession],
-  activate: (app: JupyterFrontEnd, model: SessionModel) => {
+const activityPlugin = modelPlugin(
+  'interactive-ext:activity',
+  "Sends throttled heartbeats on a person's input in the page.",
+  (_app, model) => {
     new ActivityReporter(model);
   }
-};
+);
 
 /** No lost edits: save dirty documents when the server starts stopping. */
 const saveGuardPlugin: JupyterFrontEndPlugin<void> = {

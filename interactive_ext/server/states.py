@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import enum
+from ..records import ValueEnum
 
 
-class State(str, enum.Enum):
+class State(ValueEnum):
     """The session's state (the status's `state`; STOPPED is never served)."""
 
     WAITING = "waiting"
     STOPPING = "stopping"
     STOPPED = "stopped"
-
-    def __str__(self) -> str:
-        """The value, as the status shows it."""
-        return self.value
 
 
 INITIAL = State.WAITING

@@ -323,11 +323,12 @@ class Entry:
 
     where: Location
     manifest: dict[str, Any]
+    size: int = field(init=False)
 
-    @property
-    def size(self) -> int:
-        """The parked files' bytes."""
-        return sum(int(f.get("size", 0)) for f in (self.manifest.get("files") or {}).values())
+    def __post_init__(self) -> None:
+        """The parked files' bytes (size), from the manifest."""
+        files = (self.manifest.get("files") or {}).values()
+        self.size = sum(int(f.get("size", 0)) for f in files)
 
     @property
     def age(self) -> float:
