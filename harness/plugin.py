@@ -230,7 +230,10 @@ def mounts() -> Iterator[list[Path]]:
 
 
 @pytest.fixture
-def s3() -> Iterator[dict[str, str]]:
-    """S3 on 127.0.0.1 (moto's server) with a bucket `fixes`; the environment that reaches it."""
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """S3 on 127.0.0.1 (moto's server) with a bucket `fixes`; the environment that reaches it,
+    set in this process too (fake credentials, the endpoint, no instance metadata lookup)."""
     with moto_s3() as env:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
         yield env
