@@ -116,7 +116,7 @@ def _stored_inputs(session: Session) -> Callable[[], dict[str, Any]]:
 def _frames(session: Session, error: str) -> FramesRecord | None:
     """The kept frames of the failure named error, or None (absent, unreadable, another's)."""
     try:
-        frames = session.read_pickle(FRAMES)
+        frames = session.read_pickle(FRAMES, lenient=True)  # a class not here: a Missing
     except Exception as e:
         log.warning("the task's frames do not load here (%s); the failure has no traceback", e)
         return None

@@ -19,6 +19,7 @@ from interactive_ext.session.directory import Session
 from interactive_ext.session.frames import (
     FramesRecord,
     Member,
+    Pickled,
     Placeholder,
     rebuild,
     task_frames,
@@ -278,13 +279,35 @@ def _many_locals(depth: int) -> None:
     raise ValueError(f"{table} {pair} {shared}")
 
 
-def test_a_frames_locals_are_pickled_in_one_pass_and_load_as_the_same_objects() -> None:
+def test_the_record_is_pickled_with_every_frames_locals_in_one_pass(tmp_path: Path) -> None:
+    session = Session.create(tmp_path)
     exc = _fail(_many_locals, 3)
-    record = collect(exc, 1 << 20, False)
+    written = capture_frames(session, exc, Options())
+    assert written is not None and written.written == (session.path / FRAMES).stat().st_size
+    record = session.read_pickle(FRAMES)
+    assert isinstance(record, FramesRecord)
     kept = [f.locals for f in record.frames]
-    assert all(isinstance(k, Member) for k in kept), kept  # one pickle for every frame
-    assert len({id(k.group) for k in kept if isinstance(k, Member)}) == 1
+    assert all(type(k) is dict for k in kept), kept  # the values themselves: no pickle inside
+    inner = kept[-1]
+    assert inner is not None and not any(isinstance(v, Member | Pickled) for v in inner.values())
     locals_ = task_frames(record)[-1].locals
     assert locals_ is not None
     assert locals_["table"] == {"depth": 3, "values": list(range(10))} and locals_["depth"] == 3
-    assert locals_["shared"] is locals_["pair"][1]
+    assert locals_["shared"] is locals_["pair"][1]  # one object in the kernel too
+
+
+def test_a_pass_that_fails_keeps_the_frames_one_by_one(tmp_path: Path) -> None:
+    session = Session.create(tmp_path)
+    exc = _fail(_many_locals_and_a_lock, 3)
+    written = capture_frames(session, exc, Options())
+    assert written is not None
+    record = session.read_pickle(FRAMES)
+    inner = task_frames(record)[-1].locals
+    assert inner is not None and inner["table"] == {"depth": 3, "values": list(range(10))}
+    assert isinstance(inner["lock"], Placeholder) and inner["lock"].type == "_thread.lock"
+
+
+def _many_locals_and_a_lock(depth: int) -> None:
+    lock = threading.Lock()
+    table = {"depth": depth, "values": list(range(10))}
+    raise ValueError(f"{table} {lock}")

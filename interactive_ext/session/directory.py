@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import os
+import pickle
 import stat
 import tempfile
 from collections.abc import Callable
@@ -182,9 +183,11 @@ class Session:
 
     # -- pickles (written and read on this machine only, never from the network) --
 
-    def write_pickle(self, name: str, obj: Any) -> None:
-        """Pickle obj into one file of the session atomically."""
-        pickles.dump(obj, self.path / name)
+    def write_pickle(
+        self, name: str, obj: Any, cap: int | None = None, pickler: type | None = None
+    ) -> None:
+        """Pickle obj into one file of the session atomically (cap, pickler: pickles.dump's)."""
+        pickles.dump(obj, self.path / name, cap, pickler or pickle.Pickler)
 
     def read_pickle(self, name: str, lenient: bool = False) -> Any | None:
         """Unpickle one file of the session, or None when it is absent (lenient: a class that

@@ -1,9 +1,9 @@
 """The failure's frames in frames.pkl, and a real traceback rebuilt from them in a kernel.
 
 The task process (task/capture.py) writes a FramesRecord: each frame of the failure, innermost
-last, with its location and its locals, pickled in one pass per frame, or each on its own when that
-pass fails (protocol 5, big buffers out of band, so the session file maps them copy-on-write in
-every kernel). A kernel
+last, with its location and its locals, pickled with the record in one pass, or frame by frame
+and local by local when that pass fails (protocol 5, big buffers out of band, so the session
+file maps them copy-on-write in every kernel). A kernel
 rebuilds a traceback whose frames are real frame objects: one small code object per frame,
 compiled with the task's file name, function name, first line and failing line, executed with
 the frame's locals as its namespace, and the traceback entries linked with `tb_next`. pdb, IPython's
@@ -110,11 +110,28 @@ class FrameRecord:
     line: str
     module: str | None
     locals: dict[str, Any] | Member | None
-    """The frame's part of the frames' one pickle (a Member: a dict of its locals), or a dict
-    of each local: a Member of the frame's own pickle, pickled on its own when that failed, a
-    Placeholder, or a small scalar as it is."""
+    """The frame's locals as they are, pickled with the record in one pass; when that pass
+    failed, a dict of each local: a Member of the frame's own pickle, pickled on its own when
+    that failed too, a Placeholder, or a small scalar as it is (a Member of every frame's
+    pickle in files written before the one pass)."""
     modules: dict[str, str] = field(default_factory=dict)
     """Globals of the frame bound to library modules: name -> module (re-imported here)."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as a call with its fields (faster than a dataclass's state)."""
+        return (
+            FrameRecord,
+            (
+                self.filename,
+                self.name,
+                self.firstlineno,
+                self.lineno,
+                self.line,
+                self.module,
+                self.locals,
+                self.modules,
+            ),
+        )
 
 
 @dataclass
@@ -126,7 +143,12 @@ class FramesRecord:
     frames: list[FrameRecord]
     budget: int
     written: int
+    """Bytes of locals written (the file's size, when they were pickled with the record)."""
     left_out: list[str] = field(default_factory=list)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as a call with its fields."""
+        return (FramesRecord, (self.error, self.frames, self.budget, self.written, self.left_out))
 
 
 @dataclass

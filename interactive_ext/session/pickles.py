@@ -8,11 +8,12 @@ Layout of a file (all integers little-endian)::
     buffers  each out-of-band buffer, starting at a multiple of mmap.ALLOCATIONGRANULARITY
     table    (offset, length) of each buffer, in the pickle's order, at the end
 
-The writer streams: the in-band pickle goes to the file through a buffer, then each buffer,
-the table and the header are written at their offsets (the gaps are holes, never written). A
-1 GiB array is one `pwrite` of 1 GiB, as a raw `pickle.dump` makes one `write` of it; the
-other calls (strace: `getrandom` for the temporary name, an `lseek`, the 16-byte table and
-48-byte header `pwrite`s, the `rename`) take well under a millisecond together.
+The writer streams: the in-band pickle is kept in memory up to 1 MiB (written in pieces
+beyond), then the header, each buffer and the table are written at their offsets (the gaps are
+holes, never written). A small pickle is one `pwrite` with its header; a 1 GiB array is one
+`pwrite` of 1 GiB, as a raw `pickle.dump` makes one `write` of it; the other calls (strace:
+`getrandom` for the temporary name, the header with the stream, the 16-byte table, the
+`rename`) take well under a millisecond together.
 The reader unpickles the in-band stream from the file, as `pickle.load` does, and gives the
 unpickler slices of a copy-on-write mapping (MAP_PRIVATE) of the file for the buffers, so a
 NumPy array or a pandas frame comes back backed by the page cache, shared by every process
@@ -65,19 +66,77 @@ class PickleFileError(ValueError):
 # -- writing ------------------------------------------------------------------------
 
 
-def dump(obj: Any, path: str | os.PathLike[str]) -> None:
-    """Pickle obj into path atomically (0600, a rename), big buffers out of band and aligned."""
-    atomic_write(path, lambda fd: _write(fd, obj))
+class TooBig(ValueError):
+    """An object whose pickle passed the cap given to dump (nothing is left on disk)."""
 
 
-def _write(fd: int, obj: Any) -> None:
+def dump(
+    obj: Any,
+    path: str | os.PathLike[str],
+    cap: int | None = None,
+    pickler: type[pickle.Pickler] = pickle.Pickler,
+) -> None:
+    """Pickle obj into path atomically (0600, a rename), big buffers out of band and aligned.
+
+    cap: TooBig once the pickle passes this many bytes (None: no cap); pickler: the class
+    that pickles (a subclass may refuse some objects: what it raises leaves no file).
+    """
+    atomic_write(path, lambda fd: _write(fd, obj, cap, pickler))
+
+
+FLUSH = 1 << 20
+"""The in-band stream is kept in memory up to this many bytes before it is written."""
+
+
+class _Sink:
+    """The in-band stream: after room for the header, kept in memory up to FLUSH bytes, then
+    written to fd; a chunk of FLUSH bytes or more is written as it is, never copied."""
+
+    def __init__(self, fd: int, cap: int | None) -> None:
+        """Nothing written yet; room for the header first."""
+        self.fd, self.cap = fd, cap
+        self.data = bytearray(HEADER)
+        self.at = 0  # bytes of the file written so far
+        self.big = 0  # bytes of the out-of-band buffers so far
+
+    def write(self, chunk: Any) -> int:
+        """Take a chunk of the pickle stream."""
+        n = len(chunk)
+        if self.cap is not None and self.inband + n + self.big > self.cap:
+            raise TooBig(f"the pickle passes {self.cap} bytes")
+        if n >= FLUSH:
+            self.flush()
+            pwrite_all(self.fd, chunk, self.at)
+            self.at += n
+        else:
+            self.data += chunk
+            if len(self.data) >= FLUSH:
+                self.flush()
+        return n
+
+    def flush(self) -> None:
+        """Write what is kept in memory (at first, the header's room with it)."""
+        if self.data:
+            pwrite_all(self.fd, self.data, self.at)
+            self.at += len(self.data)
+            self.data = bytearray()
+
+    @property
+    def inband(self) -> int:
+        """Bytes of the pickle stream so far."""
+        return self.at + len(self.data) - HEADER
+
+
+def _write(fd: int, obj: Any, cap: int | None, pickler: type[pickle.Pickler]) -> None:
     """Write the whole file to fd (a new, empty file open for writing).
 
-    The in-band pickle goes through a buffered writer, from offset HEADER on; the big buffers,
-    the table and then the header are written at their offsets on fd, with no copy. Nothing is
-    written before the in-band pickle or the buffers: those gaps are holes, read as zeros.
+    The in-band pickle goes through a buffer in memory (written once it is big), starting at
+    offset HEADER; then the header (with what is still in memory), the big buffers and the
+    table are written at their offsets, with no copy. The gaps before the buffers are holes.
+    A small pickle without buffers is one write.
     """
     buffers: list[memoryview] = []
+    sink = _Sink(fd, cap)
 
     def out_of_band(buf: pickle.PickleBuffer) -> bool:
         """Keep a big contiguous buffer for later (False); let the pickle hold the rest."""
@@ -87,24 +146,34 @@ def _write(fd: int, obj: Any) -> None:
             return True
         if raw.nbytes < INBAND_MAX:
             return True
+        sink.big += raw.nbytes
+        if cap is not None and sink.inband + sink.big > cap:
+            raise TooBig(f"the pickle passes {cap} bytes")
         buffers.append(raw)
         return False
 
-    os.lseek(fd, HEADER, os.SEEK_SET)
-    with open(fd, "wb", closefd=False) as f:
-        pickle.Pickler(f, protocol=5, buffer_callback=out_of_band).dump(obj)
-        end = f.tell()
-    inband = end - HEADER
+    pickler(sink, protocol=5, buffer_callback=out_of_band).dump(obj)
+    end = HEADER + sink.inband
+    inband = sink.inband
     table = bytearray()
+    offsets = []
     for raw in buffers:
-        offset = end + -end % ALIGN
-        pwrite_all(fd, raw, offset)
-        table += _ENTRY.pack(offset, raw.nbytes)
-        end = offset + raw.nbytes
-    pwrite_all(fd, table, end)
+        offsets.append(end + -end % ALIGN)
+        table += _ENTRY.pack(offsets[-1], raw.nbytes)
+        end = offsets[-1] + raw.nbytes
     length = end + len(table)
     head = _HEAD.pack(MAGIC, VERSION, len(buffers), inband, end, length, zlib.crc32(table))
-    pwrite_all(fd, head + _CRC.pack(zlib.crc32(head)), 0)
+    head += _CRC.pack(zlib.crc32(head))
+    if sink.at:  # the stream's start is on disk: the rest, then the header at 0
+        sink.flush()
+        pwrite_all(fd, head, 0)
+    else:  # the header and the whole stream, in one write
+        sink.data[:HEADER] = head
+        pwrite_all(fd, sink.data, 0)
+    for raw, offset in zip(buffers, offsets, strict=True):
+        pwrite_all(fd, raw, offset)
+    if table:
+        pwrite_all(fd, table, end)
 
 
 # -- reading ------------------------------------------------------------------------

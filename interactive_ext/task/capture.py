@@ -1,7 +1,8 @@
 """Capture at the failure: the task's frames with their locals, written for the kernels.
 
-Each frame of the person's code keeps its function, file, lines and locals; the frames' locals
-are pickled in one pass (protocol 5, big buffers out of band). When that pass fails, each
+Each frame of the person's code keeps its function, file, lines and locals; the record is
+pickled with every frame's locals in one pass, straight into frames.pkl (protocol 5, big
+buffers out of band, an object in several frames written once). When that pass fails, each
 frame's locals get one pass of their own, and when that fails too, each local is pickled on its
 own, so one that does not pickle (a lock, a socket, a generator) becomes a Placeholder with its
 type and a short repr, and the others are kept; an object of the task's `__main__`, which a
@@ -88,8 +89,20 @@ def short_repr(value: Any) -> str:
         return f"<repr failed: {type(e).__name__}>"
 
 
-class _Pickler(pickle.Pickler):
-    """A Pickler that, in a frame's one pass, stops at an object of the task's `__main__`."""
+class _OnePass(pickle.Pickler):
+    """Pickles the record with every frame's locals in one pass; stops at an object of the
+    task's `__main__` (a kernel may not load it; pickled on its own, it fails alone)."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        """Stop at a `__main__` object; otherwise pickle as usual (not called for builtin
+        containers)."""
+        if getattr(type(obj), "__module__", None) == "__main__":
+            raise _Separate
+        return NotImplemented
+
+
+class _Pickler(_OnePass):
+    """A Pickler that stops at an object of the task's `__main__` only in a frame's pass."""
 
     def __init__(self, owner: LocalPickler, *args: Any, **kwargs: Any) -> None:
         """A Pickler for owner (which says whether it pickles a frame's locals together)."""
@@ -97,11 +110,8 @@ class _Pickler(pickle.Pickler):
         self.owner = owner
 
     def reducer_override(self, obj: Any) -> Any:
-        """Stop the one pass at a `__main__` object (a kernel may not load it; pickled on its
-        own, it fails alone); otherwise pickle as usual. Not called for builtin containers."""
-        if self.owner.together and getattr(type(obj), "__module__", None) == "__main__":
-            raise _Separate
-        return NotImplemented
+        """As the one pass's, in a frame's pass only."""
+        return super().reducer_override(obj) if self.owner.together else NotImplemented
 
 
 class LocalPickler:
@@ -242,22 +252,14 @@ class Capture:
         self.seen[id(value)] = kept
         return kept
 
-    def all_at_once(self, frames: list[types.FrameType]) -> dict[int, Member]:
-        """Every frame's locals pickled in one pass: a Member of it by id(frame); {} when that
-        pass fails (each frame is then kept on its own, keep_all)."""
-        values = {}
-        for i, f in enumerate(frames):
-            # a module frame's __builtins__ is left out: the kernel has its own
-            values[str(i)] = {n: self.ref(v) for n, v in f.f_locals.items() if n != "__builtins__"}
-        if not any(not _is_small(v) for kept in values.values() for v in kept.values()):
-            return {}  # nothing to pickle: each frame keeps its scalars as they are (keep_all)
-        try:
-            group = self.pickling.dump(values, self.budget - self.written, together=True)
-        except Exception:  # over the budget, a local that does not pickle: frame by frame
-            return {}
-        group.type = "the frames' locals"
-        self.written += group.size
-        return {id(f): Member(group, str(i)) for i, f in enumerate(frames)}
+    def live(self, values: dict[str, Any]) -> dict[str, Any]:
+        """A frame's locals as they are, for the record's one pass (a module frame's
+        __builtins__ left out: the kernel has its own; an input: a reference to inputs.pkl)."""
+        if self.inputs:
+            return {n: self.ref(v) for n, v in values.items() if n != "__builtins__"}
+        if "__builtins__" in values:
+            return {n: v for n, v in values.items() if n != "__builtins__"}
+        return values
 
     def frame(
         self, frame: types.FrameType, lineno: int, with_locals: bool, kept: Any = None
@@ -310,20 +312,32 @@ def task_frames(exc: BaseException) -> list[tuple[types.FrameType, int]]:
 
 
 def collect(
-    exc: BaseException, budget: int, library: bool, inputs: dict[str, Any] | None = None
+    exc: BaseException,
+    budget: int,
+    library: bool,
+    inputs: dict[str, Any] | None = None,
+    live: bool = False,
 ) -> FramesRecord:
-    """The record of exc's frames: the innermost are served first by the budget."""
+    """The record of exc's frames: the innermost are served first by the budget.
+
+    live: each frame's locals as they are, to be pickled with the record in one pass (then
+    written is 0: the locals' bytes are the file's); else each frame's locals pickled here.
+    """
     capture = Capture(budget, inputs)
-    chosen = []
+    records = []
     for frame, lineno in reversed(task_frames(exc)):
         filename = frame.f_code.co_filename
         person = not (filename.startswith(PACKAGE) or library_file(filename))
-        chosen.append((frame, lineno, budget > 0 and (person or library)))
-    together = capture.all_at_once([f for f, _, with_locals in chosen if with_locals])
-    records = [capture.frame(f, n, w, together.get(id(f))) for f, n, w in chosen]
+        with_locals = budget > 0 and (person or library)
+        kept = capture.live(frame.f_locals) if live and with_locals else None
+        records.append(capture.frame(frame, lineno, with_locals, kept))
     records.reverse()
     error = f"{type(exc).__name__}: {exc}"
     return FramesRecord(error, records, budget, capture.written, capture.left_out)
+
+
+ROOM = 64 * 1024
+"""Bytes beyond the budget that the one pass may take for the frames' places (not locals)."""
 
 
 def capture_frames(
@@ -343,8 +357,14 @@ def capture_frames(
             context = session.context()
             skipped = set(context.unpicklable) if context else set()
             inputs = {k: v for k, v in inputs.items() if k not in skipped}
-        record = collect(exc, budget, options.capture_library_frames, inputs)
-        session.write_pickle(FRAMES, record)
+        library = options.capture_library_frames
+        record = collect(exc, budget, library, inputs, live=True)
+        try:  # every frame's locals with the record, in one pass
+            session.write_pickle(FRAMES, record, budget + ROOM, _OnePass)
+            record.written = (session.path / FRAMES).stat().st_size
+        except Exception:  # over the budget, a local that does not pickle: frame by frame
+            record = collect(exc, budget, library, inputs)
+            session.write_pickle(FRAMES, record)
     except Exception as e:
         log.warning(
             "could not keep the failure's frames (%s: %s); load_error() has no traceback",
