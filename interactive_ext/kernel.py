@@ -122,6 +122,10 @@ def _frames(session: Session, error: str) -> FramesRecord | None:
         return None
     if not isinstance(frames, FramesRecord) or frames.error != error:
         return None
+    if (session.path / PARKED).exists():  # opened elsewhere: the sources were laid out here
+        moved = (session.read_json(PARKED) or {}).get("moved") or {}
+        for frame in frames.frames:  # so pdb's `list` and tracebacks show them
+            frame.filename = moved.get(frame.filename, frame.filename)
     return frames
 
 

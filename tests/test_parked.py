@@ -78,7 +78,7 @@ print(json.dumps({
     "size": len(inputs["data"]), "local": float(frames[-2].locals["data"].sum()),
     "epochs": inputs["epochs"], "thing": repr(inputs["thing"]), "exc": type(exc).__name__,
 }))
-debugger = pdb.Pdb(stdin=io.StringIO("p scale\\nup\\np label\\nq\\n"), stdout=sys.stdout)
+debugger = pdb.Pdb(stdin=io.StringIO("p scale\\nl\\nup\\np label\\nq\\n"), stdout=sys.stdout)
 debugger.use_rawinput = False
 debugger.reset()
 debugger.interaction(None, exc.__traceback__)
@@ -183,6 +183,8 @@ def test_a_failure_parked_on_s3_is_released_at_once_opened_elsewhere_and_run_aga
     assert "gpu_only.Thing not loaded here" in head["thing"]
     assert "No module named 'gpu_only'" in head["thing"]
     assert "12" in out and "'outer'" in out  # pdb: `p scale`, then `up` and `p label`
+    listed = re.sub(r"\x1b\[[0-9;]*m", "", out)  # `list`: the laid-out source, moved here
+    assert re.search(r"(-> *11|11 *->)\s+return values\[scale\]", listed), listed
 
     (folder,) = work.glob("train-parked-*")
     edited = folder / "src" / "pkg" / "train.py"

@@ -144,7 +144,11 @@ def open_here(args: argparse.Namespace) -> int:
         folder, moved = lay_out(session, manifest, args.notebook_dir)
         notebook = folder / notebook_name(str(manifest.get("qualname")))
         rebase(session, folder, moved, notebook)
-        here = {"origin": where.path(), "resume_here": args.resume_here}
+        here = {
+            "origin": where.path(),
+            "resume_here": args.resume_here,
+            "moved": {path: str(new) for path, new in moved.items()},  # the frames' files here
+        }
         session.write_json(PARKED, {**manifest, **here})
         refusal.run = run = OpenedRun(session, folder, options, manifest)
         run.refused = lambda: refusal.why is not None
