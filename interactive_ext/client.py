@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from .protocol import RESUME, STATUS, TOKEN_ENV, route
+from .protocol import CONVERT_SECONDS, RESUME, STATUS, TOKEN_ENV, route
 from .records import ReadyInfo
 
 # Frontend pages a printed URL may point to; the server's root is what comes before them.
@@ -105,8 +105,11 @@ class Client:
         """GET the session's status (not activity)."""
         return self.request("GET", STATUS, timeout=timeout)
 
-    def resume(self, inputs: dict[str, Any], timeout: float = 30, via: str = "rest") -> Reply:
-        """POST a resume with JSON input overrides; via says where it came from (the log's)."""
+    def resume(
+        self, inputs: dict[str, Any], timeout: float = CONVERT_SECONDS + 10, via: str = "rest"
+    ) -> Reply:
+        """POST a resume with JSON input overrides; via says where it came from (the log's).
+        The wait outlasts the server's for the task's conversion, so a 202 is never missed."""
         return self.request("POST", RESUME, {"inputs": inputs, "via": via}, timeout=timeout)
 
     def answers(self, timeout: float = 2) -> bool:

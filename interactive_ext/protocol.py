@@ -57,6 +57,9 @@ NOTIFY_FAILURES = "notify_failures.json"
 """The server's failed notifications by target ({target: count}), logged by the task at the stop."""
 CHECKPOINTS = "checkpoints"
 """The folder of the server's file checkpoints, in the served tree's shape (checkpoints.py)."""
+CONVERT_SECONDS = 60.0
+"""Seconds the server waits for the task's conversion of a resume's overrides before it
+refuses the resume (503); a client waits longer than this for the answer."""
 
 # -- environment variables ---------------------------------------------------------------
 SESSION_ENV = "INTERACTIVE_EXT_SESSION"

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness import write
+from harness import run_cli, write
 from interactive_ext.errors import InputsError
 from interactive_ext.records import Reason
 from interactive_ext.session.conversion import ConversionService, check_resume
@@ -150,3 +150,37 @@ def test_every_value_the_server_accepts_converts_in_the_task(service, name, valu
     outcome = session.outcome()
     assert outcome is not None
     convert(typed, outcome.inputs)  # the resumed run's own conversion: no InputsError
+
+
+SLOW = """
+import json, os, time
+from typing import Annotated
+from pydantic import AfterValidator
+from interactive_ext import interactive
+
+slept = []
+
+def slowly(v):
+    if not slept:  # the server's question only: longer than a client once waited (10 s)
+        slept.append(time.sleep(11))
+    return v
+
+@interactive(port=0, ready_file=os.environ["READY_FILE"], max_idle_seconds=120)
+def slow(n: Annotated[int, AfterValidator(slowly)] = 1):
+    return {"n": n}
+
+if __name__ == "__main__":
+    print(json.dumps(slow()))
+"""
+
+
+def test_the_cli_waits_out_a_slow_conversion_and_reports_its_202(tmp_path, script, cli_env):
+    write(tmp_path, "slow.py", SLOW)
+    s = script("slow.py")
+    info = s.ready()
+    url, token = info["server_url"], info["token"]
+    done = run_cli(cli_env, "resume", "--url", url, "--token", token, "--inputs", '{"n": 3}')
+    assert done.returncode == 0, done.stderr
+    code, out, err = s.finish()
+    assert code == 0, err
+    assert out == {"n": 3}

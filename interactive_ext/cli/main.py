@@ -94,7 +94,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
         return cmd_resume_ray(args, inputs)
     client = find_client(args)
-    reply = call(lambda: client.resume(inputs, timeout=10, via="cli"))
+    reply = call(lambda: client.resume(inputs, via="cli"))
     if reply.status == 202:
         body = reply.body if isinstance(reply.body, dict) else {}
         files = body.get("changes", [])

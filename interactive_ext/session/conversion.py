@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputsError, SessionError
-from ..protocol import CONVERT_SOCKET
+from ..protocol import CONVERT_SECONDS, CONVERT_SOCKET
 from ..records import TaskContext
 from .directory import Session
 from .overrides import parse_resume
@@ -30,8 +30,6 @@ from .reading import saved_inputs
 
 log = logging.getLogger("interactive_ext")
 
-ANSWER_TIMEOUT = 60.0
-"""Seconds the server waits for the task's answer before it refuses the resume (503)."""
 MAX_SOCKET_PATH = 100
 """A Unix socket's path is at most 107 bytes: a longer one is reached through its folder's
 descriptor (socket_path)."""
@@ -141,7 +139,7 @@ async def ask_task(session_dir: Path, inputs: dict[str, Any]) -> bool:
     try:
         writer.write(json.dumps({"inputs": inputs}, allow_nan=False).encode() + b"\n")
         await writer.drain()
-        line = await asyncio.wait_for(reader.readline(), ANSWER_TIMEOUT)
+        line = await asyncio.wait_for(reader.readline(), CONVERT_SECONDS)
     finally:
         writer.close()
     answer = json.loads(line) if line else {}
