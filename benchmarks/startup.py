@@ -12,15 +12,11 @@ trivial task completes (exit 0).
 
 from __future__ import annotations
 
-import contextlib
 import re
 import subprocess
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from harness import free_port
+from harness import Receiver, free_port
 
 from . import common
 from .common import Settings
@@ -46,33 +42,6 @@ def _server_once(s: Settings, extension: bool) -> dict[str, Any]:
     if loaded != extension:
         raise RuntimeError(f"extension loaded={loaded}, expected {extension}: {proc.tail()}")
     return {"seconds": t}
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """Counts the JSON notifications posted to it."""
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.server.received += 1  # type: ignore[attr-defined]
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def notification_target() -> Iterator[ThreadingHTTPServer]:
-    """A local HTTP receiver of Apprise's json:// notifications (its `received` counts them)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.received = 0  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def importtime_top(text: str, top: int = 12) -> dict[str, Any]:
@@ -121,8 +90,9 @@ def measure(s: Settings) -> dict[str, Any]:
         "ext": [],
         "bare": [],
     }
-    with notification_target() as target:
-        url = f"json://127.0.0.1:{target.server_address[1]}/"
+    target = Receiver()
+    try:
+        url = target.url
         for i in range(s.runs if s.quick else WRAPPER_PAIRS):
             # each pair's order turns every run: the run after a stop pays for its leftovers
             plain_first = i % 2 == 0
@@ -144,7 +114,9 @@ def measure(s: Settings) -> dict[str, Any]:
                 out["bare_for_wrapper"][-1]["seconds"],
                 notified["seconds"],
             )
-        out["notifications_received"] = target.received  # type: ignore[attr-defined]
+        out["notifications_received"] = len(target.messages)
+    finally:
+        target.close()
     for i in range(s.runs):
         # quick mode (the suite's check of the harness): one bare run serves both rows
         if s.quick:

@@ -4,6 +4,7 @@ plugin (`harness.plugin`, loaded by the root conftest.py). It imports neither te
 benchmarks/."""
 
 from .kernels import Address, Endpoint, execute, open_terminal, start_kernel, type_in_terminal
+from .notifications import Receiver
 from .procs import HOST, free_port, hammer, kill_tree, wait_for
 from .scripts import Script, run_cell, server_of, start_task, write
 from .servers import BIN, OPTS, TOKEN, ServerProcess, finish, read_ready, run_cli
@@ -17,6 +18,7 @@ __all__ = [
     "TOKEN",
     "Address",
     "Endpoint",
+    "Receiver",
     "Response",
     "Script",
     "ServerProcess",

@@ -4,6 +4,7 @@ server, real server subprocesses, the CLI run as a user runs it, task scripts, t
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import subprocess
 import sys
@@ -16,7 +17,8 @@ import pytest
 
 from interactive_ext.protocol import SESSION_ENV
 
-from .procs import free_port, kill_tree, wait_for
+from .notifications import Receiver
+from .procs import HOST, free_port, kill_tree, wait_for
 from .scripts import Script, start_task
 from .servers import BIN, TOKEN, ServerProcess
 from .storage import moto_s3
@@ -98,10 +100,20 @@ def private_tmpdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp
 
 
-def launch_server(folder: Path, n: int, flags: tuple[str, ...], ready: bool) -> ServerProcess:
-    """Start `jupyter server` with the extension, its session and root dirs and log in folder."""
+def launch_server(
+    folder: Path,
+    n: int | str,
+    flags: tuple[str, ...],
+    ready: bool,
+    env: dict[str, str] | None = None,
+    context: dict[str, Any] | None = None,
+) -> ServerProcess:
+    """Start `jupyter server` with the extension, its session and root dirs and log in folder
+    (env: the process's environment; context: the session's context.json, a task's session)."""
     session_dir = folder / f"session{n}"
     session_dir.mkdir(mode=0o700)
+    if context is not None:
+        (session_dir / "context.json").write_text(json.dumps(context))
     root = folder / f"root{n}"
     root.mkdir()
     port = free_port()
@@ -111,6 +123,7 @@ def launch_server(folder: Path, n: int, flags: tuple[str, ...], ready: bool) -> 
         "server",
         "--no-browser",
         "--allow-root",
+        f"--ip={HOST}",
         f"--port={port}",
         "--port-retries=0",
         f"--IdentityProvider.token={TOKEN}",
@@ -119,7 +132,9 @@ def launch_server(folder: Path, n: int, flags: tuple[str, ...], ready: bool) -> 
         *flags,
     ]
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+        )
     server = ServerProcess(proc, port, TOKEN, session_dir, log_path)
     if ready:
         try:
@@ -146,6 +161,30 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
 
 
 # -- the CLI, run as a user runs it --------------------------------------------------------
+
+
+TASK_CONTEXT = {"module": "m", "qualname": "train", "parameters": ["epochs"]}
+"""The context.json of cli_server's task sessions: a task train(epochs)."""
+
+
+@pytest.fixture
+def cli_server(tmp_path: Path, cli_env: dict[str, str]) -> Iterator[Callable[..., ServerProcess]]:
+    """Factory: `jupyter server` with the extension in cli_env, so the CLI finds it by its
+    runtime file; a task's session (task train(epochs)) unless task=False."""
+    started: list[ServerProcess] = []
+
+    def start(*flags: str, name: str = "s", task: bool = True) -> ServerProcess:
+        context = TASK_CONTEXT if task else None
+        server = launch_server(tmp_path, name, flags, False, cli_env, context)
+        started.append(server)
+        wait_for(server.answers, 60, "the server to answer")
+        runtime = Path(cli_env["JUPYTER_RUNTIME_DIR"]) / f"jpserver-{server.proc.pid}.json"
+        wait_for(runtime.exists, 10, "the server's runtime file")  # list and resume find it
+        return server
+
+    yield start
+    for server in started:
+        kill_tree(server.proc)
 
 
 @pytest.fixture
@@ -237,3 +276,11 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         yield env
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A local receiver of json:// notifications, closed at the end."""
+    r = Receiver()
+    yield r
+    r.close()

@@ -10,34 +10,15 @@ import socket
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import psutil
 import pytest
 
-from harness import finish, free_port, http, kill_tree, read_ready, wait_for
+from harness import BIN, TOKEN, finish, free_port, http, kill_tree, read_ready, wait_for
 from harness import run_cli as cli
 
-BIN = Path(sys.executable).parent
-TOKEN = "cli-test-token"
-
-
 # -- helpers ------------------------------------------------------------------------
-
-
-def get_json(url: str, token: str) -> tuple[int, Any]:
-    """GET url with a token; (status, body), status 0 when nothing answers."""
-    req = urllib.request.Request(url, headers={"Authorization": f"token {token}"})
-    try:
-        with urllib.request.urlopen(req, timeout=2) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as e:
-        return e.code, None
-    except OSError:
-        return 0, None
 
 
 def assert_clear_error(proc: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
@@ -48,73 +29,6 @@ def assert_clear_error(proc: subprocess.CompletedProcess[str], code: int, *words
         assert word in proc.stderr, (word, proc.stderr)
 
 
-@dataclass
-class Server:
-    """A `jupyter server` with the extension, started as a user would."""
-
-    proc: subprocess.Popen[str]
-    url: str
-    token: str
-    session_dir: Path
-
-
-@pytest.fixture
-def cli_server(tmp_path: Path, cli_env: dict[str, str]) -> Iterator[Callable[..., Server]]:
-    """Start `jupyter server` subprocesses; all are stopped at the end, even on failure."""
-    procs: list[subprocess.Popen[str]] = []
-
-    def start(*extra: str, name: str = "s", task: bool = True) -> Server:
-        session = tmp_path / f"session-{name}"
-        root = tmp_path / f"root-{name}"
-        session.mkdir()
-        root.mkdir()
-        if task:  # a task session; without a context it is a plain server with the extension
-            context = {"module": "m", "qualname": "train", "parameters": ["epochs"]}
-            (session / "context.json").write_text(json.dumps(context))
-        port = free_port()
-        log = open(tmp_path / f"server-{name}.log", "w")  # noqa: SIM115 - closed by the process end
-        proc = subprocess.Popen(
-            [
-                str(BIN / "jupyter-server"),
-                "--allow-root",
-                "--no-browser",
-                "--ip=127.0.0.1",
-                f"--port={port}",
-                "--ServerApp.port_retries=0",
-                f"--ServerApp.token={TOKEN}",
-                f"--ServerApp.root_dir={root}",
-                f"--InteractiveApp.session_dir={session}",
-                *extra,
-            ],
-            env=cli_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        log.close()
-        procs.append(proc)
-        url = f"http://127.0.0.1:{port}/"
-        wait_for(
-            lambda: (
-                proc.poll() is not None or get_json(url + "interactive/status", TOKEN)[0] == 200
-            ),
-            30,
-            "the server to answer",
-        )
-        assert proc.poll() is None, (tmp_path / f"server-{name}.log").read_text()
-        # list/resume find servers by their runtime file, written just before they listen
-        info = Path(cli_env["JUPYTER_RUNTIME_DIR"]) / f"jpserver-{proc.pid}.json"
-        wait_for(info.exists, 10, "the server's runtime file")
-        return Server(proc, url, TOKEN, session)
-
-    try:
-        yield start
-    finally:
-        for proc in procs:
-            kill_tree(proc)
-
-
 # -- resume / status / list against a plain server with the extension ----------------
 
 
@@ -122,10 +36,10 @@ def test_status_and_list_find_the_running_session(cli_env, cli_server):
     """status with no --url finds the one session; list prints url with token and state."""
     server = cli_server()
     ready = {
-        "url": f"{server.url}lab?token={TOKEN}",
-        "server_url": server.url,
+        "url": f"{server.url}/lab?token={TOKEN}",
+        "server_url": server.url + "/",
         "base_url": "/",
-        "port": int(server.url.rsplit(":", 1)[1].strip("/")),
+        "port": server.port,
         "token": TOKEN,
         "pid": server.proc.pid,
         "session_dir": str(server.session_dir),
@@ -160,7 +74,7 @@ def test_status_and_list_find_the_running_session(cli_env, cli_server):
 def test_resume_by_url_then_refused_then_gone(cli_env, cli_server):
     """resume → 202 (exit 0), again while stopping → 409 (exit 1), after exit → exit 2."""
     server = cli_server("--InteractiveApp.resume_grace_seconds=3")
-    url = server.url + "lab"
+    url = server.url + "/lab"
 
     bad_json = cli(cli_env, "resume", "--url", url, "--token", TOKEN, "--inputs", '{"epochs": ')
     assert_clear_error(bad_json, 2, "--inputs is not valid JSON")
@@ -188,7 +102,7 @@ def test_resume_by_url_of_a_local_session_needs_no_token_and_says_each_overrides
     server = cli_server()
     saved = {"lr": {"value": 0.5, "json": True}}  # what save_inputs(lr=0.5) in a kernel wrote
     (server.session_dir / "saved_inputs.json").write_text(json.dumps(saved))
-    ok = cli(cli_env, "resume", "--url", server.url + "lab", "--inputs", '{"epochs": 7}')
+    ok = cli(cli_env, "resume", "--url", server.url + "/lab", "--inputs", '{"epochs": 7}')
     assert ok.returncode == 0, ok.stderr
     assert "input overrides: epochs=7 (from --inputs), lr=0.5 (from save_inputs())" in ok.stdout
     assert "the others original" in ok.stdout

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from test_fuzz import AUTH, RESUME, operation, schema, with_context
+from fuzzing import AUTH, RESUME, operation, schema, with_context
 
 SAVED = "/interactive/saved"
 GOOD_SAVED = {"client": "tab-1", "saved": ["a.ipynb"], "failed": [{"path": "b.py", "error": "e"}]}
@@ -22,7 +22,7 @@ SAVED_CASES = [
     ("failed", {"path": "b.py"}, '"failed" must be a list of objects'),
     ("failed", ["b.py"], '"failed" must be a list of objects'),
 ]
-# test_fuzz.train(epochs: int, lr: float = 0.1, tags: list[str] | None = None)
+# fuzzing.train(epochs: int, lr: float = 0.1, tags: list[str] | None = None)
 RESUME_CASES = [
     ({"inputs": []}, '"inputs" must be an object'),
     ({"inputs": "epochs=5"}, '"inputs" must be an object'),
@@ -35,7 +35,7 @@ RESUME_CASES = [
     ({"inputs": {}, "epochs": 5}, "unknown key(s) epochs"),
 ]
 
-__all__ = ["schema"]  # the schemathesis fixture, shared with test_fuzz
+__all__ = ["schema"]  # the schemathesis fixture, shared with test_fuzz (fuzzing.py)
 
 
 def refused(server: Any, schema: Any, path: str, body: Any) -> str:

@@ -296,3 +296,18 @@ def test_no_test_imports_a_benchmark() -> None:
         or (name.startswith("harness") and dep.startswith("tests"))
     ]
     assert not wrong, wrong
+
+
+def test_no_test_module_imports_another() -> None:
+    """A test module imports no test module (what tests share lives in the harness or in a
+    helper module of tests/): imported test functions would run twice, and a reader would
+    look for a helper among tests."""
+    wrong = [
+        f"{name} -> {dep}"
+        for name, deps in repository_graph().items()
+        for dep in deps
+        if name.startswith("tests.")
+        and dep.startswith("tests.")
+        and dep.rpartition(".")[2].startswith("test_")
+    ]
+    assert not wrong, wrong

@@ -11,9 +11,8 @@ import re
 from typing import Any
 
 import pytest
-from test_cli import TOKEN, cli_server, get_json  # noqa: F401 - fixtures
 
-from harness import run_cli, wait_for
+from harness import TOKEN, http, run_cli, wait_for
 from interactive_ext.records import Reason
 from interactive_ext.server.states import State
 from interactive_ext.server.status import clock, summary, why
@@ -40,12 +39,12 @@ def listed_line(environ: dict[str, str]) -> str:
 
 def status_of(url: str) -> dict[str, Any]:
     """GET /interactive/status."""
-    code, body = get_json(url + "interactive/status", TOKEN)
-    assert code == 200, code
-    return dict(body)
+    reply = http("GET", url + "/interactive/status", TOKEN)
+    assert reply.status == 200, reply
+    return dict(reply.body)
 
 
-def test_list_prints_the_countdown_after_the_server_summary(cli_env, cli_server):  # noqa: F811
+def test_list_prints_the_countdown_after_the_server_summary(cli_env, cli_server):
     """A waiting server says `stops in`; list prints it with the time left as MM:SS."""
     server = cli_server("--InteractiveApp.max_idle_seconds=600")
     status = status_of(server.url)
@@ -61,7 +60,7 @@ def test_list_prints_the_countdown_after_the_server_summary(cli_env, cli_server)
     assert 0 <= shown_seconds(countdown) - shown < 30, (countdown, line)
 
 
-def test_list_prints_no_idle_stop_as_the_server_says_it(cli_env, cli_server):  # noqa: F811
+def test_list_prints_no_idle_stop_as_the_server_says_it(cli_env, cli_server):
     """With the idle stop off, the summary is the whole text: no countdown."""
     server = cli_server("--InteractiveApp.max_idle_seconds=0")
     status = status_of(server.url)
@@ -70,7 +69,7 @@ def test_list_prints_no_idle_stop_as_the_server_says_it(cli_env, cli_server):  #
     assert listed_line(cli_env).endswith("  no idle stop")
 
 
-def test_a_resumed_server_says_why_and_list_prints_it(cli_env, cli_server):  # noqa: F811
+def test_a_resumed_server_says_why_and_list_prints_it(cli_env, cli_server):
     """Between the resume and the exit: `resuming`, and the final page's sentence in `why`."""
     server = cli_server("--InteractiveApp.resume_grace_seconds=20")
     resumed = run_cli(cli_env, "resume", "--url", server.url, "--token", TOKEN)

@@ -219,6 +219,14 @@ class TaskSession(Served):
 
     ready: dict[str, Any] = field(default_factory=dict)
 
+    def result(self) -> dict[str, Any]:
+        """The task's result, the JSON line the CLI printed on stdout once it ran."""
+        assert self.proc.wait(60) == 0, self.log()
+        for line in reversed(self.log().splitlines()):
+            if line.startswith("{"):
+                return dict(json.loads(line))
+        raise AssertionError(f"no result in the task's output:\n{self.log()}")
+
 
 @pytest.fixture
 def start_task(tmp_path: Path) -> Iterator[Callable[..., TaskSession]]:

@@ -19,6 +19,12 @@ from playwright.sync_api import Locator, Page, expect
 
 from harness import wait_for
 
+RESUMED = "Task resumed: this server has stopped; the task runs in its own process"
+"""The final view's words after a resume."""
+LATE = 1.5
+"""Seconds after the deadline a test computes that an idle stop may come (the promise: 1 s,
+and the test's clock starts a little before the server's)."""
+
 SCREENSHOTS_ENV = "INTERACTIVE_EXT_SCREENSHOTS"
 INDICATOR = ".jp-InteractiveTask-indicator"
 WARNING = ".jp-InteractiveTask-warningDialog"

@@ -6,8 +6,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from .session_ui import RESUME_FORM, final_view, indicator
-from .test_ui_browser import RESUMED, task_result
+from .session_ui import RESUME_FORM, RESUMED, final_view, indicator
 from .ui import open_lab
 
 TASK = """
@@ -46,7 +45,7 @@ def test_the_confirm_step_lists_the_changed_files(page: Page, start_task, tmp_pa
     expect(view.locator(".jp-InteractiveTask-finalHint")).to_contain_text(
         "Resumed with 2 changed files"
     )
-    assert task_result(session) == {"epochs": 4, "fixed": True, "value": 100}
+    assert session.result() == {"epochs": 4, "fixed": True, "value": 100}
     log = session.log()
     assert "changes at this resume: 2 changed files (+2 -2)" in log
     assert "# input override epochs = 4 (from dialog)" in log

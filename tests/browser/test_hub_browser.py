@@ -19,13 +19,11 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from test_notify import Receiver
 
-from harness import BIN, free_port, http, kill_tree, run_cli, wait_for
+from harness import BIN, Receiver, free_port, http, kill_tree, run_cli, wait_for
 
 from .conftest import TaskSession
-from .session_ui import RESUME_FORM, final_view, indicator
-from .test_idle_browser import LATE
+from .session_ui import LATE, RESUME_FORM, final_view, indicator
 from .ui import run_cell, wait_notebook_ready
 
 HUB_TOKEN = "hub-token-of-ana-0123456789"
@@ -202,14 +200,6 @@ def log_in(page: Page, hub: Hub, user: str) -> None:
     page.locator("#password_input").fill(PASSWORD)
     page.locator("#login_submit").click()
     page.wait_for_url("**/hub/home")
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A JSON receiver of the notifications, closed at the end."""
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def test_the_allowed_user_opens_it_from_the_hub_runs_a_cell_and_resumes(

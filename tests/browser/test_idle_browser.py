@@ -14,11 +14,11 @@ import pytest
 from playwright.sync_api import Page, Request
 
 from .conftest import Served, TaskSession, Watched
+from .session_ui import LATE
 from .ui import open_lab, open_notebook7, run_cell, save, type_into_cell
 
 pytestmark = pytest.mark.serial  # the exit's precision is what is tested
 
-LATE = 1.5  # s: the exit after the deadline the test computes (the promise: <= 1 s)
 LAB_IDLE = 12.0  # > 10 s: JupyterLab's own workspace write every 10 s must land in the window
 NB_IDLE = 6.0
 

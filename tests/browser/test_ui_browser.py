@@ -7,7 +7,6 @@ also save the pictures of docs/frontend.md.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -23,7 +22,9 @@ from .conftest import TaskSession
 from .session_ui import (
     CONNECTION_ERROR,
     FINAL,
+    LATE,
     RESUME_FORM,
+    RESUMED,
     WARNING,
     Shots,
     cell_sources,
@@ -39,10 +40,8 @@ from .session_ui import (
 )
 from .ui import cell, open_lab, open_notebook7, run_cell, type_into_cell
 
-RESUMED = "Task resumed: this server has stopped; the task runs in its own process"
 INPUTS_CELL = 3  # `inputs = load_inputs()` in the starter notebook
 RESUME_CELL = 7  # `RESUME = False ...`
-LATE = 1.5  # s: the exit after the deadline the test computes (the promise: <= 1 s)
 TRAIN = """
 def train(epochs: int = 3, lr: float = 0.001) -> dict:
     \"\"\"A task with two parameters, as in the documentation's pictures.\"\"\"
@@ -68,15 +67,6 @@ def make_dirty(page: Page, session: TaskSession, marker: str) -> Path:
     type_into_cell(page, INPUTS_CELL, f"inputs = load_inputs()  # {marker}")
     assert not any(marker in s for s in cell_sources(path)), "saved before the stop"
     return path
-
-
-def task_result(session: TaskSession) -> dict:
-    """The task's result, the JSON line the CLI printed on stdout once it ran."""
-    assert session.proc.wait(60) == 0, session.log()
-    for line in reversed(session.log().splitlines()):
-        if line.startswith("{"):
-            return dict(json.loads(line))
-    raise AssertionError(f"no result in the task's output:\n{session.log()}")
 
 
 def check_saved_and_final(
@@ -129,7 +119,7 @@ def test_lab_status_warning_and_resume_dialog(
     resume_from_dialog(page, shots)
     final_view(page, RESUMED)
     shots.take(page, "lab-final-resumed")
-    assert task_result(session) == {"epochs": 5, "lr": 0.001}
+    assert session.result() == {"epochs": 5, "lr": 0.001}
     check_no_connection_error(page, session)
 
 
@@ -214,7 +204,7 @@ def test_resume_from_cli_saves_edits(page: Page, start_task, shots: Shots) -> No
     )
     assert cli.returncode == 0, cli.stderr
     check_saved_and_final(page, session, path, "edited-before-cli-resume", RESUMED)
-    assert task_result(session) == {"x": 1}
+    assert session.result() == {"x": 1}
 
 
 def test_resume_from_a_cell_saves_edits(page: Page, start_task) -> None:
@@ -227,7 +217,7 @@ def test_resume_from_a_cell_saves_edits(page: Page, start_task) -> None:
     cell(page, RESUME_CELL).locator(".jp-InputArea-editor").click()
     page.keyboard.press("Shift+Enter")  # the cell may end before its [*] can be seen
     check_saved_and_final(page, session, path, "edited-before-cell-resume", RESUMED)
-    assert task_result(session) == {"x": 7}
+    assert session.result() == {"x": 7}
 
 
 def test_notebook7_countdown_rest_resume_saves_edits(page: Page, start_task, shots: Shots) -> None:
@@ -248,7 +238,7 @@ def test_notebook7_countdown_rest_resume_saves_edits(page: Page, start_task, sho
     final_view(page, RESUMED)
     shots.take(page, "nb7-final-resumed")
     check_saved_and_final(page, session, path, "edited-before-rest-resume", RESUMED, lab=False)
-    assert task_result(session) == {"x": 3}
+    assert session.result() == {"x": 3}
 
 
 def test_a_failed_save_is_in_the_task_log(page: Page, start_task) -> None:
@@ -263,7 +253,7 @@ def test_a_failed_save_is_in_the_task_log(page: Page, start_task) -> None:
     reply = session.request("POST", "/interactive/resume", body={"inputs": {}})
     assert reply.status == 202, reply
     final_view(page, RESUMED)
-    assert task_result(session) == {"x": 1}
+    assert session.result() == {"x": 1}
     log = session.log()
     assert f"a tab could not save {session.notebook} before the stop" in log, log
     assert not any("edited-but-not-saved" in s for s in cell_sources(path))
