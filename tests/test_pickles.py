@@ -370,3 +370,21 @@ def test_lenient_loading_makes_named_placeholders_and_keeps_the_rest(tmp_path: P
     assert "on cuda:0 but there is none" in repr(loaded["t"])
     assert isinstance(loaded["t"], pickles.Missing)
     np.testing.assert_array_equal(loaded["a"], np.arange(20000.0))
+
+
+def test_a_stream_past_the_memory_buffer_and_big_in_band_data_load_back(tmp_path: Path) -> None:
+    many = [str(i) * 10 for i in range(300_000)]  # an in-band stream of several MiB
+    obj = {"many": many, "raw": bytes(200_000), "text": "y" * 100_000, "fortran": big(2).T}
+    pickles.dump(obj, tmp_path / "x.pkl")
+    back = pickles.load(tmp_path / "x.pkl")
+    assert back["many"] == many and back["raw"] == obj["raw"] and back["text"] == obj["text"]
+    assert (back["fortran"] == obj["fortran"]).all()
+
+
+def test_a_pickle_past_its_cap_is_refused_and_leaves_no_file(tmp_path: Path) -> None:
+    folder = tmp_path / "session"
+    folder.mkdir()
+    for obj in ([str(i) * 10 for i in range(300_000)], {"a": big(2)}):  # in band, out of band
+        with pytest.raises(pickles.TooBig):
+            pickles.dump(obj, folder / "x.pkl", cap=100_000)
+        assert list(folder.iterdir()) == []

@@ -100,8 +100,8 @@ class _Sink:
         self.big = 0  # bytes of the out-of-band buffers so far
 
     def write(self, chunk: Any) -> int:
-        """Take a chunk of the pickle stream."""
-        n = len(chunk)
+        """Take a chunk of the pickle stream (bytes, or another buffer for big data)."""
+        n = len(chunk) if type(chunk) is bytes else memoryview(chunk).nbytes
         if self.cap is not None and self.inband + n + self.big > self.cap:
             raise TooBig(f"the pickle passes {self.cap} bytes")
         if n >= FLUSH:
