@@ -223,9 +223,10 @@ def rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
     notes = [
         f"The parked folder holds {d['parked_mib']:.0f} MiB for a {mib} MiB input: the input "
         "is written once, to inputs.pkl, and the failing frame's local that is that very "
-        "object refers to it (frames.pkl stays small). Beyond that write, parking hashes every "
-        "file (SHA-256, two files at a time) and, to a local folder on the same filesystem, "
-        "links the session's files instead of copying them; to S3 it uploads them, after "
+        "object refers to it (frames.pkl stays small). Each pickle's digest (BLAKE3) is "
+        "computed from memory by a second thread while the file is written, and kept; parking "
+        "hashes only the other files and, to a local folder on the same filesystem, links the "
+        "session's files instead of copying them; to S3 it uploads them, after "
         "importing s3fs and connecting (about a second of fixed cost, which dominates the "
         "quick mode's 16 MiB).",
         "The clock of 14a starts at the task's own failure (a wall time it writes) and stops "

@@ -217,6 +217,7 @@ def test_a_modified_or_foreign_session_is_refused_in_one_line(
     assert manifest["signature"] and manifest["packages"]["numpy"]
     files = manifest["files"]  # the input, a local of the failing frame too, is parked once
     assert files["inputs.pkl"]["size"] > 2_000_000 > 100_000 > files["frames.pkl"]["size"]
+    assert all(set(f) == {"blake3", "size"} for f in files.values())  # checked on open below
 
     other, work = laptop(tmp_path, env, "laptop")
     foreign = cli({**other, "INTERACTIVE_EXT_PARK_KEY": "key-two"}, work, "open", str(where))

@@ -85,6 +85,8 @@ class Session:
     path: Path
     ident: tuple[int, int] | None = field(default=None, compare=False)
     """(device, inode) of the directory when this process created it: checked before reads."""
+    digests: bool = field(default=False, compare=False)
+    """Hash each pickle while writing it, its digest kept for parking (session/digest.py)."""
 
     @classmethod
     def create(cls, parent: str | os.PathLike[str] | None = None) -> Session:
@@ -186,8 +188,17 @@ class Session:
     def write_pickle(
         self, name: str, obj: Any, cap: int | None = None, pickler: type | None = None
     ) -> None:
-        """Pickle obj into one file of the session atomically (cap, pickler: pickles.dump's)."""
-        pickles.dump(obj, self.path / name, cap, pickler or pickle.Pickler)
+        """Pickle obj into one file of the session atomically (cap, pickler: pickles.dump's);
+        with digests, hashed as it is written."""
+        if not self.digests:
+            pickles.dump(obj, self.path / name, cap, pickler or pickle.Pickler)
+            return
+        from . import digest
+
+        feeder = digest.Feeder(digest.hasher(threads=False))  # one core writes, one hashes
+        pickles.dump(obj, self.path / name, cap, pickler or pickle.Pickler, feeder)
+        if feeder.written is not None:
+            digest.remember(feeder.written, feeder.h.hexdigest())
 
     def read_pickle(self, name: str, lenient: bool = False) -> Any | None:
         """Unpickle one file of the session, or None when it is absent (lenient: a class that

@@ -3,10 +3,11 @@
 The folder holds the session's files in their own formats (context.json, inputs.pkl,
 frames.pkl, error.json, originals.bin...), `edits.patch` (the person's edits in the session),
 `notebooks/` (the notebooks changed in the session) and `parked.json`, written last: what the
-task was, where and why it stopped, the packages its pickles need, and the SHA-256 of every
-file. With a key (INTERACTIVE_EXT_PARK_KEY, or the private file `park_key` in Jupyter's data
-directory, as Jupyter keeps its notebook secret), the manifest carries an HMAC-SHA256 of
-itself; a reader with a key refuses a manifest that is unsigned or signed with another key.
+task was, where and why it stopped, the packages its pickles need, and the digest of every
+file (BLAKE3, session/digest.py). With a key (INTERACTIVE_EXT_PARK_KEY, or the private file
+`park_key` in Jupyter's data directory, as Jupyter keeps its notebook secret), the manifest
+carries an HMAC-SHA256 of itself; a reader with a key refuses a manifest that is unsigned or
+signed with another key.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any
 
 from ..errors import SessionError
 from ..protocol import PARK_TO_ENV, PARKED
+from . import digest
 from .destination import Location
 
 log = logging.getLogger("interactive_ext")
@@ -112,9 +114,9 @@ class Parked:
 
 
 def _copy(part: Part, dest: Location) -> str:
-    """Write part under dest, hashing it on the way; its SHA-256. A local file on the same
-    filesystem is linked (no copy: the session's file stays as it was written), then hashed."""
-    digest = hashlib.sha256()
+    """Write part under dest; its digest (BLAKE3). A local file on the same filesystem is
+    linked (no copy: the session's file stays as it was written), its digest the one kept when
+    it was written, else read back; any other file is hashed as it is copied."""
     if isinstance(part.source, Path) and dest.fs is None:
         target = dest.path(part.name)
         os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
@@ -123,20 +125,23 @@ def _copy(part: Part, dest: Location) -> str:
         except OSError:  # another filesystem, or links not allowed: copied below
             pass
         else:
-            with open(target, "rb") as f:
-                while chunk := f.read(CHUNK):
-                    digest.update(chunk)
-            return digest.hexdigest()
+            return digest.of_file(Path(target))
     with dest.open_write(part.name) as out:
         if isinstance(part.source, bytes):
-            digest.update(part.source)
             out.write(part.source)
-        else:
-            with open(part.source, "rb") as f:
-                while chunk := f.read(CHUNK):
-                    digest.update(chunk)
-                    out.write(chunk)
-    return digest.hexdigest()
+            h = digest.hasher()
+            h.update(part.source)
+            return str(h.hexdigest())
+        with open(part.source, "rb") as f:
+            kept = digest.known(os.fstat(f.fileno()))
+            h = digest.hasher() if kept is None else None
+            while chunk := f.read(CHUNK):
+                if h is not None:
+                    h.update(chunk)
+                out.write(chunk)
+            if kept is None or digest.known(os.fstat(f.fileno())) != kept:
+                return str(h.hexdigest()) if h else digest.of_file(part.source)  # it changed
+            return kept
 
 
 def write(
@@ -158,7 +163,8 @@ def write(
         with ThreadPoolExecutor(2) as pool:  # hashing and writing release the GIL
             digests = list(pool.map(lambda p: _copy(p, dest), chosen))
         files = {
-            p.name: {"sha256": d, "size": p.size} for p, d in zip(chosen, digests, strict=True)
+            p.name: {digest.ALGORITHM: d, "size": p.size}
+            for p, d in zip(chosen, digests, strict=True)
         }
         body = {**manifest, "format": FORMAT, "files": files, "left_out": left_out}
         secret = key()
@@ -244,13 +250,16 @@ def fetch(where: Location, manifest: dict[str, Any], into: Path, names: Iterable
         target = into / name
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         part = target.with_name(f".{target.name}.part")
-        digest = hashlib.sha256()
+        named = digest.expected(entry)
+        if named is None:
+            raise Refused(f"refused: {name} has no digest in the manifest that is checked here")
+        h = digest.hasher(named[0])
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
         with where.open_read(name) as f, os.fdopen(os.open(part, flags, 0o600), "wb") as out:
             while chunk := f.read(CHUNK):
-                digest.update(chunk)
+                h.update(chunk)
                 out.write(chunk)
-        if digest.hexdigest() != entry.get("sha256"):
+        if not hmac.compare_digest(str(h.hexdigest()), named[1]):
             part.unlink()
             raise Refused(f"refused: {name} was modified after it was parked (its digest differs)")
         os.replace(part, target)
@@ -307,7 +316,9 @@ def update(where: Location, manifest: dict[str, Any], parts: Iterable[Part]) -> 
     for part in parts:
         data = part.source if isinstance(part.source, bytes) else part.source.read_bytes()
         where.write_bytes(part.name, data, replace=True)
-        files[part.name] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+        h = digest.hasher()
+        h.update(data)
+        files[part.name] = {digest.ALGORITHM: str(h.hexdigest()), "size": len(data)}
     body = {k: v for k, v in manifest.items() if k != "signature"}
     body["files"] = files
     secret = key()

@@ -37,6 +37,7 @@ import zlib
 from typing import IO, Any
 
 from .atomic import atomic_write, pwrite_all
+from .digest import OFF, Feeder
 
 MAGIC = b"\x89IXPKL\r\n"
 """First bytes of a file: not a pickle opcode, and mangled by any text-mode copy."""
@@ -75,13 +76,15 @@ def dump(
     path: str | os.PathLike[str],
     cap: int | None = None,
     pickler: type[pickle.Pickler] = pickle.Pickler,
+    digest: Feeder = OFF,
 ) -> None:
     """Pickle obj into path atomically (0600, a rename), big buffers out of band and aligned.
 
     cap: TooBig once the pickle passes this many bytes (None: no cap); pickler: the class
-    that pickles (a subclass may refuse some objects: what it raises leaves no file).
+    that pickles (a subclass may refuse some objects: what it raises leaves no file); digest:
+    fed the file's bytes from memory by a thread while they are written (session/digest.py).
     """
-    atomic_write(path, lambda fd: _write(fd, obj, cap, pickler))
+    atomic_write(path, lambda fd: _write(fd, obj, cap, pickler, digest))
 
 
 FLUSH = 1 << 20
@@ -127,7 +130,9 @@ class _Sink:
         return self.at + len(self.data) - HEADER
 
 
-def _write(fd: int, obj: Any, cap: int | None, pickler: type[pickle.Pickler]) -> None:
+def _write(
+    fd: int, obj: Any, cap: int | None, pickler: type[pickle.Pickler], digest: Feeder
+) -> None:
     """Write the whole file to fd (a new, empty file open for writing).
 
     The in-band pickle goes through a buffer in memory (written once it is big), starting at
@@ -152,7 +157,7 @@ def _write(fd: int, obj: Any, cap: int | None, pickler: type[pickle.Pickler]) ->
         buffers.append(raw)
         return False
 
-    pickler(sink, protocol=5, buffer_callback=out_of_band).dump(obj)
+    pickler(digest.tee(sink), protocol=5, buffer_callback=out_of_band).dump(obj)
     end = HEADER + sink.inband
     inband = sink.inband
     table = bytearray()
@@ -164,16 +169,17 @@ def _write(fd: int, obj: Any, cap: int | None, pickler: type[pickle.Pickler]) ->
     length = end + len(table)
     head = _HEAD.pack(MAGIC, VERSION, len(buffers), inband, end, length, zlib.crc32(table))
     head += _CRC.pack(zlib.crc32(head))
-    if sink.at:  # the stream's start is on disk: the rest, then the header at 0
-        sink.flush()
-        pwrite_all(fd, head, 0)
-    else:  # the header and the whole stream, in one write
-        sink.data[:HEADER] = head
-        pwrite_all(fd, sink.data, 0)
-    for raw, offset in zip(buffers, offsets, strict=True):
-        pwrite_all(fd, raw, offset)
-    if table:
-        pwrite_all(fd, table, end)
+    with digest.feeding(fd, [(0, head)], [*zip(offsets, buffers, strict=True), (end, table)]):
+        if sink.at:  # the stream's start is on disk: the rest, then the header at 0
+            sink.flush()
+            pwrite_all(fd, head, 0)
+        else:  # the header and the whole stream, in one write
+            sink.data[:HEADER] = head
+            pwrite_all(fd, sink.data, 0)
+        for raw, offset in zip(buffers, offsets, strict=True):
+            pwrite_all(fd, raw, offset)
+        if table:
+            pwrite_all(fd, table, end)
 
 
 # -- reading ------------------------------------------------------------------------

@@ -182,6 +182,7 @@ class TaskRun(ServerRounds):
             )
         self.modules = snapshot()
         self.session = Session.create()
+        self.session.digests = self.options.park_destination is not None  # hashed as written
         log.info("interactive session directory %s", self.session.path)
         self.context = make_context(self.func, self.notebook_dir / notebook_name(self.qualname))
         note_task_file(self.context, self.modules)  # a driver script shipped by value: noted too
