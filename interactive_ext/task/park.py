@@ -8,9 +8,11 @@ session/parked.py's; a destination that fails is one warning, never a changed ou
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
+import threading
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -33,6 +35,9 @@ log = logging.getLogger("interactive_ext")
 SKIPPED = {MARK, READY, OUTCOME, KEPT, CHECKPOINTS}
 """Files of the session directory that say nothing about the task's state."""
 OPEN_COMMAND = "jupyter interactive-task open"
+AHEAD = ("pydantic", "importlib.metadata", "jupyter_core.paths", "blake3", ".capture", ".starter")
+"""What parking at a failure imports after writing the inputs: imported while they are written
+(their write and digest leave the interpreter to this thread)."""
 
 
 class TaskRun(Protocol):
@@ -204,11 +209,25 @@ def park_now(run: TaskRun) -> None:
     from .context import record_error
 
     assert run.error is not None
-    run.open_session()
-    run.record_start()
+    ahead = threading.Thread(target=_import_ahead, name="park-imports", daemon=True)
+    ahead.start()
+    try:
+        run.open_session()
+        run.record_start()
+    finally:
+        ahead.join()
     record_error(run.session, run.error)
     capture_frames(run.session, run.error, run.options, run.inputs)
     result = park(run, kept.why_failed(run.error))
     run.notices.close()
     kept.settle(run.session, result is not None and result.where is not None, run.qualname)
     raise run.error
+
+
+def _import_ahead() -> None:
+    """Import AHEAD (one that fails is left to fail where it is needed)."""
+    for name in AHEAD:
+        try:
+            importlib.import_module(name, __package__)
+        except Exception as e:
+            log.debug("cannot import %s ahead: %s", name, e)
