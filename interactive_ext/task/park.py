@@ -35,7 +35,7 @@ log = logging.getLogger("interactive_ext")
 SKIPPED = {MARK, READY, OUTCOME, KEPT, CHECKPOINTS}
 """Files of the session directory that say nothing about the task's state."""
 OPEN_COMMAND = "jupyter interactive-task open"
-AHEAD = ("pydantic", "importlib.metadata", "jupyter_core.paths", "blake3", ".capture", ".starter")
+AHEAD = ("pydantic", "importlib.metadata", "jupyter_core.paths", ".capture")
 """What parking at a failure imports after writing the inputs: imported while they are written
 (their write and digest leave the interpreter to this thread)."""
 
@@ -209,10 +209,10 @@ def park_now(run: TaskRun) -> None:
     from .context import record_error
 
     assert run.error is not None
+    run.open_session()
     ahead = threading.Thread(target=_import_ahead, name="park-imports", daemon=True)
     ahead.start()
     try:
-        run.open_session()
         run.record_start()
     finally:
         ahead.join()
