@@ -126,16 +126,20 @@ class Feeder:
         return n
 
     @contextlib.contextmanager
-    def feeding(self, fd: int, before: Pieces, after: Pieces) -> Iterator[None]:
-        """While the block writes the file (fd), a thread feeds the hash its bytes: before,
-        the kept stream right after them, then after."""
+    def feeding(
+        self, fd: int, head: bytes, offsets: list[int], buffers: list[Any], end: int, table: Any
+    ) -> Iterator[None]:
+        """While the block writes the pickle file fd, a thread feeds the hash its bytes: the
+        header, the stream kept (right after it), each buffer at its offset, the table at end."""
         if self.parts is None:  # too big to have kept: no digest
             yield
             return
-        pieces, fed = list(before), list[bool]()
+        pieces: Pieces = [(0, head)]
         for part in self.parts:
             pieces.append((pieces[-1][0] + len(pieces[-1][1]), part))
-        thread = threading.Thread(target=feed, args=(self.h, pieces + after, fed), name="digest")
+        pieces += [*zip(offsets, buffers, strict=True), (end, table)]
+        fed = list[bool]()
+        thread = threading.Thread(target=feed, args=(self.h, pieces, fed), name="digest")
         thread.start()
         try:
             yield
@@ -152,9 +156,12 @@ class _Off(Feeder):
         """out itself."""
         return out
 
-    def feeding(self, fd: int, before: Pieces, after: Pieces) -> Any:
+    def feeding(self, *args: Any) -> Any:
         """Nothing done."""
-        return contextlib.nullcontext()
+        return _NOTHING
+
+
+_NOTHING = contextlib.nullcontext()
 
 
 OFF = _Off(hashlib.sha256())

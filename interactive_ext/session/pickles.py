@@ -169,7 +169,7 @@ def _write(
     length = end + len(table)
     head = _HEAD.pack(MAGIC, VERSION, len(buffers), inband, end, length, zlib.crc32(table))
     head += _CRC.pack(zlib.crc32(head))
-    with digest.feeding(fd, [(0, head)], [*zip(offsets, buffers, strict=True), (end, table)]):
+    with digest.feeding(fd, head, offsets, buffers, end, table):
         if sink.at:  # the stream's start is on disk: the rest, then the header at 0
             sink.flush()
             pwrite_all(fd, head, 0)
