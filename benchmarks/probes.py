@@ -169,6 +169,7 @@ def wrapper_once(
         else:
             t = common.wait_answer(proc, port, joined.api_path, token=common.TOKEN) - proc.t0
         child = server_child(proc.pid)
+        cpu = [common.cpu_seconds(pid) for pid in (proc.pid, child) if pid is not None]
         wrapper_start = common.start_ticks(proc.pid)
         child_start = common.start_ticks(child) if child else None
         spawn = (
@@ -185,6 +186,9 @@ def wrapper_once(
     out = {
         "seconds": t,
         "wrapper_before_spawn": spawn,
+        # CPU seconds of the wrapper and its server child at the first answer (10 ms ticks):
+        # what other processes' load does not change
+        "cpu_at_answer": sum(c for c in cpu if c is not None) if len(cpu) == 2 else None,
         "exit_code": code,
         "child_log": child_log,
         "wrapper_log": wrapper_log,
