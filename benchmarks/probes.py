@@ -41,15 +41,18 @@ def wrapper_cmd(work: Path, port: int, task: str, *extra: str) -> list[str]:
 
 
 def server_child(wrapper_pid: int) -> int | None:
-    """The wrapper's server child (python -m interactive_ext.child.main)."""
+    """The wrapper's server child (python -m interactive_ext.child.main): the first started of
+    the processes with its command line (a fork of it, before its exec, has the same one)."""
+    found = []
     for pid in descendants(wrapper_pid):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"interactive_ext.child.main" in cmdline:
-            return pid
-    return None
+        start = common.start_ticks(pid)
+        if b"interactive_ext.child.main" in cmdline and start is not None:
+            found.append((start, pid))
+    return min(found)[1] if found else None
 
 
 def resume_and_wait(
