@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.client import HTTPException
 from pathlib import Path
@@ -224,13 +224,22 @@ def request(
     return r.status, r.body
 
 
-def wait_answer(proc: Proc, port: int, path: str = "/api", timeout: float = 60.0) -> float:
-    """Poll until the server answers any HTTP status; monotonic time of the answer."""
+def wait_answer(
+    proc: Proc,
+    port: int,
+    path: str | Callable[[], str | None] = "/api",
+    timeout: float = 60.0,
+    token: str | None = None,
+) -> float:
+    """Poll until the server answers any HTTP status; monotonic time of the answer. path may be
+    a function: the path to poll once it is known (None: not yet)."""
     deadline = time.monotonic() + timeout
     while True:
+        where = path() if callable(path) else path
         try:
-            request(port, "GET", path, token=None, timeout=2.0)
-            return time.monotonic()
+            if where is not None:
+                request(port, "GET", where, token=token, timeout=2.0)
+                return time.monotonic()
         except (OSError, HTTPException):
             pass
         if not proc.alive():

@@ -14,8 +14,8 @@ RULES = [
     "reported deadline would hide a deadline wrongly pushed later; the harness's own would not. "
     "A run that failed (an exception, no exit, no outcome) counts as a miss, not as a gap in a "
     "median.",
-    f"Paired rows (figure 6a, figure 8's writes and small inputs, figure 10a/10c): pass when the "
-    "upper end "
+    "Paired rows (figure 1c/1d, 6a, figure 8's writes and small inputs, figure 10a/10c): pass "
+    "when the upper end "
     f"of the 95 % bootstrap interval of the paired ratios' median is <= {NOT_SLOWER}. Why: the "
     "earlier rule (pass unless the whole interval lies above 1) was adopted right after two "
     "misses and, with n = 15 (an interval such as 0.869-1.036), let a 3-10 % slowdown pass; "

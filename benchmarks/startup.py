@@ -5,6 +5,8 @@ Two comparisons, each alternating ours and the reference (A B A B ...):
   flags (address, port, token, root dir; the extension off);
 - `jupyter server` with the extension on vs the same with
   `--ServerApp.jpserver_extensions=interactive_ext=False` (issue 2's bar).
+The wrapper's run is also paired with the same run notifying a local target (1c) and with the
+same run joining a real JupyterHub on 127.0.0.1 (1d, harness/hub.py; started once for the figure).
 The clock runs from just before the process is spawned to the first HTTP answer of GET /api
 (polled every 5 ms). The wrapper runs are ended by a resume, so they also check that the
 trivial task completes (exit 0).
@@ -12,23 +14,32 @@ trivial task completes (exit 0).
 
 from __future__ import annotations
 
+import contextlib
+import importlib.metadata
 import re
 import subprocess
+from collections.abc import Iterator
 from typing import Any
 
 from harness import Receiver, free_port
+from harness.hub import Hub, running_hub
 
 from . import common
 from .common import Settings
 from .probes import OFF, wrapper_once
-from .table import dist, med, not_slower_row, ratio_row
+from .table import dist, med, not_measured, not_slower_row, ratio_row
 
 TITLE = "1. Startup"
 """The section of docs/benchmarks.md."""
 
-WRAPPER_PAIRS = 15
-"""Wrapper runs per side in full mode: 1c is a paired row, and 5 pairs give an interval wider
-than its 5 % margin on a machine whose server starts vary by a second (as figure 8's 15)."""
+WRAPPER_PAIRS = 25
+"""Wrapper runs per side in full mode: 1c and 1d are paired rows, and 5 pairs give an interval
+wider than their 5 % margin on a machine whose server starts vary by a second; 15 still gave
+0.947-1.124 for a 1d whose CPU time equals the plain run's, on a loaded machine."""
+SITE_INTERVAL = 300
+"""1d's Hub checks its routes and services as a site's does (JupyterHub's default
+last_activity_interval): it runs through the whole figure, and a check every second would load
+the other rows' runs too."""
 
 
 def _server_once(s: Settings, extension: bool) -> dict[str, Any]:
@@ -81,39 +92,73 @@ def server_import(s: Settings, lean: bool) -> float:
     return float(out.stdout.split()[-1])
 
 
+@contextlib.contextmanager
+def hub_for_figure(s: Settings, out: dict[str, Any]) -> Iterator[Hub | None]:
+    """A real JupyterHub on 127.0.0.1 for 1d, stopped at the end; None (its error in out) when
+    it does not start. Quick mode never runs npm: it uses the proxy the Hub tests installed."""
+    with contextlib.ExitStack() as stack:
+        try:
+            folder = common.tmpdir(s.work, "hub-")
+            started = running_hub(folder, interval=SITE_INTERVAL, install=not s.quick)
+            hub: Hub | None = stack.enter_context(started)
+        except Exception as e:  # 1d is not measured; the other rows are
+            out["hub_error"] = f"{type(e).__name__}: {e}".splitlines()[0]
+            s.say("startup: no JupyterHub for 1d: %s", out["hub_error"])
+            hub = None
+        else:
+            out["hub_version"] = importlib.metadata.version("jupyterhub")
+        yield hub
+
+
+def _wrapper_pair(s: Settings, i: int, out: dict[str, Any], url: str, hub: Hub | None) -> None:
+    """One pair of each wrapper comparison: the plain run (1a's), with a notification target
+    (1c), with a Hub (1d); the bare server for 1a."""
+    variants = {  # 1c and 1d: the same run, notifying a target, or with a Hub
+        "notify": lambda: wrapper_once(s, notify=url),
+        "hub": lambda: wrapper_once(s, hub=hub) if hub else None,
+    }
+    # each variant runs next to its plain run (the load of the moment is shared), before it in
+    # one pair and after it in the next: the run after a stop pays for its leftovers
+    before, after = ("notify", "hub") if i % 2 == 0 else ("hub", "notify")
+    done = {before: variants[before]()}
+    run = wrapper_once(s)
+    done[after] = variants[after]()
+    out["bare_for_wrapper"].append(_server_once(s, extension=False))
+    notified, hubbed = done["notify"], done["hub"]
+    assert notified is not None
+    for one in (run, notified, hubbed):
+        if one is not None:
+            del one["child_log"], one["wrapper_log"]
+    out["wrapper"].append(run)
+    out["wrapper_notify"].append(notified)
+    if hubbed is not None:
+        out["wrapper_hub"].append(hubbed)
+    s.say(
+        "startup #%d: wrapper %.3f s (exit %s), bare %.3f s, with notify %.3f s, with a Hub %s",
+        i + 1,
+        run["seconds"],
+        run["exit_code"],
+        out["bare_for_wrapper"][-1]["seconds"],
+        notified["seconds"],
+        "-" if hubbed is None else f"{hubbed['seconds']:.3f} s",
+    )
+
+
 def measure(s: Settings) -> dict[str, Any]:
     """Both startup comparisons and the import-time profile."""
     out: dict[str, Any] = {
         "wrapper": [],
         "bare_for_wrapper": [],
         "wrapper_notify": [],
+        "wrapper_hub": [],
         "ext": [],
         "bare": [],
     }
     target = Receiver()
     try:
-        url = target.url
-        for i in range(s.runs if s.quick else WRAPPER_PAIRS):
-            # each pair's order turns every run: the run after a stop pays for its leftovers
-            plain_first = i % 2 == 0
-            if not plain_first:
-                notified = wrapper_once(s, notify=url)  # 1c: the same run, notifying a target
-            run = wrapper_once(s)
-            out["bare_for_wrapper"].append(_server_once(s, extension=False))
-            if plain_first:
-                notified = wrapper_once(s, notify=url)
-            for one in (run, notified):
-                del one["child_log"], one["wrapper_log"]
-            out["wrapper"].append(run)
-            out["wrapper_notify"].append(notified)
-            s.say(
-                "startup #%d: wrapper %.3f s (exit %s), bare %.3f s, with notify %.3f s",
-                i + 1,
-                run["seconds"],
-                run["exit_code"],
-                out["bare_for_wrapper"][-1]["seconds"],
-                notified["seconds"],
-            )
+        with hub_for_figure(s, out) as hub:
+            for i in range(s.runs if s.quick else WRAPPER_PAIRS):
+                _wrapper_pair(s, i, out, target.url, hub)
         out["notifications_received"] = len(target.messages)
     finally:
         target.close()
@@ -172,6 +217,7 @@ def rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
     if n:
         label = "1c startup: 1a's run with `--notify json://...` vs without"
         rows.append(not_slower_row(label, n, w))
+    rows += _hub_rows(d, w)
     codes = sorted({r.get("exit_code") for r in d["wrapper"]}, key=str)
     notes = [f"Wrapper runs ended by a resume; exit codes: {codes} (0 = the task ran)."]
     if n:
@@ -180,9 +226,67 @@ def rows(d: dict[str, Any]) -> tuple[list[str], list[str]]:
             f"{d.get('notifications_received')} notifications from {len(n)} runs "
             "(waiting and stop: 2 a run)."
         )
+    notes += _hub_notes(d)
+    notes += _cpu_notes(d)
     notes += _startup_spawn_notes(d, med(w), med(b))
     notes += _startup_import_notes(d)
     return rows, notes
+
+
+HUB_ROW = (
+    "1d startup: 1a's run with a Hub configured (`--hub URL`, a real JupyterHub on 127.0.0.1) "
+    "vs without"
+)
+
+
+def _hub_rows(d: dict[str, Any], plain: list[float]) -> list[str]:
+    """Figure 1d: measured only when every run registered with the Hub and left it."""
+    runs = d.get("wrapper_hub") or []
+    if "hub_error" in d:
+        return [not_measured(HUB_ROW, {"error": f"no JupyterHub: {d['hub_error']}"})]
+    if not runs:
+        return []
+    joined = sum(r["hub_registered_after"] is not None and r["hub_removed"] for r in runs)
+    if joined < len(runs):
+        why = f"only {joined} of {len(runs)} runs registered with the Hub and left it"
+        return [not_measured(HUB_ROW, {"error": why})]
+    return [not_slower_row(HUB_ROW, [r["seconds"] for r in runs], plain)]
+
+
+def _hub_notes(d: dict[str, Any]) -> list[str]:
+    """Figure 1d's note: what the Hub was, how many runs joined it and left it."""
+    runs = d.get("wrapper_hub") or []
+    if not runs:
+        return []
+    after = [r["hub_registered_after"] for r in runs]
+    registered = sum(v is not None for v in after)
+    removed = sum(bool(r["hub_removed"]) for r in runs)
+    return [
+        f"1d: JupyterHub {d.get('hub_version')} with configurable-http-proxy (harness/hub.py), "
+        f"its token in the run's environment ($INTERACTIVE_EXT_HUB_TOKEN); {registered} of "
+        f"{len(runs)} runs registered (the Hub's API listed the service, {dist(after)} after the "
+        f"first answer: the registration starts 1 s after the server is up, server/hub.py) and "
+        f"{removed} of {len(runs)} were gone from the Hub after the resume. Their first answer "
+        "is polled at the service's base_url (/services/NAME/api) with the session's token: "
+        "without it, a request goes to the Hub's login."
+    ]
+
+
+def _cpu_notes(d: dict[str, Any]) -> list[str]:
+    """Figure 1's note on the CPU time of the wrapper runs at their first answer."""
+    cpu = {
+        key: [r.get("cpu_at_answer") for r in d.get(key) or []]
+        for key in ("wrapper", "wrapper_notify", "wrapper_hub")
+    }
+    if not any(v is not None for v in cpu["wrapper"]):
+        return []
+    sides = [("1a's run", "wrapper"), ("with `--notify` (1c)", "wrapper_notify")]
+    sides.append(("with a Hub (1d)", "wrapper_hub"))
+    said = "; ".join(f"{label} {dist(cpu[key])}" for label, key in sides if cpu[key])
+    return [
+        "CPU seconds of the wrapper and its server child when the first answer came (/proc, "
+        f"10 ms ticks; other processes' load changes the wall time, not this): {said}."
+    ]
 
 
 def _startup_spawn_notes(d: dict[str, Any], ours: float | None, bare: float | None) -> list[str]:

@@ -129,5 +129,5 @@ def test_quick_run_of_the_other_figures_writes_table_and_raw_runs(tmp_path: Path
     assert [r["exit_code"] for r in resume["0_kernels"] + resume["2_kernels"]] == [0, 0]
     for prefix in ("| 1a ", "| 1b ", "| 3 ", "| 4a ", "| 4c ", "| 5 ", "| 6a ", "| 7 ", "| 8"):
         assert prefix in table, prefix
-    for prefix in ("| 10a ", "| 12 ", "| 13", "| 14a "):
+    for prefix in ("| 1d ", "| 10a ", "| 12 ", "| 13", "| 14a "):
         assert prefix in table, prefix

@@ -1,16 +1,16 @@
 """A waiting session joins a real JupyterHub: registered, logged into, refused, removed.
 
-One Hub for the module (JupyterHub from PyPI, configurable-http-proxy from npm, installed once
-into a cache folder by `chp()`), on 127.0.0.1 with the DummyAuthenticator: ana owns the task's
-token (a role with admin:services) and is allowed in; ben is in the `lab` group, which the Hub
-lets reach services (access:services), but the session names only ana; cy may reach no service.
+One Hub for the module (harness/hub.py: JupyterHub from PyPI, configurable-http-proxy from
+npm, installed once into a cache folder), on 127.0.0.1 with the DummyAuthenticator: ana owns the
+task's token (a role with admin:services) and is allowed in; ben is in the `lab` group, which the
+Hub lets reach services (access:services), but the session names only ana; cy may reach no
+service.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,43 +20,14 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from harness import BIN, Receiver, free_port, http, kill_tree, run_cli, wait_for
+from harness import Receiver, free_port, run_cli, wait_for
+from harness.hub import HUB_TOKEN, PASSWORD, Hub, running_hub
 
 from .conftest import TaskSession
 from .session_ui import LATE, RESUME_FORM, final_view, indicator
 from .ui import run_cell, wait_notebook_ready
 
-HUB_TOKEN = "hub-token-of-ana-0123456789"
-PROXY_TOKEN = "proxy-token-0123456789"
-PASSWORD = "hub-password"
-CHP = "configurable-http-proxy@5"
 RESUMED = "Task resumed: this server has stopped; the task runs in its own process"
-HUB_CONFIG = """
-c.JupyterHub.ip = "127.0.0.1"
-c.JupyterHub.port = {port}
-c.JupyterHub.hub_ip = "127.0.0.1"
-c.JupyterHub.hub_port = {hub_port}
-c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_port}"
-c.ConfigurableHTTPProxy.auth_token = "{proxy_token}"
-c.ConfigurableHTTPProxy.command = ["{chp}"]
-c.JupyterHub.db_url = "sqlite:///{folder}/hub.sqlite"
-c.JupyterHub.cookie_secret_file = "{folder}/cookie_secret"
-c.JupyterHub.authenticator_class = "dummy"
-c.DummyAuthenticator.password = "{password}"
-c.Authenticator.allow_all = True
-c.JupyterHub.default_url = "/hub/home"
-# the proxy gets a runtime service's route at the next route check: every second here
-c.JupyterHub.last_activity_interval = 1
-# the Hub's own health checks of its services, often: they must never count as a person
-c.JupyterHub.service_check_interval = 1
-c.JupyterHub.load_groups = {{"lab": ["ana", "ben"]}}
-c.JupyterHub.load_roles = [
-    {{"name": "sessions", "users": ["ana"],
-     "scopes": ["admin:services", "list:services", "read:services"]}},
-    {{"name": "lab-services", "groups": ["lab"], "scopes": ["access:services"]}},
-]
-c.JupyterHub.api_tokens = {{"{token}": "ana"}}
-"""
 TASK = """
 def task(x: int = 1) -> dict:
     \"\"\"A task that waits in the Hub.\"\"\"
@@ -64,103 +35,26 @@ def task(x: int = 1) -> dict:
 """
 
 
-def chp() -> Path:
-    """configurable-http-proxy from the npm registry, installed once into a cache folder."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    folder = cache / "interactive_ext-tests" / "chp"
-    exe = folder / "node_modules" / ".bin" / "configurable-http-proxy"
-    if not exe.exists():
-        cmd = ["npm", "install", "--prefix", str(folder), "--no-audit", "--no-fund", CHP]
-        subprocess.run(cmd, check=True, capture_output=True, timeout=300)
-    return exe
-
-
-@dataclass
-class Hub:
-    """A running JupyterHub: its public URL (the proxy), its API, the proxy's routes."""
-
-    proc: subprocess.Popen[Any]
-    port: int
-    hub_port: int
-    proxy_port: int
-    log_path: Path
-
-    @property
-    def public(self) -> str:
-        """The proxy's URL: what a person opens."""
-        return f"http://127.0.0.1:{self.port}/"
-
-    @property
-    def api(self) -> str:
-        """The Hub's API, reached directly (as a compute node reaches it)."""
-        return f"http://127.0.0.1:{self.hub_port}/hub/api"
-
-    def service(self, name: str) -> int:
-        """The HTTP status of GET /services/NAME in the Hub's API (200: registered)."""
-        return http("GET", f"{self.api}/services/{name}", HUB_TOKEN).status
-
-    def routed(self, name: str) -> bool:
-        """Whether the proxy's routing table has the service's route."""
-        routes = http("GET", f"http://127.0.0.1:{self.proxy_port}/api/routes", PROXY_TOKEN)
-        return f"/services/{name}" in routes.body
-
-    def wait_joined(self, session: TaskSession) -> str:
-        """The session's service name, once the Hub has it and the proxy routes it."""
-        name = session.ready["base_url"].strip("/").split("/")[-1]
-        wait_for(lambda: self.service(name) == 200, 30, f"{name} in the Hub\n{session.log()}")
-        wait_for(lambda: self.routed(name), 10, f"{name} in the proxy's routes")
-        return name
-
-    def wait_gone(self, name: str) -> None:
-        """The service is gone from the Hub's API and from the proxy's routing table."""
-        wait_for(lambda: self.service(name) == 404, 10, f"{name} removed from the Hub")
-        wait_for(lambda: not self.routed(name), 10, f"{name} removed from the proxy's routes")
-
-    def log(self) -> str:
-        """What the Hub and its proxy printed."""
-        return self.log_path.read_text(errors="replace")
+def wait_joined(hub: Hub, session: TaskSession) -> str:
+    """The session's service name, once the Hub has it and the proxy routes it."""
+    name = session.ready["base_url"].strip("/").split("/")[-1]
+    wait_for(lambda: hub.service(name) == 200, 30, f"{name} in the Hub\n{session.log()}")
+    wait_for(lambda: hub.routed(name), 10, f"{name} in the proxy's routes")
+    return name
 
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     """One JupyterHub for the module's cases, stopped with its proxy at the end."""
-    folder = tmp_path_factory.mktemp("hub")
-    ports = {"port": free_port(), "hub_port": free_port(), "proxy_port": free_port()}
-    config = HUB_CONFIG.format(
-        **ports, proxy_token=PROXY_TOKEN, chp=chp(), folder=folder, password=PASSWORD,
-        token=HUB_TOKEN,
-    )  # fmt: skip
-    (folder / "jupyterhub_config.py").write_text(config)
-    log_path = folder / "hub.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [str(BIN / "jupyterhub"), "-f", str(folder / "jupyterhub_config.py")],
-            cwd=folder,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    running = Hub(proc, log_path=log_path, **ports)
-    try:
-
-        def up() -> bool:
-            assert proc.poll() is None, running.log()
-            try:
-                return http("GET", f"{running.public}hub/api/").status == 200
-            except OSError:
-                return False
-
-        wait_for(up, 60, "the JupyterHub to answer through its proxy")
+    with running_hub(tmp_path_factory.mktemp("hub")) as running:
         yield running
-    finally:
-        kill_tree(proc)
 
 
 @pytest.fixture
 def hub_env(monkeypatch: pytest.MonkeyPatch, hub: Hub) -> Hub:
     """The task's environment as a site's admin sets it: the Hub's token and public URL."""
-    monkeypatch.setenv("INTERACTIVE_EXT_HUB_TOKEN", HUB_TOKEN)
-    monkeypatch.setenv("JUPYTERHUB_PUBLIC_URL", hub.public)
+    for name, value in hub.task_env().items():
+        monkeypatch.setenv(name, value)
     return hub
 
 
@@ -172,7 +66,7 @@ def start_in_hub(
     source.write_text(TASK)
     flags = (f"--hub={hub.api}", "--hub-users=ana", *extra)
     session = start_task(f"{source}:task", max_idle=max_idle, extra=flags)
-    return session, hub.wait_joined(session)
+    return session, wait_joined(hub, session)
 
 
 @dataclass
