@@ -37,6 +37,9 @@ UNIT = TESTS / "unit"
 HEAVY = ("browser", "engines")
 """Folders of tests/ whose tests run one at a time under xdist, on one worker each: one
 chromium, one Ray or Dask cluster at a time is what 2 cores hold beside the other tests."""
+CHAINS = {"tests/browser/test_ui_browser.py": "browser-ui"}
+"""Modules of a HEAVY folder that run as a chain of their own (a second chromium): the browser
+tests in one chain took longer than the rest of the suite."""
 LOCKS = tempfile.gettempdir()
 """Where the run's lock lives (read at import, before a test moves TMPDIR)."""
 
@@ -55,15 +58,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Under -n: the tests of each HEAVY folder go to one worker, one after the other; every
-    other test goes to whichever worker is free (xdist's `loadgroup` needs the pytest that
-    let it rename a test, which pytest 9 does not)."""
+    """Under -n: the tests of each HEAVY folder (and of each CHAINS module) go to one worker,
+    one after the other; every other test goes to whichever worker is free (xdist's
+    `loadgroup` needs the pytest that let it rename a test, which pytest 9 does not)."""
     from xdist.scheduler import LoadScopeScheduling
 
     class HeavyFolders(LoadScopeScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
             folder = nodeid.split("/")[1] if nodeid.startswith("tests/") else ""
-            return folder if folder in HEAVY else nodeid
+            return CHAINS.get(module) or (folder if folder in HEAVY else nodeid)
 
     return HeavyFolders(config, log)
 
