@@ -75,3 +75,31 @@ def test_the_debug_loop_keeps_one_token_and_one_port(tmp_path, script):
     assert [url for url, _ in lines] == [first["url"], first["url"], third["url"]], err
     assert "port" not in lines[1][1]
     assert f"port {first['port']} of the last round is taken" in lines[2][1], lines[2]
+
+
+def test_a_port_taken_between_its_pick_and_the_bind_gets_another(tmp_path) -> None:
+    """port=0: another process takes the picked port before the child binds it; the child
+    that failed is replaced once, on a new free port, and the session answers there."""
+    import socket
+
+    from harness import http
+    from interactive_ext.child.launcher import ServerProcess, ServerSpec
+    from interactive_ext.options import Options
+    from interactive_ext.session.directory import Session
+
+    session = Session.create(tmp_path)
+    (session.path / "context.json").write_text(json.dumps({"module": "m", "qualname": "t"}))
+    server = ServerProcess(ServerSpec(session, str(tmp_path), Options(port=0)))
+    squatter = socket.socket()
+    try:
+        server.spawn()
+        picked = server.port
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", picked))  # before the child, which imports for a second
+        squatter.listen()
+        info = server.wait_ready(60)
+        assert info is not None and info.port != picked and server.raced
+        assert http("GET", info.server_url + "interactive/status", info.token).status == 200
+    finally:
+        server.stop()
+        squatter.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import importlib.util
 import json
 import logging
@@ -11,7 +10,6 @@ import os
 import secrets
 import select
 import signal
-import socket
 import subprocess
 import time
 from collections import deque
@@ -39,6 +37,7 @@ from ..session.reaching import report_failures
 from . import containment, handover
 from .hub import hub_config
 from .leftovers import connection_files, remove_server_files
+from .ports import listen_port, url_host
 
 log = logging.getLogger("interactive_ext")
 
@@ -67,68 +66,6 @@ def resolve_token(token: str | None) -> str:
     return token or os.environ.get(TOKEN_ENV) or secrets.token_hex(24)
 
 
-def connect_host(ip: str) -> str:
-    """The address to reach a server bound to ip from this machine."""
-    if ip in ("", "0.0.0.0", "*"):
-        return "127.0.0.1"
-    return "::1" if ip == "::" else ip
-
-
-def url_host(ip: str) -> str:
-    """ip as written in a URL (IPv6 in brackets)."""
-    host = connect_host(ip)
-    return f"[{host}]" if ":" in host else host
-
-
-IP_FIX = (
-    "set ip (--ip) to an address of this machine: 127.0.0.1 (reached from this machine only) "
-    "or 0.0.0.0 (every address it has)"
-)
-
-
-def _bind_problem(e: OSError, ip: str, port: int) -> str:
-    """What a failed bind of ip:port means for a person, and what to do."""
-    if e.errno == errno.EADDRINUSE:
-        return f"port {port} on {ip} is already in use; pass another port (port=0 picks a free one)"
-    if e.errno == errno.EADDRNOTAVAIL:
-        return f"address {ip} is not available on this machine (no interface has it); {IP_FIX}"
-    return f"cannot listen on {ip} port {port}: {e.strerror}"
-
-
-def listen_port(ip: str, port: int) -> int:
-    """The port the server can listen on at ip, a free one for port 0; ServerError in one line
-    saying why not: a name that does not resolve, another machine's address, a taken port.
-
-    Binds as the server will (tornado: every address ip resolves to, SO_REUSEADDR), then lets go.
-    """
-    host = None if ip in ("", "*") else ip  # the server's "" and "*": every address
-    try:
-        infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
-    except (socket.gaierror, UnicodeError) as e:
-        why = e.strerror if isinstance(e, OSError) else str(e)
-        raise ServerError(
-            f"cannot listen on {ip}: it is neither an IP address nor a host name that resolves "
-            f"({why}); {IP_FIX}"
-        ) from None
-    for family, kind, proto, _, addr in dict.fromkeys(infos):
-        try:
-            s = socket.socket(family, kind, proto)
-        except OSError:  # a family this machine lacks (IPv6 off): the server skips it too
-            continue
-        with s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6:
-                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            try:
-                s.bind((addr[0], port, *addr[2:]))
-            except OSError as e:
-                if e.errno == errno.EADDRNOTAVAIL and host == "localhost" and ":" in str(addr[0]):
-                    continue  # localhost's ::1 without IPv6, as tornado skips it
-                raise ServerError(_bind_problem(e, ip, port)) from None
-            port = port or int(s.getsockname()[1])
-    return port
-
-
 def page_path(notebook: str | None) -> str:
     """The page a person opens: the notebook in JupyterLab, else in Notebook 7, else ours."""
     if notebook and importlib.util.find_spec("jupyterlab") is not None:
@@ -147,6 +84,7 @@ class ServerProcess:
         self.token = spec.token or resolve_token(spec.options.token)
         self.port = spec.options.port
         self.port_note = ""  # why this round's port is not the last round's, for the URL line
+        self.raced = False  # port=0's pick was taken before the child bound it (port_race)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = spec.session.path / SERVER_LOG
         self.info: ReadyInfo | None = None
@@ -223,6 +161,11 @@ class ServerProcess:
         self.port = reused or listen_port(spec.options.ip, self.port)
         if spec.convert is not None:
             self.converter = ConversionService(spec.session, spec.convert)
+        self.hand_over()
+
+    def hand_over(self) -> None:
+        """A child (the one spawned ahead, else a new one) takes this server's config."""
+        spec = self.spec
         env = handover.child_env()
         if spec.options.ready_file:
             env[READY_FILE_ENV] = str(Path(spec.options.ready_file).absolute())
@@ -232,6 +175,17 @@ class ServerProcess:
         child.hand_over(
             handover.Handover([], env, spec.root_dir, str(self.log_path), self.config())
         )
+
+    def port_race(self) -> bool:
+        """Another process took port=0's pick before the child bound it: once, a new child on
+        a new free port takes the config (True)."""
+        if self.spec.options.port or self.raced or "is not available" not in self.log_tail():
+            return False
+        self.raced = True
+        log.warning("port %d was taken before the server bound it: another one", self.port)
+        self.port = listen_port(self.spec.options.ip, 0)
+        self.hand_over()
+        return True
 
     def reused_port(self) -> int | None:
         """port=0 after a first round: that round's port again if it is free (else a note)."""
@@ -266,6 +220,9 @@ class ServerProcess:
             if code is not None:
                 if self.spec.session.outcome() is not None:
                     return None
+                if self.port_race():
+                    client = Client(self.server_url, self.token)
+                    continue
                 raise self.error(f"the Jupyter server exited with code {code} before answering")
             if time.monotonic() > deadline:
                 self.stop()
