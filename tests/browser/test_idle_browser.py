@@ -17,8 +17,6 @@ from .conftest import Served, TaskSession, Watched
 from .session_ui import LATE
 from .ui import open_lab, open_notebook7, run_cell, save, type_into_cell
 
-pytestmark = pytest.mark.serial  # the exit's precision is what is tested
-
 LAB_IDLE = 12.0  # > 10 s: JupyterLab's own workspace write every 10 s must land in the window
 NB_IDLE = 6.0
 
