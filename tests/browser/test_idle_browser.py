@@ -63,6 +63,7 @@ def test_lab_tab_left_open_stops_on_time(page: Page, start_task, after_cell: boo
     finished_idle(session)
 
 
+@pytest.mark.serial  # an idle of 5-6 s: JupyterLab opens slower than that beside the rest
 @pytest.mark.parametrize("after_cell", [False, True], ids=["no_kernel", "after_a_cell"])
 def test_notebook7_tab_left_open_stops_on_time(page: Page, start_jupyter, after_cell: bool) -> None:
     server = start_jupyter("notebook", max_idle=NB_IDLE)
@@ -77,6 +78,7 @@ def test_notebook7_tab_left_open_stops_on_time(page: Page, start_jupyter, after_
     assert server.proc.wait(30) == 0, server.log()
 
 
+@pytest.mark.serial  # an idle of 5-6 s: JupyterLab opens slower than that beside the rest
 def test_silent_running_cell_holds_the_server(page: Page, start_task) -> None:
     idle, sleep = 5.0, 9.0
     session = start_task(max_idle=idle)
@@ -94,6 +96,7 @@ def test_silent_running_cell_holds_the_server(page: Page, start_task) -> None:
     finished_idle(session)
 
 
+@pytest.mark.serial  # an idle of 5-6 s: JupyterLab opens slower than that beside the rest
 def test_saving_counts_as_activity(page: Page, start_jupyter) -> None:
     server = start_jupyter("lab", max_idle=60.0)
     open_lab(page, server, server.notebook)
